@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from directory.models import Case, CoachingArea, UserGroup
+from directory.permissions import Perm
+
+
+class State(models.TextChoices):
+    SUGGESTED = "suggested", "Suggested"
+    SCHEDULED = "scheduled", "Scheduled"
+    CANCELED = "canceled", "Canceled"
+
+
+class CancelReason(models.TextChoices):
+    DELETED_BY_SUPERVISOR = "deleted_by_supervisor", "Deleted by supervisor"
+    DECLINED_BY_COACH = "declined_by_coach", "Declined by coach"
+    DECLINED_BY_TRAINEE = "declined_by_trainee", "Declined by trainee"
+    EXPIRED = "expired", "Expired"
+
+
+class Origin(models.TextChoices):
+    HOMEPAGE = "homepage", "Homepage"
+    AGENT_ANALYTICS = "agent_analytics", "Agent Analytics"
+    CASE_ANALYTICS = "case_analytics", "Case Analytics"
+
+
+class CoachingSession(models.Model):
+    """One coaching session, from suggestion to scheduled or canceled.
+
+    Only `coaching.services` writes these rows. A suggestion whose `expires_at` has passed but that
+    the worker has not yet recorded reads as canceled/expired (see `effective_state`).
+    """
+
+    title = models.CharField(max_length=200)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.SUGGESTED)
+
+    coach_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="coaching_sessions_as_coach",
+    )
+    coach_group = models.ForeignKey(
+        UserGroup,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="coaching_sessions_as_coach",
+    )
+    trainee_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="SessionTraineeUser", related_name="+", blank=True
+    )
+    trainee_groups = models.ManyToManyField(
+        UserGroup, through="SessionTraineeGroup", related_name="+", blank=True
+    )
+    coaching_area = models.ForeignKey(CoachingArea, on_delete=models.PROTECT, related_name="+")
+    expires_at = models.DateTimeField()
+    reference_cases = models.ManyToManyField(
+        Case, through="SessionReferenceCase", related_name="coaching_sessions", blank=True
+    )
+
+    # The author. The name is kept beside the key so history stays readable after the author
+    # leaves the directory.
+    suggested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="coaching_suggestions",
+    )
+    suggested_by_name = models.CharField(max_length=150)
+    origin = models.CharField(max_length=20, choices=Origin.choices, default=Origin.HOMEPAGE)
+
+    starts_at = models.DateTimeField(null=True, blank=True)
+    duration_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
+    location = models.CharField(max_length=200, blank=True)
+    scheduled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+
+    cancel_reason = models.CharField(
+        max_length=30, choices=CancelReason.choices, blank=True, default=""
+    )
+    cancel_note = models.TextField(blank=True)
+    canceled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    canceled_by_name = models.CharField(max_length=150, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        permissions = Perm.choices
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(coach_user__isnull=False) & Q(coach_group__isnull=True))
+                | (Q(coach_user__isnull=True) & Q(coach_group__isnull=False)),
+                name="session_coach_user_xor_group",
+            ),
+            models.CheckConstraint(
+                condition=Q(state=State.CANCELED, canceled_at__isnull=False)
+                & ~Q(cancel_reason="")
+                | ~Q(state=State.CANCELED) & Q(cancel_reason=""),
+                name="session_cancel_reason_iff_canceled",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state=State.SCHEDULED)
+                | Q(starts_at__isnull=False, duration_minutes__isnull=False),
+                name="session_scheduled_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__isnull=True)
+                | Q(duration_minutes__gte=5, duration_minutes__lte=360),
+                name="session_duration_5_360",
+            ),
+        ]
+        indexes = [
+            # Author's cards.
+            models.Index(fields=["suggested_by", "-created_at", "-id"], name="session_author"),
+            # Coach's section, direct and through a group.
+            models.Index(fields=["coach_user", "state", "expires_at"], name="session_coach_user"),
+            models.Index(fields=["coach_group", "state", "expires_at"], name="session_coach_group"),
+            # Expiry sweep: only open suggestions, soonest first.
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(state=State.SUGGESTED),
+                name="session_open_expiry",
+            ),
+            models.Index(fields=["state", "-created_at", "-id"], name="session_state_created"),
+            models.Index(fields=["-created_at", "-id"], name="session_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    # --- derived state -------------------------------------------------------------------------
+    def is_past_expiry(self, now: datetime | None = None) -> bool:
+        return self.state == State.SUGGESTED and self.expires_at <= (now or timezone.now())
+
+    @property
+    def effective_state(self) -> str:
+        return State.CANCELED if self.is_past_expiry() else self.state
+
+    @property
+    def effective_cancel_reason(self) -> str:
+        return CancelReason.EXPIRED if self.is_past_expiry() else self.cancel_reason
+
+    @property
+    def effective_canceled_at(self) -> datetime | None:
+        return self.expires_at if self.is_past_expiry() else self.canceled_at
+
+    @property
+    def coach(self) -> Any:
+        return self.coach_user or self.coach_group
+
+    @property
+    def coach_name(self) -> str:
+        coach = self.coach
+        return str(coach) if coach is not None else ""
+
+    @property
+    def was_scheduled(self) -> bool:
+        return self.scheduled_at is not None
+
+
+class SessionTraineeUser(models.Model):
+    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="trainee_user_links")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "user"], name="uniq_session_trainee_user")]
+        indexes = [models.Index(fields=["user", "session"], name="trainee_user_session")]
+
+
+class SessionTraineeGroup(models.Model):
+    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="trainee_group_links")
+    group = models.ForeignKey(UserGroup, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "group"], name="uniq_session_trainee_group")]
+        indexes = [models.Index(fields=["group", "session"], name="trainee_group_session")]
+
+
+class SessionReferenceCase(models.Model):
+    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="case_links")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "case"], name="uniq_session_case")]
+        indexes = [models.Index(fields=["case", "session"], name="reference_case_session")]
+
+
+class Action(models.TextChoices):
+    SUGGESTED = "suggested", "Suggested"
+    EDITED = "edited", "Edited"
+    DELETED = "deleted", "Deleted"
+    SCHEDULED = "scheduled", "Scheduled"
+    DECLINED_BY_COACH = "declined_by_coach", "Declined by coach"
+    DECLINED_BY_TRAINEE = "declined_by_trainee", "Declined by trainee"
+    EXPIRED = "expired", "Expired"
+
+
+class SessionEvent(models.Model):
+    """The audit trail: who did what to a session, when, and which fields changed."""
+
+    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=30, choices=Action.choices)
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["session", "at", "id"], name="event_session_time")]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_name or 'system'}"

@@ -1,0 +1,92 @@
+"""One error family for the whole product.
+
+Services and rules raise these; the API turns them into problem+json, the pages into form errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    MALFORMED_REQUEST = "malformed_request"
+    NOT_AUTHENTICATED = "not_authenticated"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    INVALID_STATE = "invalid_state"
+    VERSION_CONFLICT = "version_conflict"
+    VALIDATION_FAILED = "validation_failed"
+
+
+class FieldCode(StrEnum):
+    REQUIRED = "required"
+    TOO_LONG = "too_long"
+    IN_PAST = "in_past"
+    TOO_FAR = "too_far"
+    UNKNOWN_ID = "unknown_id"
+    INACTIVE = "inactive"
+    DUPLICATE = "duplicate"
+    OUT_OF_RANGE = "out_of_range"
+    EMPTY_GROUP = "empty_group"
+    INVALID = "invalid"
+    SUPERVISOR_CANNOT_BE_COACH = "supervisor_cannot_be_coach"
+    SUPERVISOR_CANNOT_BE_TRAINEE = "supervisor_cannot_be_trainee"
+    COACH_IS_ALSO_TRAINEE = "coach_is_also_trainee"
+    COACH_GROUP_ONLY_SUPERVISOR = "coach_group_only_supervisor"
+    TRAINEE_GROUP_ONLY_SUPERVISOR = "trainee_group_only_supervisor"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    code: FieldCode
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": str(self.code), "message": self.message}
+
+
+class ApplicationError(Exception):
+    code: ErrorCode = ErrorCode.MALFORMED_REQUEST
+    status: int = 400
+    title: str = "Bad request"
+
+    def __init__(self, message: str | None = None, *, errors: list[FieldError] | None = None):
+        self.message = message or self.title
+        self.errors: list[FieldError] = list(errors or [])
+        super().__init__(self.message)
+
+
+class MalformedRequest(ApplicationError):
+    code, status, title = ErrorCode.MALFORMED_REQUEST, 400, "Malformed request"
+
+
+class NotAuthenticated(ApplicationError):
+    code, status, title = ErrorCode.NOT_AUTHENTICATED, 401, "Not authenticated"
+
+
+class PermissionDenied(ApplicationError):
+    code, status, title = ErrorCode.PERMISSION_DENIED, 403, "Permission denied"
+
+
+class NotFound(ApplicationError):
+    code, status, title = ErrorCode.NOT_FOUND, 404, "Not found"
+
+
+class InvalidState(ApplicationError):
+    code, status, title = ErrorCode.INVALID_STATE, 409, "Invalid state"
+
+
+class VersionConflict(ApplicationError):
+    code, status, title = ErrorCode.VERSION_CONFLICT, 412, "Version conflict"
+
+
+class ValidationFailed(ApplicationError):
+    code, status, title = ErrorCode.VALIDATION_FAILED, 422, "Validation failed"
+
+    def __init__(self, errors: list[FieldError], message: str | None = None):
+        super().__init__(message or "; ".join(e.message for e in errors), errors=errors)
+
+    def for_field(self, field: str) -> list[FieldError]:
+        return [e for e in self.errors if e.field == field]

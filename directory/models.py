@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models.functions import Upper
+
+from core.timeutils import zone
+
+
+class User(AbstractUser):
+    """A person in the directory. The profile fields live here to spare a join on every list."""
+
+    display_name = models.CharField(max_length=150, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    email_notifications = models.BooleanField(
+        default=True, help_text="Also send each in-app notification by e-mail."
+    )
+
+    class Meta:
+        ordering = ["display_name", "id"]
+        indexes = [
+            models.Index(Upper("display_name"), "id", name="user_display_name_upper"),
+        ]
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self.display_name:
+            self.display_name = self.get_full_name() or self.username
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def tzinfo(self):  # type: ignore[no-untyped-def]
+        return zone(self.time_zone)
+
+
+class UserGroup(models.Model):
+    """A named set of users that can be picked as coach or trainees. Not a permission role."""
+
+    name = models.CharField(max_length=150, unique=True)
+    description = models.TextField(blank=True)
+    members = models.ManyToManyField(User, through="UserGroupMembership", related_name="user_groups")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(Upper("name"), "id", name="usergroup_name_upper")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserGroupMembership(models.Model):
+    group = models.ForeignKey(UserGroup, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="group_memberships")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "user"], name="uniq_group_member")]
+        # (group, user) comes with the constraint; this one answers "which groups is X in".
+        indexes = [models.Index(fields=["user", "group"], name="membership_user_group")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.group}"
+
+
+class CoachingArea(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Case(models.Model):
+    """A contact-center interaction (call, chat, e-mail) that was handled and may be evaluated."""
+
+    number = models.CharField(max_length=40, unique=True)
+    subject = models.CharField(max_length=300, blank=True)
+    channel = models.CharField(max_length=20, default="voice")
+    opened_at = models.DateTimeField()
+    participants = models.ManyToManyField(User, through="CaseParticipant", related_name="cases")
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        indexes = [
+            models.Index(fields=["-opened_at", "-id"], name="case_opened"),
+            models.Index(Upper("subject"), "id", name="case_subject_upper"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class ParticipantRole(models.TextChoices):
+    AGENT = "agent", "Agent"
+    AUDITOR = "auditor", "Auditor"
+
+
+class CaseParticipant(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="participations")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="case_participations")
+    role = models.CharField(max_length=10, choices=ParticipantRole.choices)
+
+    class Meta:
+        ordering = ["role", "id"]
+        constraints = [models.UniqueConstraint(fields=["case", "user"], name="uniq_case_participant")]
+        indexes = [models.Index(fields=["user", "case"], name="participant_user_case")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) on {self.case}"
+
+
+class Evaluation(models.Model):
+    """A QA score (0-100) for one agent on one case, in one coaching area."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="evaluations")
+    agent = models.ForeignKey(User, on_delete=models.CASCADE, related_name="evaluations")
+    coaching_area = models.ForeignKey(CoachingArea, on_delete=models.PROTECT, related_name="evaluations")
+    score = models.PositiveSmallIntegerField()
+    evaluated_at = models.DateTimeField()
+    evaluator = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="evaluations_made"
+    )
+
+    class Meta:
+        ordering = ["-evaluated_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(score__gte=0, score__lte=100), name="evaluation_score_0_100"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["agent", "-evaluated_at"], name="evaluation_agent_time"),
+            models.Index(fields=["case", "-evaluated_at"], name="evaluation_case_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} {self.score} on {self.case}"
+
+
+__all__ = [
+    "Case",
+    "CaseParticipant",
+    "CoachingArea",
+    "Evaluation",
+    "ParticipantRole",
+    "User",
+    "UserGroup",
+    "UserGroupMembership",
+]
