@@ -15,7 +15,16 @@ class EventInline(admin.TabularInline):
 class CoachingSessionAdmin(admin.ModelAdmin):
     """Read-only: every change goes through the services (rules, audit, notifications)."""
 
-    list_display = ("title", "state", "cancel_reason", "suggested_by_name", "coach_user", "coach_group", "expires_at", "created_at")
+    list_display = (
+        "title",
+        "state",
+        "cancel_reason",
+        "suggested_by_name",
+        "coach_user",
+        "coach_group",
+        "expires_at",
+        "created_at",
+    )
     list_filter = ("state", "cancel_reason", "origin", "coaching_area")
     search_fields = ("title", "suggested_by_name", "coach_user__display_name", "coach_group__name")
     list_select_related = ("coach_user", "coach_group")

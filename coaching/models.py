@@ -111,8 +111,7 @@ class CoachingSession(models.Model):
                 name="session_coach_user_xor_group",
             ),
             models.CheckConstraint(
-                condition=Q(state=State.CANCELED, canceled_at__isnull=False)
-                & ~Q(cancel_reason="")
+                condition=Q(state=State.CANCELED, canceled_at__isnull=False) & ~Q(cancel_reason="")
                 | ~Q(state=State.CANCELED) & Q(cancel_reason=""),
                 name="session_cancel_reason_iff_canceled",
             ),
@@ -177,30 +176,51 @@ class CoachingSession(models.Model):
 
 
 class SessionTraineeUser(models.Model):
-    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="trainee_user_links")
+    session = models.ForeignKey(
+        CoachingSession, on_delete=models.CASCADE, related_name="trainee_user_links"
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["session", "user"], name="uniq_session_trainee_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "user"], name="uniq_session_trainee_user")
+        ]
         indexes = [models.Index(fields=["user", "session"], name="trainee_user_session")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in session {self.session_id}"
 
 
 class SessionTraineeGroup(models.Model):
-    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="trainee_group_links")
+    session = models.ForeignKey(
+        CoachingSession, on_delete=models.CASCADE, related_name="trainee_group_links"
+    )
     group = models.ForeignKey(UserGroup, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["session", "group"], name="uniq_session_trainee_group")]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "group"], name="uniq_session_trainee_group")
+        ]
         indexes = [models.Index(fields=["group", "session"], name="trainee_group_session")]
+
+    def __str__(self) -> str:
+        return f"group {self.group_id} in session {self.session_id}"
 
 
 class SessionReferenceCase(models.Model):
-    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="case_links")
+    session = models.ForeignKey(
+        CoachingSession, on_delete=models.CASCADE, related_name="case_links"
+    )
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["session", "case"], name="uniq_session_case")]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "case"], name="uniq_session_case")
+        ]
         indexes = [models.Index(fields=["case", "session"], name="reference_case_session")]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} in session {self.session_id}"
 
 
 class Action(models.TextChoices):

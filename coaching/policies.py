@@ -60,7 +60,11 @@ def state_denial(session: CoachingSession, now: datetime | None = None) -> Appli
     if session.state == State.SCHEDULED:
         return InvalidState("This session has already been scheduled.")
     if session.state == State.CANCELED:
-        reason = CancelReason(session.cancel_reason).label.lower() if session.cancel_reason else "canceled"
+        reason = (
+            CancelReason(session.cancel_reason).label.lower()
+            if session.cancel_reason
+            else "canceled"
+        )
         return InvalidState(f"This suggestion has already been canceled ({reason}).")
     return None
 
@@ -77,13 +81,17 @@ def manage_denial(user: User, session: CoachingSession) -> ApplicationError | No
         return None
     if is_author(user, session) and has_perm(user, Perm.CREATE_SUGGESTIONS):
         return None
-    return PermissionDenied("Only the supervisor who suggested this session (or a QM Admin) may change it.")
+    return PermissionDenied(
+        "Only the supervisor who suggested this session (or a QM Admin) may change it."
+    )
 
 
 def schedule_denial(user: User, session: CoachingSession) -> ApplicationError | None:
     if is_coach(user, session):
         return None
-    return PermissionDenied("Only the session's coach (or a member of its coach group) may schedule it.")
+    return PermissionDenied(
+        "Only the session's coach (or a member of its coach group) may schedule it."
+    )
 
 
 def decline_denial(user: User, session: CoachingSession) -> ApplicationError | None:
@@ -94,10 +102,16 @@ def decline_denial(user: User, session: CoachingSession) -> ApplicationError | N
 
 def decline_reason_for(user: User, session: CoachingSession) -> CancelReason:
     """A user who is both coach (through a group) and trainee declines as the coach."""
-    return CancelReason.DECLINED_BY_COACH if is_coach(user, session) else CancelReason.DECLINED_BY_TRAINEE
+    return (
+        CancelReason.DECLINED_BY_COACH
+        if is_coach(user, session)
+        else CancelReason.DECLINED_BY_TRAINEE
+    )
 
 
-def allowed_actions(user: User, session: CoachingSession, now: datetime | None = None) -> dict[str, bool]:
+def allowed_actions(
+    user: User, session: CoachingSession, now: datetime | None = None
+) -> dict[str, bool]:
     open_ = state_denial(session, now) is None
     return {
         "edit": open_ and manage_denial(user, session) is None,

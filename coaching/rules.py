@@ -155,13 +155,21 @@ def clean_schedule(
 ) -> list[FieldError]:
     errors: list[FieldError] = []
     if starts_at is None:
-        errors.append(FieldError("starts_at", FieldCode.REQUIRED, "Enter the session's date and time."))
+        errors.append(
+            FieldError("starts_at", FieldCode.REQUIRED, "Enter the session's date and time.")
+        )
     elif timezone.is_naive(starts_at):
-        errors.append(FieldError("starts_at", FieldCode.INVALID, "Give the start time with its time zone."))
+        errors.append(
+            FieldError("starts_at", FieldCode.INVALID, "Give the start time with its time zone.")
+        )
     elif starts_at <= now:
-        errors.append(FieldError("starts_at", FieldCode.IN_PAST, "The session must start in the future."))
+        errors.append(
+            FieldError("starts_at", FieldCode.IN_PAST, "The session must start in the future.")
+        )
     if duration_minutes is None:
-        errors.append(FieldError("duration_minutes", FieldCode.REQUIRED, "Enter the duration in minutes."))
+        errors.append(
+            FieldError("duration_minutes", FieldCode.REQUIRED, "Enter the duration in minutes.")
+        )
     elif not DURATION_MIN <= duration_minutes <= DURATION_MAX:
         errors.append(
             FieldError(
@@ -173,7 +181,9 @@ def clean_schedule(
     if location and len(location) > LOCATION_MAX:
         errors.append(
             FieldError(
-                "location", FieldCode.TOO_LONG, f"The location may have at most {LOCATION_MAX} characters."
+                "location",
+                FieldCode.TOO_LONG,
+                f"The location may have at most {LOCATION_MAX} characters.",
             )
         )
     return errors
@@ -195,12 +205,18 @@ def _resolve_parties(
         obj = (users if ref.type == "user" else groups).get(ref.id)
         if obj is None:
             errors.append(
-                FieldError(field_name, FieldCode.UNKNOWN_ID, f"There is no {ref.type} with id {ref.id}.")
+                FieldError(
+                    field_name, FieldCode.UNKNOWN_ID, f"There is no {ref.type} with id {ref.id}."
+                )
             )
             continue
         if check_active and isinstance(obj, User) and not obj.is_active:
             errors.append(
-                FieldError(field_name, FieldCode.INACTIVE, f"{obj} is no longer active and cannot be picked.")
+                FieldError(
+                    field_name,
+                    FieldCode.INACTIVE,
+                    f"{obj} is no longer active and cannot be picked.",
+                )
             )
             continue
         resolved.append(obj)
@@ -231,7 +247,9 @@ def validate_session_fields(
     base = current or ResolvedFields()
 
     # Title
-    out.title = clean_title(data.title, errors) if "title" in given or current is None else base.title
+    out.title = (
+        clean_title(data.title, errors) if "title" in given or current is None else base.title
+    )
 
     # Coach
     coach: User | UserGroup | None
@@ -242,7 +260,9 @@ def validate_session_fields(
         coach = base.coach_user or base.coach_group
     else:
         coach = None
-        errors.append(FieldError("coach", FieldCode.REQUIRED, "Pick a coach: one user or one user group."))
+        errors.append(
+            FieldError("coach", FieldCode.REQUIRED, "Pick a coach: one user or one user group.")
+        )
 
     # Trainees
     trainees: list[User | UserGroup]
@@ -259,7 +279,11 @@ def validate_session_fields(
         for ref in refs:
             if ref in seen:
                 errors.append(
-                    FieldError("trainees", FieldCode.DUPLICATE, f"The {ref.type} with id {ref.id} is picked twice.")
+                    FieldError(
+                        "trainees",
+                        FieldCode.DUPLICATE,
+                        f"The {ref.type} with id {ref.id} is picked twice.",
+                    )
                 )
             else:
                 seen.add(ref)
@@ -281,7 +305,11 @@ def validate_session_fields(
             coach_members = members.get(coach.pk, set())
             if not coach_members:
                 errors.append(
-                    FieldError("coach", FieldCode.EMPTY_GROUP, f"The group {coach.name} has no active members.")
+                    FieldError(
+                        "coach",
+                        FieldCode.EMPTY_GROUP,
+                        f"The group {coach.name} has no active members.",
+                    )
                 )
             elif author_id is not None and coach_members == {author_id}:
                 errors.append(
@@ -310,7 +338,9 @@ def validate_session_fields(
             if not trainee_members:
                 errors.append(
                     FieldError(
-                        "trainees", FieldCode.EMPTY_GROUP, f"The group {trainee.name} has no active members."
+                        "trainees",
+                        FieldCode.EMPTY_GROUP,
+                        f"The group {trainee.name} has no active members.",
                     )
                 )
             elif author_id is not None and trainee_members == {author_id}:
@@ -356,7 +386,11 @@ def validate_session_fields(
             )
         elif not area.is_active and (current is None or area != base.coaching_area):
             errors.append(
-                FieldError("coaching_area_id", FieldCode.INACTIVE, f"The coaching area {area.name} is no longer in use.")
+                FieldError(
+                    "coaching_area_id",
+                    FieldCode.INACTIVE,
+                    f"The coaching area {area.name} is no longer in use.",
+                )
             )
         out.coaching_area = area
     elif current is not None:
@@ -377,18 +411,26 @@ def validate_session_fields(
         ids = list(data.reference_case_ids)
         if len(ids) > CASES_MAX:
             errors.append(
-                FieldError("reference_case_ids", FieldCode.TOO_LONG, f"Pick at most {CASES_MAX} cases.")
+                FieldError(
+                    "reference_case_ids", FieldCode.TOO_LONG, f"Pick at most {CASES_MAX} cases."
+                )
             )
         if len(set(ids)) != len(ids):
             errors.append(
-                FieldError("reference_case_ids", FieldCode.DUPLICATE, "A reference case is picked twice.")
+                FieldError(
+                    "reference_case_ids", FieldCode.DUPLICATE, "A reference case is picked twice."
+                )
             )
         cases = Case.objects.in_bulk(ids)
         for case_id in dict.fromkeys(ids):
             case = cases.get(case_id)
             if case is None:
                 errors.append(
-                    FieldError("reference_case_ids", FieldCode.UNKNOWN_ID, f"There is no case with id {case_id}.")
+                    FieldError(
+                        "reference_case_ids",
+                        FieldCode.UNKNOWN_ID,
+                        f"There is no case with id {case_id}.",
+                    )
                 )
             else:
                 out.reference_cases.append(case)

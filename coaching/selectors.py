@@ -17,7 +17,16 @@ from core.timeutils import default_expiry
 from directory.models import Case, CaseParticipant, User, UserGroup, UserGroupMembership
 from directory.permissions import Perm, has_perm
 
-from .models import CancelReason, CoachingSession, Origin, SessionEvent, SessionReferenceCase, SessionTraineeGroup, SessionTraineeUser, State
+from .models import (
+    CancelReason,
+    CoachingSession,
+    Origin,
+    SessionEvent,
+    SessionReferenceCase,
+    SessionTraineeGroup,
+    SessionTraineeUser,
+    State,
+)
 from .policies import is_admin
 from .rules import PartyRef
 
@@ -30,7 +39,9 @@ def _groups_of(user: User) -> QuerySet[UserGroupMembership, int]:
 def trainee_q(user: User) -> Q:
     """Sessions where `user` is a trainee, directly or through a user group."""
     return Q(id__in=SessionTraineeUser.objects.filter(user=user).values("session_id")) | Q(
-        id__in=SessionTraineeGroup.objects.filter(group_id__in=_groups_of(user)).values("session_id")
+        id__in=SessionTraineeGroup.objects.filter(group_id__in=_groups_of(user)).values(
+            "session_id"
+        )
     )
 
 
@@ -79,14 +90,20 @@ def sessions_visible_to(viewer: User, now: datetime | None = None) -> QuerySet[C
     """Sessions `viewer` may see. An agent (no View Analytics) sees their own involvement, but
     never a session canceled before it was scheduled, unless they wrote it or coach it."""
     qs = CoachingSession.objects.all()
-    if not viewer.is_authenticated or not viewer.is_active or not has_perm(viewer, Perm.VIEW_SUGGESTIONS):
+    if (
+        not viewer.is_authenticated
+        or not viewer.is_active
+        or not has_perm(viewer, Perm.VIEW_SUGGESTIONS)
+    ):
         return qs.none()
     if sees_everything(viewer):
         return qs
     now = now or timezone.now()
     own = Q(suggested_by=viewer) | coach_q(viewer)
     cases = CaseParticipant.objects.filter(user=viewer).values("case_id")
-    on_my_cases = Q(id__in=SessionReferenceCase.objects.filter(case_id__in=cases).values("session_id"))
+    on_my_cases = Q(
+        id__in=SessionReferenceCase.objects.filter(case_id__in=cases).values("session_id")
+    )
     involved = (trainee_q(viewer) | on_my_cases) & ~canceled_before_scheduled_q(now)
     return qs.filter(own | involved)
 
@@ -120,7 +137,9 @@ def sessions_to_coach(viewer: User, now: datetime | None = None) -> QuerySet[Coa
     )
 
 
-def sessions_for_trainee(viewer: User, agent: User, now: datetime | None = None) -> QuerySet[CoachingSession]:
+def sessions_for_trainee(
+    viewer: User, agent: User, now: datetime | None = None
+) -> QuerySet[CoachingSession]:
     """The Agent Analytics page of `agent`: sessions where they are a trainee (directly or through
     a group), as far as `viewer` may see them."""
     now = now or timezone.now()
@@ -130,7 +149,9 @@ def sessions_for_trainee(viewer: User, agent: User, now: datetime | None = None)
     return qs.order_by("-created_at", "-id")
 
 
-def sessions_for_case(viewer: User, case: Case, now: datetime | None = None) -> QuerySet[CoachingSession]:
+def sessions_for_case(
+    viewer: User, case: Case, now: datetime | None = None
+) -> QuerySet[CoachingSession]:
     """The Case Analytics page of `case`: sessions that reference it."""
     now = now or timezone.now()
     qs = sessions_visible_to(viewer, now).filter(
@@ -173,7 +194,9 @@ def prefill_for_case(viewer: User, case: Case) -> Prefill:
     """Every participant of the case, agents and auditors, and the case itself."""
     participants = [
         p.user
-        for p in case.participations.select_related("user").filter(user__is_active=True).order_by("role", "user__display_name", "id")
+        for p in case.participations.select_related("user")
+        .filter(user__is_active=True)
+        .order_by("role", "user__display_name", "id")
     ]
     return Prefill(
         origin=Origin.CASE_ANALYTICS,

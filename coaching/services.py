@@ -42,12 +42,8 @@ TEXT_EXPIRED = (
     "Coaching Session has been canceled because the suggested coaching session was not scheduled "
     "and has expired."
 )
-TEXT_CANCELED_BY_COACH = (
-    "Coaching Session has been canceled as {coach} has declined the suggested session because of {reason}."
-)
-TEXT_CANCELED_BY_TRAINEE = (
-    "Coaching Session has been canceled as {trainee} has declined the suggested session because of {reason}."
-)
+TEXT_CANCELED_BY_COACH = "Coaching Session has been canceled as {coach} has declined the suggested session because of {reason}."
+TEXT_CANCELED_BY_TRAINEE = "Coaching Session has been canceled as {trainee} has declined the suggested session because of {reason}."
 TEXT_SCHEDULED = "{coach} has scheduled a session based on your suggestion."
 
 
@@ -59,7 +55,11 @@ def _name(user: User | None) -> str:
 def _party(obj: User | UserGroup | None) -> dict[str, Any] | None:
     if obj is None:
         return None
-    return {"type": PartyRef.of(obj).type, "id": obj.pk, "name": obj.name if isinstance(obj, UserGroup) else str(obj)}
+    return {
+        "type": PartyRef.of(obj).type,
+        "id": obj.pk,
+        "name": obj.name if isinstance(obj, UserGroup) else str(obj),
+    }
 
 
 def resolved_of(session: CoachingSession) -> ResolvedFields:
@@ -81,7 +81,9 @@ def snapshot(r: ResolvedFields) -> dict[str, Any]:
         "title": r.title,
         "coach": _party(r.coach_user or r.coach_group),
         "trainees": [_party(t) for t in [*r.trainee_users, *r.trainee_groups]],
-        "coaching_area": {"id": r.coaching_area.pk, "name": r.coaching_area.name} if r.coaching_area else None,
+        "coaching_area": {"id": r.coaching_area.pk, "name": r.coaching_area.name}
+        if r.coaching_area
+        else None,
         "expires_at": r.expires_at.isoformat() if r.expires_at else None,
         "reference_cases": [{"id": c.pk, "number": c.number} for c in r.reference_cases],
     }
@@ -111,9 +113,21 @@ def _apply_relations(session: CoachingSession, r: ResolvedFields) -> None:
     session.reference_cases.set(r.reference_cases)
 
 
-def _event(session: CoachingSession, *, actor: User | None, action: Action, changes: dict[str, Any], now: datetime) -> None:
+def _event(
+    session: CoachingSession,
+    *,
+    actor: User | None,
+    action: Action,
+    changes: dict[str, Any],
+    now: datetime,
+) -> None:
     SessionEvent.objects.create(
-        session=session, at=now, actor=actor, actor_name=_name(actor) or "System", action=action, changes=changes
+        session=session,
+        at=now,
+        actor=actor,
+        actor_name=_name(actor) or "System",
+        action=action,
+        changes=changes,
     )
 
 
@@ -167,9 +181,13 @@ def session_suggest(
     if origin not in Origin.values:
         from core.errors import FieldCode, FieldError
 
-        raise ValidationFailed([FieldError("origin", FieldCode.INVALID, f"Unknown origin {origin!r}.")])
+        raise ValidationFailed(
+            [FieldError("origin", FieldCode.INVALID, f"Unknown origin {origin!r}.")]
+        )
     with transaction.atomic():
-        resolved, errors = validate_session_fields(fields, author=actor, actor_tz=actor.time_zone, now=now)
+        resolved, errors = validate_session_fields(
+            fields, author=actor, actor_tz=actor.time_zone, now=now
+        )
         if errors:
             raise ValidationFailed(errors)
         session = CoachingSession(
@@ -233,7 +251,11 @@ def session_edit(
             from notifications.services import expand_recipients
 
             already = set(expand_recipients([old_coach], exclude=None))
-            newly = [u for u in User.objects.filter(pk__in=expand_recipients([new_coach], exclude=actor)) if u.pk not in already]
+            newly = [
+                u
+                for u in User.objects.filter(pk__in=expand_recipients([new_coach], exclude=actor))
+                if u.pk not in already
+            ]
             notify(
                 kind=Kind.SESSION_SUGGESTED,
                 session_id=session.pk,
@@ -288,7 +310,9 @@ def session_schedule(
         resolved, errors = validate_session_fields(
             fields, author=session.suggested_by, actor_tz=actor.time_zone, now=now, current=before
         )
-        errors += clean_schedule(starts_at=starts_at, duration_minutes=duration_minutes, location=location, now=now)
+        errors += clean_schedule(
+            starts_at=starts_at, duration_minutes=duration_minutes, location=location, now=now
+        )
         if errors:
             raise ValidationFailed(errors)
         changes: dict[str, Any] = _diff(snapshot(before), snapshot(resolved))
@@ -302,8 +326,18 @@ def session_schedule(
         _touch(
             session,
             now,
-            ["title", "coach_user", "coach_group", "coaching_area", "state", "starts_at",
-             "duration_minutes", "location", "scheduled_by", "scheduled_at"],
+            [
+                "title",
+                "coach_user",
+                "coach_group",
+                "coaching_area",
+                "state",
+                "starts_at",
+                "duration_minutes",
+                "location",
+                "scheduled_by",
+                "scheduled_at",
+            ],
         )
         _apply_relations(session, resolved)
         assert starts_at is not None
@@ -322,7 +356,9 @@ def session_schedule(
     return session
 
 
-def session_decline(*, actor: User, session_id: int, reason: str, now: datetime | None = None) -> CoachingSession:
+def session_decline(
+    *, actor: User, session_id: int, reason: str, now: datetime | None = None
+) -> CoachingSession:
     """The coach (or a coach-group member) or a trainee declines; the whole suggestion is canceled."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -334,7 +370,13 @@ def session_decline(*, actor: User, session_id: int, reason: str, now: datetime 
         cancel_reason = policies.decline_reason_for(actor, session)
         _cancel(session, reason=cancel_reason, note=reason, actor=actor, now=now)
         if cancel_reason == CancelReason.DECLINED_BY_COACH:
-            _event(session, actor=actor, action=Action.DECLINED_BY_COACH, changes={"reason": reason}, now=now)
+            _event(
+                session,
+                actor=actor,
+                action=Action.DECLINED_BY_COACH,
+                changes={"reason": reason},
+                now=now,
+            )
             notify(
                 kind=Kind.SESSION_CANCELED_BY_COACH,
                 session_id=session.pk,
@@ -344,7 +386,13 @@ def session_decline(*, actor: User, session_id: int, reason: str, now: datetime 
                 now=now,
             )
         else:
-            _event(session, actor=actor, action=Action.DECLINED_BY_TRAINEE, changes={"reason": reason}, now=now)
+            _event(
+                session,
+                actor=actor,
+                action=Action.DECLINED_BY_TRAINEE,
+                changes={"reason": reason},
+                now=now,
+            )
             notify(
                 kind=Kind.SESSION_CANCELED_BY_TRAINEE,
                 session_id=session.pk,
@@ -382,7 +430,9 @@ def session_expire(*, session_id: int, now: datetime | None = None) -> bool:
     return True
 
 
-def expire_due_suggestions(*, now: datetime | None = None, batch_size: int = 200, progress: Any = None) -> int:
+def expire_due_suggestions(
+    *, now: datetime | None = None, batch_size: int = 200, progress: Any = None
+) -> int:
     """Expire every open suggestion whose Expiry Time has passed. Cron-safe: several copies may
     run at once; each row is locked and re-checked, so each expiry is recorded once."""
     from .models import CoachingSession as CS
@@ -406,11 +456,17 @@ def expire_due_suggestions(*, now: datetime | None = None, batch_size: int = 200
             progress(done)
 
 
-def _cancel(session: CoachingSession, *, reason: CancelReason, note: str, actor: User | None, now: datetime) -> None:
+def _cancel(
+    session: CoachingSession, *, reason: CancelReason, note: str, actor: User | None, now: datetime
+) -> None:
     session.state = State.CANCELED
     session.cancel_reason = reason
     session.cancel_note = note
     session.canceled_by = actor
     session.canceled_by_name = _name(actor)
     session.canceled_at = now
-    _touch(session, now, ["state", "cancel_reason", "cancel_note", "canceled_by", "canceled_by_name", "canceled_at"])
+    _touch(
+        session,
+        now,
+        ["state", "cancel_reason", "cancel_note", "canceled_by", "canceled_by_name", "canceled_at"],
+    )

@@ -159,21 +159,25 @@ STORAGES = {
 
 # --- E-mail -----------------------------------------------------------------------------------
 # With EMAIL_HOST set, mail goes out over SMTP; otherwise each message is written to a file in
-# data/outbox so the demo shows what would have been sent.
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
-if os.environ.get("EMAIL_BACKEND"):
-    EMAIL_BACKEND = os.environ["EMAIL_BACKEND"]
-elif EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# data/outbox so the demo shows what would have been sent. EMAIL_BACKEND overrides both.
+_email_host = os.environ.get("EMAIL_HOST", "")
+if _email_host:
+    _mail_backend = "django.core.mail.backends.smtp.EmailBackend"
+    _mail_options: dict[str, object] = {
+        "host": _email_host,
+        "port": int(os.environ.get("EMAIL_PORT", "25")),
+        "username": os.environ.get("EMAIL_HOST_USER", ""),
+        "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+        "use_tls": env_bool("EMAIL_USE_TLS", False),
+        "use_ssl": env_bool("EMAIL_USE_SSL", False),
+        "timeout": int(os.environ.get("EMAIL_TIMEOUT", "30")),
+    }
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(DATA_DIR / "outbox"))
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
+    _mail_backend = "django.core.mail.backends.filebased.EmailBackend"
+    _mail_options = {"file_path": os.environ.get("EMAIL_FILE_PATH", str(DATA_DIR / "outbox"))}
+if os.environ.get("EMAIL_BACKEND"):
+    _mail_backend, _mail_options = os.environ["EMAIL_BACKEND"], {}
+MAILERS = {"default": {"BACKEND": _mail_backend, "OPTIONS": _mail_options}}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Coaching <coaching@localhost>")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -216,3 +220,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+if env_bool("TESTING", False):
+    # Demo users are created in many tests; the real hasher's cost is for production logins.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

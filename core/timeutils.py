@@ -28,7 +28,9 @@ def zone(name: str | None) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo("UTC")
 
 
-def months_from_now(months: int, *, tz_name: str | None = None, now: datetime | None = None) -> datetime:
+def months_from_now(
+    months: int, *, tz_name: str | None = None, now: datetime | None = None
+) -> datetime:
     """Now + N calendar months, counted in the user's own zone (so "3 months" keeps the wall-clock
     time the user sees), returned in UTC."""
     now = now or timezone.now()

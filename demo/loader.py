@@ -12,7 +12,16 @@ from django.utils import timezone
 
 from coaching.models import CoachingSession
 from coaching.rules import PartyRef, SessionFields
-from directory.models import Case, CaseParticipant, CoachingArea, Evaluation, ParticipantRole, User, UserGroup, UserGroupMembership
+from directory.models import (
+    Case,
+    CaseParticipant,
+    CoachingArea,
+    Evaluation,
+    ParticipantRole,
+    User,
+    UserGroup,
+    UserGroupMembership,
+)
 from directory.permissions import ROLE_PERMISSIONS, Role
 
 PASSWORD = "demo"
@@ -43,7 +52,11 @@ AREAS = ["Empathy", "Product Knowledge", "Compliance", "Call Handling"]
 CASES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "CASE-1001": (
         "Billing dispute escalated after a double charge",
-        [("alice.agent", ParticipantRole.AGENT), ("bob.agent", ParticipantRole.AGENT), ("audrey.auditor", ParticipantRole.AUDITOR)],
+        [
+            ("alice.agent", ParticipantRole.AGENT),
+            ("bob.agent", ParticipantRole.AGENT),
+            ("audrey.auditor", ParticipantRole.AUDITOR),
+        ],
     ),
     "CASE-1002": (
         "Cancellation request with retention offer",
@@ -52,10 +65,18 @@ CASES: dict[str, tuple[str, list[tuple[str, str]]]] = {
 }
 
 SUBJECTS = [
-    "Password reset did not arrive", "Upgrade to the family plan", "Late delivery complaint",
-    "Refund for a damaged item", "Roaming charges abroad", "Address change before delivery",
-    "Loyalty points missing", "Router keeps disconnecting", "Invoice copy requested",
-    "Contract renewal questions", "Card blocked after travel", "Wrong size ordered",
+    "Password reset did not arrive",
+    "Upgrade to the family plan",
+    "Late delivery complaint",
+    "Refund for a damaged item",
+    "Roaming charges abroad",
+    "Address change before delivery",
+    "Loyalty points missing",
+    "Router keeps disconnecting",
+    "Invoice copy requested",
+    "Contract renewal questions",
+    "Card blocked after travel",
+    "Wrong size ordered",
 ]
 
 GENERATED_CASES = 40
@@ -66,15 +87,22 @@ def ensure_roles() -> dict[Role, Group]:
     groups = {}
     for role, perms in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role.value)
-        wanted = set(Permission.objects.filter(content_type__app_label="coaching", codename__in=[p.value for p in perms]))
+        wanted = set(
+            Permission.objects.filter(
+                content_type__app_label="coaching", codename__in=[p.value for p in perms]
+            )
+        )
         if set(group.permissions.all()) != wanted:
             group.permissions.set(wanted)
         groups[role] = group
     return groups
 
 
-def load(*, say: Callable[[str], None] = lambda _m: None) -> dict[str, int]:
-    """Create or complete the demo organisation. Returns how many rows of each kind it added."""
+def load(*, say: Callable[[str], None] = lambda _m: None, extras: bool = True) -> dict[str, int]:
+    """Create or complete the demo organisation. Returns how many rows of each kind it added.
+
+    `extras=False` loads only what demo-org.md lists by name (the tests' fixture): no generated
+    cases, evaluations or sample sessions."""
     added = {"users": 0, "groups": 0, "areas": 0, "cases": 0, "evaluations": 0, "sessions": 0}
     with transaction.atomic():
         roles = ensure_roles()
@@ -108,23 +136,25 @@ def load(*, say: Callable[[str], None] = lambda _m: None) -> dict[str, int]:
             added["areas"] += CoachingArea.objects.get_or_create(name=name)[1]
         say(f"{len(GROUPS)} user groups, {len(AREAS)} coaching areas")
 
-        added["cases"], added["evaluations"] = _cases_and_evaluations(users)
+        added["cases"], added["evaluations"] = _cases_and_evaluations(
+            users, generated=GENERATED_CASES if extras else 0
+        )
         say(f"cases and evaluations (+{added['cases']} cases, +{added['evaluations']} evaluations)")
 
     # Sample sessions go through the services so they carry their audit trail and notifications.
-    if not CoachingSession.objects.filter(title__startswith="Demo: ").exists():
+    if extras and not CoachingSession.objects.filter(title__startswith="Demo: ").exists():
         added["sessions"] = _sample_sessions(users)
     say(f"sample coaching sessions (+{added['sessions']})")
     return added
 
 
-def _cases_and_evaluations(users: dict[str, User]) -> tuple[int, int]:
+def _cases_and_evaluations(users: dict[str, User], *, generated: int) -> tuple[int, int]:
     rng = random.Random(DEMO_SEED)
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
     areas = list(CoachingArea.objects.filter(name__in=AREAS).order_by("name"))
     agents = ["alice.agent", "bob.agent", "dan.agent"]
     specs: dict[str, tuple[str, list[tuple[str, str]]]] = dict(CASES)
-    for i in range(GENERATED_CASES):
+    for i in range(generated):
         number = f"CASE-{1003 + i}"
         picked = rng.sample(agents, k=rng.choice([1, 1, 2]))
         parts = [(a, ParticipantRole.AGENT) for a in picked]
@@ -135,19 +165,28 @@ def _cases_and_evaluations(users: dict[str, User]) -> tuple[int, int]:
     # Each agent has a typical level per area, so the charts tell a story (Dan struggles with
     # Compliance, Alice with Empathy early on and improving).
     level = {
-        ("alice.agent", "Empathy"): 62, ("alice.agent", "Compliance"): 88,
-        ("bob.agent", "Product Knowledge"): 70, ("dan.agent", "Compliance"): 58,
+        ("alice.agent", "Empathy"): 62,
+        ("alice.agent", "Compliance"): 88,
+        ("bob.agent", "Product Knowledge"): 70,
+        ("dan.agent", "Compliance"): 58,
     }
     new_cases = new_evals = 0
     for index, (number, (subject, parts)) in enumerate(sorted(specs.items())):
         opened = now - timedelta(days=88 - index * 2, hours=rng.randint(0, 10))
         case, created = Case.objects.get_or_create(
-            number=number, defaults={"subject": subject, "opened_at": opened, "channel": rng.choice(["voice", "chat", "email"])}
+            number=number,
+            defaults={
+                "subject": subject,
+                "opened_at": opened,
+                "channel": rng.choice(["voice", "chat", "email"]),
+            },
         )
         new_cases += created
         for username, role in parts:
-            CaseParticipant.objects.get_or_create(case=case, user=users[username], defaults={"role": role})
-        if case.evaluations.exists():
+            CaseParticipant.objects.get_or_create(
+                case=case, user=users[username], defaults={"role": role}
+            )
+        if not generated or case.evaluations.exists():
             continue
         for username, role in parts:
             if role != ParticipantRole.AGENT:
@@ -157,7 +196,10 @@ def _cases_and_evaluations(users: dict[str, User]) -> tuple[int, int]:
                 trend = index * (0.4 if username == "alice.agent" else 0.1)
                 score = max(0, min(100, round(base + trend + rng.gauss(0, 7))))
                 Evaluation.objects.create(
-                    case=case, agent=users[username], coaching_area=area, score=score,
+                    case=case,
+                    agent=users[username],
+                    coaching_area=area,
+                    score=score,
                     evaluated_at=case.opened_at + timedelta(hours=rng.randint(2, 30)),
                     evaluator=users["audrey.auditor"],
                 )
@@ -174,8 +216,17 @@ def _sample_sessions(users: dict[str, User]) -> int:
     case = {c.number: c.pk for c in Case.objects.filter(number__in=["CASE-1001", "CASE-1002"])}
     u = users
 
-    def suggest(author: str, title: str, coach: User | UserGroup, trainees: list[User | UserGroup], area_name: str,
-                cases: list[int], origin: str, at: timedelta, expires: timedelta | None = None) -> CoachingSession:
+    def suggest(
+        author: str,
+        title: str,
+        coach: User | UserGroup,
+        trainees: list[User | UserGroup],
+        area_name: str,
+        cases: list[int],
+        origin: str,
+        at: timedelta,
+        expires: timedelta | None = None,
+    ) -> CoachingSession:
         when = now - at
         return services.session_suggest(
             actor=u[author],
@@ -193,33 +244,112 @@ def _sample_sessions(users: dict[str, User]) -> int:
 
     count = 0
     # Open suggestions, for each homepage.
-    suggest("sam.supervisor", "Empathy on billing disputes", u["cora.coach"], [u["alice.agent"]], "Empathy",
-            [case["CASE-1001"]], "case_analytics", timedelta(days=2))
-    suggest("sam.supervisor", "Retention offers by the book", group["Coaching Team"], [u["dan.agent"]], "Compliance",
-            [case["CASE-1002"]], "agent_analytics", timedelta(days=1))
-    suggest("sue.supervisor", "Tier 1 product refresher", u["carl.coach"], [group["Tier 1"]], "Product Knowledge",
-            [], "homepage", timedelta(hours=5))
+    suggest(
+        "sam.supervisor",
+        "Empathy on billing disputes",
+        u["cora.coach"],
+        [u["alice.agent"]],
+        "Empathy",
+        [case["CASE-1001"]],
+        "case_analytics",
+        timedelta(days=2),
+    )
+    suggest(
+        "sam.supervisor",
+        "Retention offers by the book",
+        group["Coaching Team"],
+        [u["dan.agent"]],
+        "Compliance",
+        [case["CASE-1002"]],
+        "agent_analytics",
+        timedelta(days=1),
+    )
+    suggest(
+        "sue.supervisor",
+        "Tier 1 product refresher",
+        u["carl.coach"],
+        [group["Tier 1"]],
+        "Product Knowledge",
+        [],
+        "homepage",
+        timedelta(hours=5),
+    )
     count += 3
     # Scheduled.
-    s = suggest("sue.supervisor", "Call handling under pressure", u["cora.coach"], [u["bob.agent"]], "Call Handling",
-                [case["CASE-1001"]], "homepage", timedelta(days=6))
-    services.session_schedule(actor=u["cora.coach"], session_id=s.pk, starts_at=now + timedelta(days=3, hours=2),
-                              duration_minutes=45, location="Coaching room 2", now=now - timedelta(days=5))
+    s = suggest(
+        "sue.supervisor",
+        "Call handling under pressure",
+        u["cora.coach"],
+        [u["bob.agent"]],
+        "Call Handling",
+        [case["CASE-1001"]],
+        "homepage",
+        timedelta(days=6),
+    )
+    services.session_schedule(
+        actor=u["cora.coach"],
+        session_id=s.pk,
+        starts_at=now + timedelta(days=3, hours=2),
+        duration_minutes=45,
+        location="Coaching room 2",
+        now=now - timedelta(days=5),
+    )
     count += 1
     # Canceled, one of each reason.
-    s = suggest("sam.supervisor", "Greeting script", u["carl.coach"], [u["bob.agent"]], "Call Handling", [],
-                "homepage", timedelta(days=10))
+    s = suggest(
+        "sam.supervisor",
+        "Greeting script",
+        u["carl.coach"],
+        [u["bob.agent"]],
+        "Call Handling",
+        [],
+        "homepage",
+        timedelta(days=10),
+    )
     services.session_delete(actor=u["sam.supervisor"], session_id=s.pk, now=now - timedelta(days=9))
-    s = suggest("sue.supervisor", "Upsell wording", u["cora.coach"], [u["dan.agent"]], "Product Knowledge", [],
-                "homepage", timedelta(days=8))
-    services.session_decline(actor=u["cora.coach"], session_id=s.pk, reason="Dan already attended this module last week",
-                             now=now - timedelta(days=7))
-    s = suggest("sam.supervisor", "Hold music etiquette", u["carl.coach"], [u["alice.agent"]], "Call Handling", [],
-                "homepage", timedelta(days=4))
-    services.session_decline(actor=u["alice.agent"], session_id=s.pk, reason="I am on leave for the next two weeks",
-                             now=now - timedelta(days=3))
-    s = suggest("sue.supervisor", "Data protection basics", u["carl.coach"], [u["dan.agent"]], "Compliance", [],
-                "homepage", timedelta(days=40), expires=timedelta(days=30))
+    s = suggest(
+        "sue.supervisor",
+        "Upsell wording",
+        u["cora.coach"],
+        [u["dan.agent"]],
+        "Product Knowledge",
+        [],
+        "homepage",
+        timedelta(days=8),
+    )
+    services.session_decline(
+        actor=u["cora.coach"],
+        session_id=s.pk,
+        reason="Dan already attended this module last week",
+        now=now - timedelta(days=7),
+    )
+    s = suggest(
+        "sam.supervisor",
+        "Hold music etiquette",
+        u["carl.coach"],
+        [u["alice.agent"]],
+        "Call Handling",
+        [],
+        "homepage",
+        timedelta(days=4),
+    )
+    services.session_decline(
+        actor=u["alice.agent"],
+        session_id=s.pk,
+        reason="I am on leave for the next two weeks",
+        now=now - timedelta(days=3),
+    )
+    s = suggest(
+        "sue.supervisor",
+        "Data protection basics",
+        u["carl.coach"],
+        [u["dan.agent"]],
+        "Compliance",
+        [],
+        "homepage",
+        timedelta(days=40),
+        expires=timedelta(days=30),
+    )
     services.session_expire(session_id=s.pk, now=now - timedelta(days=10))
     count += 4
     return count

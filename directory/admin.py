@@ -1,7 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import Case, CaseParticipant, CoachingArea, Evaluation, User, UserGroup, UserGroupMembership
+from .models import (
+    Case,
+    CaseParticipant,
+    CoachingArea,
+    Evaluation,
+    User,
+    UserGroup,
+    UserGroupMembership,
+)
 
 
 @admin.register(User)

@@ -40,7 +40,9 @@ class UserGroup(models.Model):
 
     name = models.CharField(max_length=150, unique=True)
     description = models.TextField(blank=True)
-    members = models.ManyToManyField(User, through="UserGroupMembership", related_name="user_groups")
+    members = models.ManyToManyField(
+        User, through="UserGroupMembership", related_name="user_groups"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -107,7 +109,9 @@ class CaseParticipant(models.Model):
 
     class Meta:
         ordering = ["role", "id"]
-        constraints = [models.UniqueConstraint(fields=["case", "user"], name="uniq_case_participant")]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "user"], name="uniq_case_participant")
+        ]
         indexes = [models.Index(fields=["user", "case"], name="participant_user_case")]
 
     def __str__(self) -> str:
@@ -119,7 +123,9 @@ class Evaluation(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="evaluations")
     agent = models.ForeignKey(User, on_delete=models.CASCADE, related_name="evaluations")
-    coaching_area = models.ForeignKey(CoachingArea, on_delete=models.PROTECT, related_name="evaluations")
+    coaching_area = models.ForeignKey(
+        CoachingArea, on_delete=models.PROTECT, related_name="evaluations"
+    )
     score = models.PositiveSmallIntegerField()
     evaluated_at = models.DateTimeField()
     evaluator = models.ForeignKey(

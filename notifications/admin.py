@@ -8,7 +8,15 @@ from .models import EmailStatus, Notification
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("recipient", "kind", "message", "created_at", "read_at", "email_status", "email_attempts")
+    list_display = (
+        "recipient",
+        "kind",
+        "message",
+        "created_at",
+        "read_at",
+        "email_status",
+        "email_attempts",
+    )
     list_filter = ("kind", "email_status")
     search_fields = ("message", "recipient__username", "recipient__display_name")
     list_select_related = ("recipient",)
@@ -22,7 +30,9 @@ class NotificationAdmin(admin.ModelAdmin):
         rows = list(queryset.filter(email_status__in=[EmailStatus.FAILED, EmailStatus.UNCERTAIN]))
         for n in rows:
             Notification.objects.filter(pk=n.pk).update(
-                email_status=EmailStatus.PENDING, email_next_attempt_at=timezone.now(), email_attempts=0
+                email_status=EmailStatus.PENDING,
+                email_next_attempt_at=timezone.now(),
+                email_attempts=0,
             )
             deliver_email.enqueue(n.pk)
         self.message_user(request, f"{len(rows)} e-mail(s) queued again.", messages.SUCCESS)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from email.utils import make_msgid
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage, mailers
 from django.db import transaction
 from django.utils import timezone
 
@@ -39,7 +39,9 @@ def _build_message(n: Notification) -> EmailMessage:
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[n.recipient.email],
         # A stable Message-ID lets receiving systems recognise the message as one and the same.
-        headers={"Message-ID": make_msgid(idstring=f"notification-{n.pk}", domain="coaching.local")},
+        headers={
+            "Message-ID": make_msgid(idstring=f"notification-{n.pk}", domain="coaching.local")
+        },
     )
     return msg
 
@@ -77,11 +79,14 @@ def deliver(notification_id: int, *, now: datetime | None = None) -> str:
     now = now or timezone.now()
     n = _claim(notification_id, now)
     if n is None:
-        current = Notification.objects.filter(pk=notification_id).values_list("email_status", flat=True).first()
+        current = (
+            Notification.objects.filter(pk=notification_id)
+            .values_list("email_status", flat=True)
+            .first()
+        )
         return current or "missing"
     try:
-        connection = get_connection(fail_silently=False)
-        connection.send_messages([_build_message(n)])
+        mailers.default.send_messages([_build_message(n)])
     except Exception as exc:  # any failure to hand the message over: try again later
         return _record_failure(n.pk, exc, now)
     Notification.objects.filter(pk=n.pk, email_status=EmailStatus.SENDING).update(
@@ -100,18 +105,30 @@ def _record_failure(notification_id: int, exc: Exception, now: datetime) -> str:
         n.email_last_error = f"{type(exc).__name__}: {exc}"[:2000]
         if n.email_attempts >= settings.EMAIL_MAX_ATTEMPTS:
             n.email_status = EmailStatus.FAILED
-            log.error("Giving up e-mail for notification %s after %s attempts: %s", n.pk, n.email_attempts, exc)
+            log.error(
+                "Giving up e-mail for notification %s after %s attempts: %s",
+                n.pk,
+                n.email_attempts,
+                exc,
+            )
         else:
             n.email_status = EmailStatus.PENDING
             n.email_next_attempt_at = now + backoff(n.email_attempts)
             deliver_email.using(run_after=n.email_next_attempt_at).enqueue(n.pk)
-            log.warning("E-mail for notification %s failed (attempt %s), retrying at %s: %s",
-                        n.pk, n.email_attempts, n.email_next_attempt_at, exc)
+            log.warning(
+                "E-mail for notification %s failed (attempt %s), retrying at %s: %s",
+                n.pk,
+                n.email_attempts,
+                n.email_next_attempt_at,
+                exc,
+            )
         n.save(update_fields=["email_status", "email_last_error", "email_next_attempt_at"])
         return n.email_status
 
 
-def sweep_email(*, now: datetime | None = None, stale_after: timedelta | None = None) -> dict[str, int]:
+def sweep_email(
+    *, now: datetime | None = None, stale_after: timedelta | None = None
+) -> dict[str, int]:
     """Cron-safe housekeeping: stale claims become `uncertain`; due pending rows get a new task
     (the task is idempotent, so an extra one is harmless)."""
     from .tasks import deliver_email
@@ -120,7 +137,10 @@ def sweep_email(*, now: datetime | None = None, stale_after: timedelta | None = 
     stale_after = stale_after or timedelta(seconds=settings.EMAIL_CLAIM_TIMEOUT_SECONDS)
     uncertain = Notification.objects.filter(
         email_status=EmailStatus.SENDING, email_claimed_at__lt=now - stale_after
-    ).update(email_status=EmailStatus.UNCERTAIN, email_last_error="The worker stopped while sending; not resent.")
+    ).update(
+        email_status=EmailStatus.UNCERTAIN,
+        email_last_error="The worker stopped while sending; not resent.",
+    )
     requeued = 0
     due = Notification.objects.filter(
         email_status=EmailStatus.PENDING, email_next_attempt_at__lte=now - timedelta(minutes=5)

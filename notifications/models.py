@@ -8,7 +8,10 @@ from django.utils import timezone
 
 class Kind(models.TextChoices):
     SESSION_SUGGESTED = "session_suggested", "Session Suggested"
-    SESSION_CANCELED_BY_SUPERVISOR = "session_canceled_by_supervisor", "Session Canceled by Supervisor"
+    SESSION_CANCELED_BY_SUPERVISOR = (
+        "session_canceled_by_supervisor",
+        "Session Canceled by Supervisor",
+    )
     SESSION_CANCELED_BY_COACH = "session_canceled_by_coach", "Session Canceled by Coach"
     SESSION_CANCELED_BY_TRAINEE = "session_canceled_by_trainee", "Session Canceled by Trainee"
     SESSION_EXPIRED = "session_expired", "Session Expired"

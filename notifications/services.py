@@ -56,7 +56,9 @@ def notify(
     notification, and no crash between commit and an on-commit hook can lose it. The worker only
     sees it once committed.
     """
-    assert transaction.get_connection().in_atomic_block, "notify() belongs inside the change's transaction"
+    assert transaction.get_connection().in_atomic_block, (
+        "notify() belongs inside the change's transaction"
+    )
     now = now or timezone.now()
     ids = expand_recipients(recipients, exclude=actor)
     if not ids:
@@ -77,7 +79,9 @@ def notify(
     )
     if not all(n.pk for n in rows):  # backends that return no keys from bulk_create
         rows = list(
-            Notification.objects.filter(session_id=session_id, kind=kind, created_at=now, recipient_id__in=ids)
+            Notification.objects.filter(
+                session_id=session_id, kind=kind, created_at=now, recipient_id__in=ids
+            )
         )
     from .tasks import deliver_email
 
@@ -99,7 +103,11 @@ def unread_count(user: User) -> int:
 
 def notification_mark_read(*, user: User, notification_id: int) -> Notification:
     with transaction.atomic():
-        n = Notification.objects.select_for_update().filter(pk=notification_id, recipient=user).first()
+        n = (
+            Notification.objects.select_for_update()
+            .filter(pk=notification_id, recipient=user)
+            .first()
+        )
         if n is None:
             raise NotFound("There is no such notification.")
         if n.read_at is None:
@@ -109,4 +117,6 @@ def notification_mark_read(*, user: User, notification_id: int) -> Notification:
 
 
 def notification_mark_all_read(*, user: User) -> int:
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )

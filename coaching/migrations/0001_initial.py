@@ -5,68 +5,144 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='CoachingSession',
+            name="CoachingSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('state', models.CharField(choices=[('suggested', 'Suggested'), ('scheduled', 'Scheduled'), ('canceled', 'Canceled')], default='suggested', max_length=12)),
-                ('expires_at', models.DateTimeField()),
-                ('suggested_by_name', models.CharField(max_length=150)),
-                ('origin', models.CharField(choices=[('homepage', 'Homepage'), ('agent_analytics', 'Agent Analytics'), ('case_analytics', 'Case Analytics')], default='homepage', max_length=20)),
-                ('starts_at', models.DateTimeField(blank=True, null=True)),
-                ('duration_minutes', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('location', models.CharField(blank=True, max_length=200)),
-                ('scheduled_at', models.DateTimeField(blank=True, null=True)),
-                ('cancel_reason', models.CharField(blank=True, choices=[('deleted_by_supervisor', 'Deleted by supervisor'), ('declined_by_coach', 'Declined by coach'), ('declined_by_trainee', 'Declined by trainee'), ('expired', 'Expired')], default='', max_length=30)),
-                ('cancel_note', models.TextField(blank=True)),
-                ('canceled_by_name', models.CharField(blank=True, max_length=150)),
-                ('canceled_at', models.DateTimeField(blank=True, null=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("suggested", "Suggested"),
+                            ("scheduled", "Scheduled"),
+                            ("canceled", "Canceled"),
+                        ],
+                        default="suggested",
+                        max_length=12,
+                    ),
+                ),
+                ("expires_at", models.DateTimeField()),
+                ("suggested_by_name", models.CharField(max_length=150)),
+                (
+                    "origin",
+                    models.CharField(
+                        choices=[
+                            ("homepage", "Homepage"),
+                            ("agent_analytics", "Agent Analytics"),
+                            ("case_analytics", "Case Analytics"),
+                        ],
+                        default="homepage",
+                        max_length=20,
+                    ),
+                ),
+                ("starts_at", models.DateTimeField(blank=True, null=True)),
+                ("duration_minutes", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("location", models.CharField(blank=True, max_length=200)),
+                ("scheduled_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "cancel_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("deleted_by_supervisor", "Deleted by supervisor"),
+                            ("declined_by_coach", "Declined by coach"),
+                            ("declined_by_trainee", "Declined by trainee"),
+                            ("expired", "Expired"),
+                        ],
+                        default="",
+                        max_length=30,
+                    ),
+                ),
+                ("cancel_note", models.TextField(blank=True)),
+                ("canceled_by_name", models.CharField(blank=True, max_length=150)),
+                ("canceled_at", models.DateTimeField(blank=True, null=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'permissions': [('view_suggestions', 'View Suggestions'), ('create_suggestions', 'Create Suggestions'), ('view_analytics', 'View Analytics')],
+                "ordering": ["-created_at", "-id"],
+                "permissions": [
+                    ("view_suggestions", "View Suggestions"),
+                    ("create_suggestions", "Create Suggestions"),
+                    ("view_analytics", "View Analytics"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SessionEvent',
+            name="SessionEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor_name', models.CharField(blank=True, max_length=150)),
-                ('action', models.CharField(choices=[('suggested', 'Suggested'), ('edited', 'Edited'), ('deleted', 'Deleted'), ('scheduled', 'Scheduled'), ('declined_by_coach', 'Declined by coach'), ('declined_by_trainee', 'Declined by trainee'), ('expired', 'Expired')], max_length=30)),
-                ('changes', models.JSONField(blank=True, default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("actor_name", models.CharField(blank=True, max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("suggested", "Suggested"),
+                            ("edited", "Edited"),
+                            ("deleted", "Deleted"),
+                            ("scheduled", "Scheduled"),
+                            ("declined_by_coach", "Declined by coach"),
+                            ("declined_by_trainee", "Declined by trainee"),
+                            ("expired", "Expired"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("changes", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='SessionReferenceCase',
+            name="SessionReferenceCase",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SessionTraineeGroup',
+            name="SessionTraineeGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SessionTraineeUser',
+            name="SessionTraineeUser",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
         ),
     ]

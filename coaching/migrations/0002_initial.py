@@ -6,167 +6,297 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('coaching', '0001_initial'),
-        ('directory', '0001_initial'),
+        ("coaching", "0001_initial"),
+        ("directory", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='coachingsession',
-            name='canceled_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="coachingsession",
+            name="canceled_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='coachingsession',
-            name='coach_group',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='coaching_sessions_as_coach', to='directory.usergroup'),
+            model_name="coachingsession",
+            name="coach_group",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="coaching_sessions_as_coach",
+                to="directory.usergroup",
+            ),
         ),
         migrations.AddField(
-            model_name='coachingsession',
-            name='coach_user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='coaching_sessions_as_coach', to=settings.AUTH_USER_MODEL),
+            model_name="coachingsession",
+            name="coach_user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="coaching_sessions_as_coach",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='coachingsession',
-            name='coaching_area',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='directory.coachingarea'),
+            model_name="coachingsession",
+            name="coaching_area",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="directory.coachingarea",
+            ),
         ),
         migrations.AddField(
-            model_name='coachingsession',
-            name='scheduled_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="coachingsession",
+            name="scheduled_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='coachingsession',
-            name='suggested_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='coaching_suggestions', to=settings.AUTH_USER_MODEL),
+            model_name="coachingsession",
+            name="suggested_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="coaching_suggestions",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='sessionevent',
-            name='actor',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="sessionevent",
+            name="actor",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='sessionevent',
-            name='session',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='coaching.coachingsession'),
+            model_name="sessionevent",
+            name="session",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="events",
+                to="coaching.coachingsession",
+            ),
         ),
         migrations.AddField(
-            model_name='sessionreferencecase',
-            name='case',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='directory.case'),
+            model_name="sessionreferencecase",
+            name="case",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="directory.case"
+            ),
         ),
         migrations.AddField(
-            model_name='sessionreferencecase',
-            name='session',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='case_links', to='coaching.coachingsession'),
+            model_name="sessionreferencecase",
+            name="session",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="case_links",
+                to="coaching.coachingsession",
+            ),
         ),
         migrations.AddField(
-            model_name='coachingsession',
-            name='reference_cases',
-            field=models.ManyToManyField(blank=True, related_name='coaching_sessions', through='coaching.SessionReferenceCase', to='directory.case'),
+            model_name="coachingsession",
+            name="reference_cases",
+            field=models.ManyToManyField(
+                blank=True,
+                related_name="coaching_sessions",
+                through="coaching.SessionReferenceCase",
+                to="directory.case",
+            ),
         ),
         migrations.AddField(
-            model_name='sessiontraineegroup',
-            name='group',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='directory.usergroup'),
+            model_name="sessiontraineegroup",
+            name="group",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="directory.usergroup",
+            ),
         ),
         migrations.AddField(
-            model_name='sessiontraineegroup',
-            name='session',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='trainee_group_links', to='coaching.coachingsession'),
+            model_name="sessiontraineegroup",
+            name="session",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="trainee_group_links",
+                to="coaching.coachingsession",
+            ),
         ),
         migrations.AddField(
-            model_name='coachingsession',
-            name='trainee_groups',
-            field=models.ManyToManyField(blank=True, related_name='+', through='coaching.SessionTraineeGroup', to='directory.usergroup'),
+            model_name="coachingsession",
+            name="trainee_groups",
+            field=models.ManyToManyField(
+                blank=True,
+                related_name="+",
+                through="coaching.SessionTraineeGroup",
+                to="directory.usergroup",
+            ),
         ),
         migrations.AddField(
-            model_name='sessiontraineeuser',
-            name='session',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='trainee_user_links', to='coaching.coachingsession'),
+            model_name="sessiontraineeuser",
+            name="session",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="trainee_user_links",
+                to="coaching.coachingsession",
+            ),
         ),
         migrations.AddField(
-            model_name='sessiontraineeuser',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="sessiontraineeuser",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='coachingsession',
-            name='trainee_users',
-            field=models.ManyToManyField(blank=True, related_name='+', through='coaching.SessionTraineeUser', to=settings.AUTH_USER_MODEL),
+            model_name="coachingsession",
+            name="trainee_users",
+            field=models.ManyToManyField(
+                blank=True,
+                related_name="+",
+                through="coaching.SessionTraineeUser",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='sessionevent',
-            index=models.Index(fields=['session', 'at', 'id'], name='event_session_time'),
+            model_name="sessionevent",
+            index=models.Index(fields=["session", "at", "id"], name="event_session_time"),
         ),
         migrations.AddIndex(
-            model_name='sessionreferencecase',
-            index=models.Index(fields=['case', 'session'], name='reference_case_session'),
+            model_name="sessionreferencecase",
+            index=models.Index(fields=["case", "session"], name="reference_case_session"),
         ),
         migrations.AddConstraint(
-            model_name='sessionreferencecase',
-            constraint=models.UniqueConstraint(fields=('session', 'case'), name='uniq_session_case'),
+            model_name="sessionreferencecase",
+            constraint=models.UniqueConstraint(
+                fields=("session", "case"), name="uniq_session_case"
+            ),
         ),
         migrations.AddIndex(
-            model_name='sessiontraineegroup',
-            index=models.Index(fields=['group', 'session'], name='trainee_group_session'),
+            model_name="sessiontraineegroup",
+            index=models.Index(fields=["group", "session"], name="trainee_group_session"),
         ),
         migrations.AddConstraint(
-            model_name='sessiontraineegroup',
-            constraint=models.UniqueConstraint(fields=('session', 'group'), name='uniq_session_trainee_group'),
+            model_name="sessiontraineegroup",
+            constraint=models.UniqueConstraint(
+                fields=("session", "group"), name="uniq_session_trainee_group"
+            ),
         ),
         migrations.AddIndex(
-            model_name='sessiontraineeuser',
-            index=models.Index(fields=['user', 'session'], name='trainee_user_session'),
+            model_name="sessiontraineeuser",
+            index=models.Index(fields=["user", "session"], name="trainee_user_session"),
         ),
         migrations.AddConstraint(
-            model_name='sessiontraineeuser',
-            constraint=models.UniqueConstraint(fields=('session', 'user'), name='uniq_session_trainee_user'),
+            model_name="sessiontraineeuser",
+            constraint=models.UniqueConstraint(
+                fields=("session", "user"), name="uniq_session_trainee_user"
+            ),
         ),
         migrations.AddIndex(
-            model_name='coachingsession',
-            index=models.Index(fields=['suggested_by', '-created_at', '-id'], name='session_author'),
+            model_name="coachingsession",
+            index=models.Index(
+                fields=["suggested_by", "-created_at", "-id"], name="session_author"
+            ),
         ),
         migrations.AddIndex(
-            model_name='coachingsession',
-            index=models.Index(fields=['coach_user', 'state', 'expires_at'], name='session_coach_user'),
+            model_name="coachingsession",
+            index=models.Index(
+                fields=["coach_user", "state", "expires_at"], name="session_coach_user"
+            ),
         ),
         migrations.AddIndex(
-            model_name='coachingsession',
-            index=models.Index(fields=['coach_group', 'state', 'expires_at'], name='session_coach_group'),
+            model_name="coachingsession",
+            index=models.Index(
+                fields=["coach_group", "state", "expires_at"], name="session_coach_group"
+            ),
         ),
         migrations.AddIndex(
-            model_name='coachingsession',
-            index=models.Index(condition=models.Q(('state', 'suggested')), fields=['expires_at'], name='session_open_expiry'),
+            model_name="coachingsession",
+            index=models.Index(
+                condition=models.Q(("state", "suggested")),
+                fields=["expires_at"],
+                name="session_open_expiry",
+            ),
         ),
         migrations.AddIndex(
-            model_name='coachingsession',
-            index=models.Index(fields=['state', '-created_at', '-id'], name='session_state_created'),
+            model_name="coachingsession",
+            index=models.Index(
+                fields=["state", "-created_at", "-id"], name="session_state_created"
+            ),
         ),
         migrations.AddIndex(
-            model_name='coachingsession',
-            index=models.Index(fields=['-created_at', '-id'], name='session_created'),
+            model_name="coachingsession",
+            index=models.Index(fields=["-created_at", "-id"], name="session_created"),
         ),
         migrations.AddConstraint(
-            model_name='coachingsession',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('coach_user__isnull', False), ('coach_group__isnull', True)), models.Q(('coach_user__isnull', True), ('coach_group__isnull', False)), _connector='OR'), name='session_coach_user_xor_group'),
+            model_name="coachingsession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("coach_user__isnull", False), ("coach_group__isnull", True)),
+                    models.Q(("coach_user__isnull", True), ("coach_group__isnull", False)),
+                    _connector="OR",
+                ),
+                name="session_coach_user_xor_group",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='coachingsession',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('canceled_at__isnull', False), ('state', 'canceled'), models.Q(('cancel_reason', ''), _negated=True)), models.Q(models.Q(('state', 'canceled'), _negated=True), ('cancel_reason', '')), _connector='OR'), name='session_cancel_reason_iff_canceled'),
+            model_name="coachingsession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("canceled_at__isnull", False),
+                        ("state", "canceled"),
+                        models.Q(("cancel_reason", ""), _negated=True),
+                    ),
+                    models.Q(models.Q(("state", "canceled"), _negated=True), ("cancel_reason", "")),
+                    _connector="OR",
+                ),
+                name="session_cancel_reason_iff_canceled",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='coachingsession',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state', 'scheduled'), _negated=True), models.Q(('duration_minutes__isnull', False), ('starts_at__isnull', False)), _connector='OR'), name='session_scheduled_has_time'),
+            model_name="coachingsession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("state", "scheduled"), _negated=True),
+                    models.Q(("duration_minutes__isnull", False), ("starts_at__isnull", False)),
+                    _connector="OR",
+                ),
+                name="session_scheduled_has_time",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='coachingsession',
-            constraint=models.CheckConstraint(condition=models.Q(('duration_minutes__isnull', True), models.Q(('duration_minutes__gte', 5), ('duration_minutes__lte', 360)), _connector='OR'), name='session_duration_5_360'),
+            model_name="coachingsession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("duration_minutes__isnull", True),
+                    models.Q(("duration_minutes__gte", 5), ("duration_minutes__lte", 360)),
+                    _connector="OR",
+                ),
+                name="session_duration_5_360",
+            ),
         ),
     ]

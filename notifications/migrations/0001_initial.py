@@ -7,35 +7,94 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('coaching', '0001_initial'),
+        ("coaching", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('session_suggested', 'Session Suggested'), ('session_canceled_by_supervisor', 'Session Canceled by Supervisor'), ('session_canceled_by_coach', 'Session Canceled by Coach'), ('session_canceled_by_trainee', 'Session Canceled by Trainee'), ('session_expired', 'Session Expired'), ('session_scheduled', 'Session Scheduled')], max_length=40)),
-                ('message', models.TextField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('email_status', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed (gave up)'), ('uncertain', 'Uncertain (worker stopped mid-send; not resent)'), ('skipped', 'Skipped (user opted out or has no address)')], default='pending', max_length=10)),
-                ('email_attempts', models.PositiveSmallIntegerField(default=0)),
-                ('email_next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('email_claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('email_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('email_last_error', models.TextField(blank=True)),
-                ('recipient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='coaching.coachingsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("session_suggested", "Session Suggested"),
+                            ("session_canceled_by_supervisor", "Session Canceled by Supervisor"),
+                            ("session_canceled_by_coach", "Session Canceled by Coach"),
+                            ("session_canceled_by_trainee", "Session Canceled by Trainee"),
+                            ("session_expired", "Session Expired"),
+                            ("session_scheduled", "Session Scheduled"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("message", models.TextField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "email_status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed (gave up)"),
+                            ("uncertain", "Uncertain (worker stopped mid-send; not resent)"),
+                            ("skipped", "Skipped (user opted out or has no address)"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("email_attempts", models.PositiveSmallIntegerField(default=0)),
+                ("email_next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("email_claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("email_sent_at", models.DateTimeField(blank=True, null=True)),
+                ("email_last_error", models.TextField(blank=True)),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to="coaching.coachingsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['recipient', '-created_at', '-id'], name='notification_inbox'), models.Index(condition=models.Q(('read_at__isnull', True)), fields=['recipient', '-created_at', '-id'], name='notification_unread'), models.Index(condition=models.Q(('email_status__in', ['pending', 'sending'])), fields=['email_next_attempt_at'], name='notification_email_due')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["recipient", "-created_at", "-id"], name="notification_inbox"
+                    ),
+                    models.Index(
+                        condition=models.Q(("read_at__isnull", True)),
+                        fields=["recipient", "-created_at", "-id"],
+                        name="notification_unread",
+                    ),
+                    models.Index(
+                        condition=models.Q(("email_status__in", ["pending", "sending"])),
+                        fields=["email_next_attempt_at"],
+                        name="notification_email_due",
+                    ),
+                ],
             },
         ),
     ]

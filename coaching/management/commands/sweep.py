@@ -21,7 +21,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, every: int = 0, **options: Any) -> None:
         while True:
             expired = expire_due_suggestions(
-                progress=lambda n: self.stdout.write(f"  expired {n} so far...") if options["verbosity"] > 1 else None
+                progress=lambda n: (
+                    self.stdout.write(f"  expired {n} so far...")
+                    if options["verbosity"] > 1
+                    else None
+                )
             )
             mail = sweep_email()
             if expired or mail["uncertain"] or mail["requeued"] or options["verbosity"] > 1:

@@ -27,7 +27,16 @@ class Command(BaseCommand):
         added = load(say=lambda m: self.stdout.write(f"  {m}"))
         total = sum(added.values())
         if total:
-            self.stdout.write(self.style.SUCCESS("Demo organisation loaded: " + ", ".join(f"{v} {k}" for k, v in added.items() if v)))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    "Demo organisation loaded: "
+                    + ", ".join(f"{v} {k}" for k, v in added.items() if v)
+                )
+            )
         else:
-            self.stdout.write(self.style.SUCCESS("Demo organisation already loaded; nothing changed."))
-        self.stdout.write(f"Log in as any of: {', '.join(u[0] for u in USERS)} (password: {PASSWORD})")
+            self.stdout.write(
+                self.style.SUCCESS("Demo organisation already loaded; nothing changed.")
+            )
+        self.stdout.write(
+            f"Log in as any of: {', '.join(u[0] for u in USERS)} (password: {PASSWORD})"
+        )

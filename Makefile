@@ -1,0 +1,9 @@
+.PHONY: run test setup lint fuzz bench
+run:  ## set up and run the product at http://127.0.0.1:8000 (Ctrl+C stops it)
+	@scripts/run.sh
+test:  ## the whole test suite: SQLite, PostgreSQL, browser tests
+	@scripts/test.sh
+setup:
+	@scripts/setup.sh
+lint:
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check .
