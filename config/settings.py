@@ -113,7 +113,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
-    _db["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    # A file (not memory) so live-server browser tests and worker subprocesses share it.
+    _db["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or str(DATA_DIR / "test.sqlite3")}
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db["OPTIONS"] = {
         "pool": {
