@@ -142,11 +142,17 @@ def sweep_email(
         email_last_error="The worker stopped while sending; not resent.",
     )
     requeued = 0
-    due = Notification.objects.filter(
-        email_status=EmailStatus.PENDING, email_next_attempt_at__lte=now - timedelta(minutes=5)
-    ).values_list("pk", flat=True)[:1000]
+    due = list(
+        Notification.objects.filter(
+            email_status=EmailStatus.PENDING, email_next_attempt_at__lte=now - timedelta(minutes=5)
+        ).values_list("pk", flat=True)[:1000]
+    )
     with transaction.atomic():
         for pk in due:
             deliver_email.enqueue(pk)
             requeued += 1
+        # Not again for five minutes, whatever the new task's fate.
+        Notification.objects.filter(pk__in=due, email_status=EmailStatus.PENDING).update(
+            email_next_attempt_at=now
+        )
     return {"uncertain": uncertain, "requeued": requeued}

@@ -72,7 +72,8 @@ def notify(
                 session_id=session_id,
                 created_at=now,
                 email_status=EmailStatus.PENDING,
-                email_next_attempt_at=now,
+                # Real time, not the business `now` (which the demo back-dates): due at once.
+                email_next_attempt_at=timezone.now(),
             )
             for uid in ids
         ]
