@@ -18,6 +18,7 @@ from django.utils import timezone
 from core.errors import ApplicationError, NotFound, ValidationFailed, VersionConflict
 from core.timeutils import default_expiry
 from directory.models import User, UserGroup
+from directory.permissions import Perm, has_perm
 from notifications.models import Kind
 from notifications.services import notify
 
@@ -31,7 +32,7 @@ from .rules import (
     clean_schedule,
     validate_session_fields,
 )
-from .selectors import sessions_visible_to
+from .selectors import sessions_visible_to, trainee_q
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +140,22 @@ def _locked(actor: User, session_id: int) -> CoachingSession:
         .filter(pk=session_id)
         .first()
     )
-    if session is None or not sessions_visible_to(actor).filter(pk=session_id).exists():
+    if session is None or not _may_address(actor, session_id):
         raise NotFound("There is no such coaching session, or you may not see it.")
     return session
+
+
+def _may_address(actor: User, session_id: int) -> bool:
+    """Whoever sees the session may address it. So may a trainee who no longer sees it because it
+    was canceled before it was scheduled: they knew of it already, so they are told it is closed
+    (409, like everyone who lost the race) rather than that it does not exist."""
+    if sessions_visible_to(actor).filter(pk=session_id).exists():
+        return True
+    return (
+        actor.is_active
+        and has_perm(actor, Perm.VIEW_SUGGESTIONS)
+        and CoachingSession.objects.filter(trainee_q(actor), pk=session_id).exists()
+    )
 
 
 def _check(*denials: ApplicationError | None) -> None:
