@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models.lookups import In
 from django.utils import timezone
 
 from core.errors import NotFound
@@ -32,22 +33,60 @@ from .rules import PartyRef
 
 
 # --- building blocks ---------------------------------------------------------------------------
+class _InArray(In):
+    """`id IN (subquery)`, written on PostgreSQL as `id = ANY(ARRAY(subquery))`.
+
+    The subquery (the viewer's own session ids, a UNION of index scans) then runs once as an
+    InitPlan and the sessions are fetched by primary key, so the cost follows the viewer's
+    sessions. With a plain IN, the planner may instead scan every session matching the caller's
+    other filters (e.g. all open suggestions for `state=suggested`) and hash-join: a cost that
+    grows with the table. Same rows either way (ids are never NULL)."""
+
+    def as_postgresql(self, compiler, connection):  # type: ignore[no-untyped-def]
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
+
+
+def _id_in(ids: QuerySet) -> Q:  # type: ignore[type-arg]
+    return Q(_InArray(F("id"), ids.query))
+
+
 def _groups_of(user: User) -> QuerySet[UserGroupMembership, int]:
     return UserGroupMembership.objects.filter(user=user).values("group_id")
 
 
-def trainee_q(user: User) -> Q:
-    """Sessions where `user` is a trainee, directly or through a user group."""
-    return Q(id__in=SessionTraineeUser.objects.filter(user=user).values("session_id")) | Q(
-        id__in=SessionTraineeGroup.objects.filter(group_id__in=_groups_of(user)).values(
-            "session_id"
+def _trainee_session_ids(user: User) -> QuerySet[SessionTraineeUser, int]:
+    return (
+        SessionTraineeUser.objects.filter(user=user)
+        .values("session_id")
+        .union(
+            SessionTraineeGroup.objects.filter(group_id__in=_groups_of(user)).values("session_id")
         )
     )
+
+
+def trainee_q(user: User) -> Q:
+    """Sessions where `user` is a trainee, directly or through a user group.
+
+    One `id IN (... UNION ...)` rather than two `id IN` joined by OR: PostgreSQL cannot drive an
+    OR of subqueries from an index, so it walked the whole `-created_at` index filtering every
+    session (cost grew with the table); the union is answered from the trainee indexes and costs
+    what the user's own sessions cost."""
+    return _id_in(_trainee_session_ids(user))
 
 
 def coach_q(user: User) -> Q:
     """Sessions where `user` is the coach, directly or through the coach group."""
     return Q(coach_user=user) | Q(coach_group_id__in=_groups_of(user))
+
+
+def _coached_session_ids(user: User, extra: Q | None = None) -> QuerySet[CoachingSession, int]:
+    """`coach_q` as a union of two index scans (`session_coach_user`, `session_coach_group`)."""
+    extra = extra or Q()
+    direct = CoachingSession.objects.filter(extra, coach_user=user)
+    through_group = CoachingSession.objects.filter(extra, coach_group_id__in=_groups_of(user))
+    return direct.order_by().values("id").union(through_group.order_by().values("id"))
 
 
 def open_q(now: datetime) -> Q:
@@ -99,13 +138,17 @@ def sessions_visible_to(viewer: User, now: datetime | None = None) -> QuerySet[C
     if sees_everything(viewer):
         return qs
     now = now or timezone.now()
+    # own | (involved & ~canceled_before_scheduled), written as: the id is among the viewer's
+    # own or involved sessions (one UNION of index scans, so the cost follows the viewer's
+    # sessions, not the table), and the row is own or not canceled-before-scheduled.
     own = Q(suggested_by=viewer) | coach_q(viewer)
     cases = CaseParticipant.objects.filter(user=viewer).values("case_id")
-    on_my_cases = Q(
-        id__in=SessionReferenceCase.objects.filter(case_id__in=cases).values("session_id")
+    candidates = _trainee_session_ids(viewer).union(
+        SessionReferenceCase.objects.filter(case_id__in=cases).values("session_id"),
+        CoachingSession.objects.filter(suggested_by=viewer).order_by().values("id"),
+        _coached_session_ids(viewer),
     )
-    involved = (trainee_q(viewer) | on_my_cases) & ~canceled_before_scheduled_q(now)
-    return qs.filter(own | involved)
+    return qs.filter(_id_in(candidates), own | ~canceled_before_scheduled_q(now))
 
 
 def session_for(viewer: User, session_id: int) -> CoachingSession:
@@ -132,7 +175,7 @@ def sessions_to_coach(viewer: User, now: datetime | None = None) -> QuerySet[Coa
     now = now or timezone.now()
     return (
         sessions_visible_to(viewer, now)
-        .filter(coach_q(viewer), open_q(now))
+        .filter(_id_in(_coached_session_ids(viewer, open_q(now))))
         .order_by("expires_at", "id")
     )
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from directory.models import Case, CaseParticipant, CoachingArea, Evaluation, User, UserGroup
+from directory.models import (
+    Case,
+    CaseParticipant,
+    CoachingArea,
+    Evaluation,
+    User,
+    UserGroup,
+    UserGroupMembership,
+)
 from directory.permissions import Perm, has_perm, is_qm_admin
 
 
@@ -33,10 +42,17 @@ def search_groups(term: str = "") -> QuerySet[UserGroup]:
 
 
 def with_member_count(qs: QuerySet[UserGroup]) -> QuerySet[UserGroup]:
-    """Active members, counted in the same query."""
-    return qs.annotate(
-        member_count=Count("memberships", filter=Q(memberships__user__is_active=True))
+    """Active members, counted in the same query. A correlated subquery rather than a JOIN and
+    GROUP BY: only the groups of the page (after LIMIT) are counted, each from the
+    (group, user) index, instead of every matching group's members being aggregated first."""
+    active = (
+        UserGroupMembership.objects.filter(group=OuterRef("pk"), user__is_active=True)
+        .order_by()
+        .values("group")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
+    return qs.annotate(member_count=Coalesce(Subquery(active), 0))
 
 
 def group_members(group: UserGroup) -> QuerySet[User]:
@@ -90,3 +106,34 @@ def case_evaluations(case: Case) -> QuerySet[Evaluation]:
     return case.evaluations.select_related("agent", "coaching_area").order_by(
         "agent__display_name", "coaching_area__name", "id"
     )
+
+
+# --- for the pages: re-showing what a form picked, and the viewer's roles -----------------------
+def parties_by_tokens(tokens: list[tuple[str, int]]) -> list[User | UserGroup]:
+    """Users and user groups for `("user"|"group", id)` pairs, in the given order; unknown ids
+    are left out. Two queries at most."""
+    user_ids = [pk for kind, pk in tokens if kind == "user"]
+    group_ids = [pk for kind, pk in tokens if kind == "group"]
+    users = User.objects.in_bulk(user_ids) if user_ids else {}
+    groups = with_member_count(UserGroup.objects.filter(pk__in=group_ids)) if group_ids else []
+    by_group = {g.pk: g for g in groups}
+    out: list[User | UserGroup] = []
+    for kind, pk in tokens:
+        obj = users.get(pk) if kind == "user" else by_group.get(pk)
+        if obj is not None:
+            out.append(obj)
+    return out
+
+
+def cases_by_ids(ids: list[int]) -> list[Case]:
+    cases = Case.objects.in_bulk(ids) if ids else {}
+    return [cases[pk] for pk in dict.fromkeys(ids) if pk in cases]
+
+
+def role_names(user: User) -> frozenset[str]:
+    """The permission roles (Django groups) the user holds, cached on the user for the request."""
+    cached = getattr(user, "_role_names", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True))
+        user._role_names = cached  # type: ignore[attr-defined]
+    return cached

@@ -1,0 +1,239 @@
+"""Parsing of the pages' forms into the services' input.
+
+The forms only turn text into values (tokens into `PartyRef`s, `datetime-local` text into aware
+datetimes in the user's zone). Every rule about those values lives in `coaching.rules` and runs
+inside the services; the pages show the services' `FieldError`s next to their fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.http import QueryDict
+from django.utils import timezone
+
+from core.errors import FieldCode, FieldError
+from core.timeutils import zone
+
+from .rules import PartyRef, SessionFields, validate_session_fields
+
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+# The form's fields, in the order errors are listed (and the services' error names).
+SESSION_FIELDS = (
+    "title",
+    "coach",
+    "trainees",
+    "coaching_area_id",
+    "expires_at",
+    "reference_case_ids",
+)
+SCHEDULE_FIELDS = ("starts_at", "duration_minutes", "location")
+
+
+def to_local_input(moment: datetime | None, tz_name: str | None) -> str:
+    """An aware datetime as a `datetime-local` value in the user's zone."""
+    if moment is None:
+        return ""
+    return moment.astimezone(zone(tz_name)).strftime(DATETIME_LOCAL)
+
+
+def parse_local_input(raw: str, tz_name: str | None) -> datetime:
+    """`datetime-local` text, read as wall-clock time in the user's zone. Raises ValueError."""
+    value = datetime.fromisoformat(raw.strip())
+    if timezone.is_aware(value):
+        return value
+    return timezone.make_aware(value, zone(tz_name))
+
+
+def _required_errors() -> dict[str, FieldError]:
+    """The rules' own "required" errors, for the edit and schedule steps, where the services
+    read a missing field as "keep as is" but the page's user has emptied it."""
+    _, errors = validate_session_fields(SessionFields(), author=None, actor_tz=None)
+    return {e.field: e for e in errors}
+
+
+@dataclass
+class SessionForm:
+    """What the user typed (kept for re-rendering) and what it means (for the services)."""
+
+    data: dict[str, Any]
+    fields: SessionFields
+    errors: list[FieldError] = field(default_factory=list)
+    starts_at: datetime | None = None
+    duration_minutes: int | None = None
+    location: str = ""
+
+    @property
+    def is_valid(self) -> bool:
+        return not self.errors
+
+
+def parse_session_form(
+    post: QueryDict,
+    *,
+    tz_name: str | None,
+    mode: str = "suggest",
+    keep_expiry: datetime | None = None,
+) -> SessionForm:
+    """Read the suggestion form. `mode` is "suggest", "edit" or "schedule".
+
+    `keep_expiry` is the stored expiry when editing: an unchanged `datetime-local` value (which
+    has no seconds) then means "keep", so an edit that touches only the title records only that.
+    """
+    errors: list[FieldError] = []
+    data: dict[str, Any] = {
+        "title": post.get("title", ""),
+        "coach": post.get("coach", "").strip(),
+        "trainees": [t for t in post.getlist("trainees") if t.strip()],
+        "coaching_area_id": post.get("coaching_area_id", "").strip(),
+        "expires_at": post.get("expires_at", "").strip(),
+        "reference_case_ids": [c for c in post.getlist("reference_case_ids") if c.strip()],
+        "starts_at": post.get("starts_at", "").strip(),
+        "duration_minutes": post.get("duration_minutes", "").strip(),
+        "location": post.get("location", ""),
+    }
+    required = _required_errors() if mode != "suggest" else {}
+    fields = SessionFields(title=data["title"])
+
+    if data["coach"]:
+        try:
+            fields.coach = PartyRef.parse(data["coach"])
+        except ValueError:
+            errors.append(
+                FieldError("coach", FieldCode.INVALID, "Pick the coach from the list of matches.")
+            )
+    elif mode != "suggest":
+        errors.append(required["coach"])
+
+    trainees: list[PartyRef] = []
+    for token in data["trainees"]:
+        try:
+            trainees.append(PartyRef.parse(token))
+        except ValueError:
+            errors.append(
+                FieldError(
+                    "trainees", FieldCode.INVALID, "Pick each trainee from the list of matches."
+                )
+            )
+            break
+    fields.trainees = trainees
+
+    if data["coaching_area_id"]:
+        if data["coaching_area_id"].isdigit():
+            fields.coaching_area_id = int(data["coaching_area_id"])
+        else:
+            errors.append(
+                FieldError("coaching_area_id", FieldCode.INVALID, "Pick a coaching area.")
+            )
+    elif mode != "suggest":
+        errors.append(required["coaching_area_id"])
+
+    if mode != "schedule":
+        if data["expires_at"]:
+            try:
+                expires_at = parse_local_input(data["expires_at"], tz_name)
+            except ValueError:
+                errors.append(
+                    FieldError(
+                        "expires_at",
+                        FieldCode.INVALID,
+                        "Enter the expiry time as a date and a time.",
+                    )
+                )
+            else:
+                if keep_expiry is None or data["expires_at"] != to_local_input(
+                    keep_expiry, tz_name
+                ):
+                    fields.expires_at = expires_at
+        else:
+            # Blank is not "use the default": the spec makes Expiry Time mandatory.
+            errors.append(required["expires_at"] if required else _required_errors()["expires_at"])
+
+    case_ids: list[int] = []
+    for raw in data["reference_case_ids"]:
+        if raw.strip().isdigit():
+            case_ids.append(int(raw))
+        else:
+            errors.append(
+                FieldError(
+                    "reference_case_ids",
+                    FieldCode.INVALID,
+                    "Pick each reference case from the list of matches.",
+                )
+            )
+            break
+    fields.reference_case_ids = case_ids
+
+    form = SessionForm(data=data, fields=fields, errors=errors)
+    if mode == "schedule":
+        if data["starts_at"]:
+            try:
+                form.starts_at = parse_local_input(data["starts_at"], tz_name)
+            except ValueError:
+                errors.append(
+                    FieldError("starts_at", FieldCode.INVALID, "Enter the session's date and time.")
+                )
+        if data["duration_minutes"]:
+            if data["duration_minutes"].isdigit():
+                form.duration_minutes = int(data["duration_minutes"])
+            else:
+                errors.append(
+                    FieldError(
+                        "duration_minutes",
+                        FieldCode.INVALID,
+                        "Enter the duration as a whole number of minutes.",
+                    )
+                )
+        form.location = data["location"]
+    return form
+
+
+def with_rule_errors(
+    form: SessionForm,
+    *,
+    author: Any,
+    tz_name: str | None,
+    current: Any = None,
+    mode: str = "suggest",
+) -> list[FieldError]:
+    """When the form cannot go to the service (a value did not even parse), still run the
+    service's own rules over the rest, so every problem is shown at once and not one by one."""
+    from django.utils import timezone as tz
+
+    from .rules import clean_schedule
+
+    _, rule_errors = validate_session_fields(
+        form.fields,
+        author=author,
+        actor_tz=tz_name,
+        current=current,
+        require_expiry=False,
+    )
+    if mode == "schedule":
+        rule_errors += clean_schedule(
+            starts_at=form.starts_at,
+            duration_minutes=form.duration_minutes,
+            location=form.location,
+            now=tz.now(),
+        )
+    parsed = {e.field for e in form.errors}
+    return form.errors + [e for e in rule_errors if e.field not in parsed]
+
+
+def errors_by_field(
+    errors: list[FieldError], known: tuple[str, ...]
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Messages per form field (each once), and those that belong to no field."""
+    by_field: dict[str, list[str]] = {}
+    other: list[str] = []
+    for e in errors:
+        if e.field in known:
+            messages = by_field.setdefault(e.field, [])
+            if e.message not in messages:
+                messages.append(e.message)
+        elif e.message not in other:
+            other.append(e.message)
+    return by_field, other

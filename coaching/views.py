@@ -1,0 +1,622 @@
+"""The coaching pages: homepage widget, the suggestion form (suggest, edit, schedule), decline and
+delete dialogs, and the session page with its history.
+
+Views translate HTTP to a selector or service call and back; every rule lives in `rules`,
+`policies` and the services. With htmx a form answers with its own fragment (re-rendered with
+errors, status 422) or, once done, with an `HX-Trigger: coaching:changed` event that closes the
+dialog and refreshes the widget; without JavaScript the same URLs work as plain pages.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+from core.errors import ApplicationError, NotFound, ValidationFailed
+from directory.models import Case, User, UserGroup
+from directory.permissions import Perm, Role, has_perm
+from directory.policies import may_view_agent_page, may_view_case_page
+from directory.selectors import active_coaching_areas, cases_by_ids, parties_by_tokens, role_names
+
+from . import selectors, services
+from .forms import (
+    SCHEDULE_FIELDS,
+    SESSION_FIELDS,
+    SessionForm,
+    errors_by_field,
+    parse_session_form,
+    to_local_input,
+    with_rule_errors,
+)
+from .models import CoachingSession, Origin
+from .policies import allowed_actions
+from .rules import PartyRef
+
+SECTION_LIMIT = 50
+
+
+# --- small helpers shared by the pages ---------------------------------------------------------
+def problem(
+    request: HttpRequest, status: int, message: str, title: str | None = None
+) -> HttpResponse:
+    """A refusal as a page, or as a dialog fragment when htmx asked (the dialog shows it)."""
+    titles = {
+        403: "You may not do this",
+        404: "Not found",
+        409: "This can no longer be done",
+        412: "Changed meanwhile",
+    }
+    ctx = {
+        "status": status,
+        "title": title or titles.get(status, "Something went wrong"),
+        "message": message,
+    }
+    template = (
+        "partials/problem.html"
+        if request.htmx
+        else f"{status if status in (403, 404) else 'problem'}.html"
+    )
+    if not request.htmx and status in (403, 404):
+        ctx["exception"] = message
+    return render(request, template, ctx, status=status)
+
+
+def from_error(request: HttpRequest, err: ApplicationError) -> HttpResponse:
+    return problem(request, err.status, err.message)
+
+
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return fallback
+
+
+def done(request: HttpRequest, message: str, url: str) -> HttpResponse:
+    """After a change: htmx closes the dialog and refreshes what shows sessions; a plain request
+    follows the redirect and sees the message."""
+    if request.htmx:
+        response = HttpResponse("")
+        response["HX-Reswap"] = "none"
+        response["HX-Trigger"] = json.dumps({"coaching:changed": {"message": message, "url": url}})
+        return response
+    messages.success(request, message)
+    return HttpResponseRedirect(url)
+
+
+def party_option(obj: User | UserGroup) -> dict[str, Any]:
+    """How a user or group shows as an option or a picked chip."""
+    if isinstance(obj, UserGroup):
+        count = getattr(obj, "member_count", None)
+        detail = "User group" if count is None else f"{count} member{'s' if count != 1 else ''}"
+        return {
+            "token": PartyRef.of(obj).token,
+            "label": obj.name,
+            "detail": detail,
+            "kind": "group",
+        }
+    return {
+        "token": PartyRef.of(obj).token,
+        "label": str(obj),
+        "detail": obj.username,
+        "kind": "user",
+    }
+
+
+def case_option(case: Case) -> dict[str, Any]:
+    return {"token": str(case.pk), "label": case.number, "detail": case.subject, "kind": "case"}
+
+
+def _parse_tokens(tokens: list[str]) -> list[tuple[str, int]]:
+    out = []
+    for token in tokens:
+        try:
+            ref = PartyRef.parse(token)
+        except ValueError:
+            continue
+        out.append((ref.type, ref.id))
+    return out
+
+
+# --- the coaching widget -----------------------------------------------------------------------
+@dataclass
+class Card:
+    session: CoachingSession
+    actions: dict[str, bool]
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    cards: list[Card]
+    empty: str
+    more: bool = False
+
+
+@dataclass
+class Widget:
+    scope: str
+    refresh_url: str
+    suggest_url: str | None
+    can_view: bool
+    sections: list[Section] = field(default_factory=list)
+    return_url: str = "/"
+
+
+def _cards(viewer: User, qs: Any) -> tuple[list[Card], bool]:
+    rows = list(selectors.with_related(qs)[: SECTION_LIMIT + 1])
+    return [Card(s, allowed_actions(viewer, s)) for s in rows[:SECTION_LIMIT]], len(
+        rows
+    ) > SECTION_LIMIT
+
+
+def coaching_widget(viewer: User, *, agent: User | None = None, case: Case | None = None) -> Widget:
+    """The Coaching widget as `viewer` may see it, on the homepage, an agent's or a case's page."""
+    can_view = has_perm(viewer, Perm.VIEW_SUGGESTIONS)
+    can_create = has_perm(viewer, Perm.CREATE_SUGGESTIONS)
+    widget_url = reverse("coaching_widget")
+    new_url = reverse("session_new")
+    if agent is not None:
+        widget = Widget(
+            "agent",
+            f"{widget_url}?agent={agent.pk}",
+            f"{new_url}?agent={agent.pk}" if can_create else None,
+            can_view,
+            return_url=reverse("agent_analytics", args=[agent.pk]),
+        )
+        if can_view:
+            cards, more = _cards(viewer, selectors.sessions_for_trainee(viewer, agent))
+            widget.sections.append(
+                Section(
+                    "trainee",
+                    f"Coaching sessions for {agent}",
+                    cards,
+                    f"No coaching sessions for {agent} yet.",
+                    more,
+                )
+            )
+        return widget
+    if case is not None:
+        widget = Widget(
+            "case",
+            f"{widget_url}?case={case.pk}",
+            f"{new_url}?case={case.pk}" if can_create else None,
+            can_view,
+            return_url=reverse("case_analytics", args=[case.pk]),
+        )
+        if can_view:
+            cards, more = _cards(viewer, selectors.sessions_for_case(viewer, case))
+            widget.sections.append(
+                Section(
+                    "case",
+                    f"Coaching sessions referencing {case.number}",
+                    cards,
+                    f"No coaching session references {case.number} yet.",
+                    more,
+                )
+            )
+        return widget
+
+    widget = Widget(
+        "home", widget_url, new_url if can_create else None, can_view, return_url=reverse("home")
+    )
+    if not can_view:
+        return widget
+    roles = role_names(viewer)
+    authored, more_authored = _cards(viewer, selectors.sessions_suggested_by(viewer))
+    if can_create or authored:
+        widget.sections.append(
+            Section(
+                "authored",
+                "My Suggestions",
+                authored,
+                "You have not suggested a coaching session yet.",
+                more_authored,
+            )
+        )
+    to_coach, more_coach = _cards(viewer, selectors.sessions_to_coach(viewer))
+    if to_coach or Role.COACH in roles:
+        widget.sections.append(
+            Section(
+                "coach",
+                "Suggested Coaching Sessions",
+                to_coach,
+                "No suggested coaching sessions are waiting for you.",
+                more_coach,
+            )
+        )
+    mine, more_mine = _cards(viewer, selectors.sessions_for_trainee(viewer, viewer))
+    if mine or Role.AGENT in roles:
+        widget.sections.append(
+            Section(
+                "trainee",
+                "My Coaching Sessions",
+                mine,
+                "No coaching sessions for you at the moment.",
+                more_mine,
+            )
+        )
+    return widget
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    widget = coaching_widget(request.user)  # type: ignore[arg-type]
+    return render(request, "coaching/home.html", {"widget": widget})
+
+
+@login_required
+def widget_view(request: HttpRequest) -> HttpResponse:
+    """The widget alone, for htmx to refresh it after a change."""
+    viewer: User = request.user  # type: ignore[assignment]
+    agent = case = None
+    if (raw := request.GET.get("agent", "")).isdigit():
+        agent = User.objects.filter(pk=int(raw)).first()
+        if agent is None:
+            return problem(request, 404, "There is no such agent.")
+        if not may_view_agent_page(viewer, agent):
+            return problem(
+                request, 403, "You need the View Analytics permission to see this agent."
+            )
+    elif (raw := request.GET.get("case", "")).isdigit():
+        case = Case.objects.filter(pk=int(raw)).first()
+        if case is None:
+            return problem(request, 404, "There is no such case.")
+        if not may_view_case_page(viewer, case):
+            return problem(request, 403, "You need the View Analytics permission to see this case.")
+    widget = coaching_widget(viewer, agent=agent, case=case)
+    return render(request, "coaching/_widget.html", {"widget": widget})
+
+
+# --- the session page --------------------------------------------------------------------------
+@login_required
+def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    viewer: User = request.user  # type: ignore[assignment]
+    try:
+        session = selectors.session_for(viewer, pk)
+    except NotFound as err:
+        return from_error(request, err)
+    history = list(selectors.session_history(session))
+    return render(
+        request,
+        "coaching/session_detail.html",
+        {"session": session, "actions": allowed_actions(viewer, session), "history": history},
+    )
+
+
+# --- the suggestion form -----------------------------------------------------------------------
+MODES = {
+    "suggest": ("Suggest Session", "Suggest Session"),
+    "edit": ("Edit Suggestion", "Save Changes"),
+    "schedule": ("Schedule Session", "Schedule"),
+}
+
+
+def _form_context(
+    request: HttpRequest,
+    *,
+    mode: str,
+    action: str,
+    values: dict[str, Any],
+    errors: list[Any] | None = None,
+    session: CoachingSession | None = None,
+    origin: str = Origin.HOMEPAGE,
+) -> dict[str, Any]:
+    known = SESSION_FIELDS + (SCHEDULE_FIELDS if mode == "schedule" else ())
+    by_field, other = errors_by_field(errors or [], known)
+    areas = list(active_coaching_areas())
+    if session is not None and session.coaching_area not in areas:
+        areas.append(session.coaching_area)
+    heading, submit = MODES[mode]
+    return {
+        "mode": mode,
+        "heading": heading,
+        "submit_label": submit,
+        "action": action,
+        "values": values,
+        "errors": by_field,
+        "other_errors": other,
+        "error_count": sum(len(v) for v in by_field.values()) + len(other),
+        "areas": areas,
+        "session": session,
+        "origin": origin,
+        "next": safe_next(request, ""),
+    }
+
+
+def _values_from_form(form: SessionForm) -> dict[str, Any]:
+    """Re-show what was typed and picked (names looked up again from the tokens)."""
+    d = form.data
+    party_tokens = _parse_tokens([d["coach"]] if d["coach"] else [])
+    coach = parties_by_tokens(party_tokens)
+    trainees = parties_by_tokens(_parse_tokens(d["trainees"]))
+    case_ids = [int(c) for c in d["reference_case_ids"] if c.isdigit()]
+    return {
+        "title": d["title"],
+        "coach": [party_option(p) for p in coach],
+        "trainees": [party_option(p) for p in trainees],
+        "coaching_area_id": d["coaching_area_id"],
+        "expires_at": d["expires_at"],
+        "reference_cases": [case_option(c) for c in cases_by_ids(case_ids)],
+        "starts_at": d["starts_at"],
+        "duration_minutes": d["duration_minutes"],
+        "location": d["location"],
+    }
+
+
+def _values_from_session(session: CoachingSession, tz_name: str | None) -> dict[str, Any]:
+    coach = session.coach_user or session.coach_group
+    return {
+        "title": session.title,
+        "coach": [party_option(coach)] if coach is not None else [],
+        "trainees": [
+            party_option(p) for p in [*session.trainee_users.all(), *session.trainee_groups.all()]
+        ],
+        "coaching_area_id": str(session.coaching_area_id),
+        "expires_at": to_local_input(session.expires_at, tz_name),
+        "reference_cases": [case_option(c) for c in session.reference_cases.all()],
+        "starts_at": "",
+        "duration_minutes": "30",
+        "location": "",
+    }
+
+
+def _render_form(request: HttpRequest, ctx: dict[str, Any], status: int = 200) -> HttpResponse:
+    template = "coaching/_session_form.html" if request.htmx else "coaching/session_form_page.html"
+    return render(request, template, ctx, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_new(request: HttpRequest) -> HttpResponse:
+    viewer: User = request.user  # type: ignore[assignment]
+    if not has_perm(viewer, Perm.CREATE_SUGGESTIONS):
+        return problem(
+            request, 403, "You need the Create Suggestions permission to suggest a session."
+        )
+    action = reverse("session_new")
+    tz_name = viewer.time_zone
+    if request.method == "POST":
+        origin = request.POST.get("origin", Origin.HOMEPAGE)
+        if origin not in Origin.values:
+            origin = Origin.HOMEPAGE
+        form = parse_session_form(request.POST, tz_name=tz_name, mode="suggest")
+        errors = list(form.errors)
+        if errors:
+            errors = with_rule_errors(form, author=viewer, tz_name=tz_name)
+        else:
+            try:
+                session = services.session_suggest(actor=viewer, fields=form.fields, origin=origin)
+            except ValidationFailed as err:
+                errors = err.errors
+            except ApplicationError as err:
+                return from_error(request, err)
+            else:
+                url = reverse("session_detail", args=[session.pk])
+                return done(request, f"Suggested “{session.title}”.", safe_next(request, url))
+        ctx = _form_context(
+            request,
+            mode="suggest",
+            action=action,
+            values=_values_from_form(form),
+            errors=errors,
+            origin=origin,
+        )
+        return _render_form(request, ctx, status=422)
+
+    if (raw := request.GET.get("agent", "")).isdigit():
+        agent = User.objects.filter(pk=int(raw), is_active=True).first()
+        if agent is None:
+            return problem(request, 404, "There is no such agent.")
+        prefill = selectors.prefill_for_agent(viewer, agent)
+    elif (raw := request.GET.get("case", "")).isdigit():
+        case = Case.objects.filter(pk=int(raw)).first()
+        if case is None:
+            return problem(request, 404, "There is no such case.")
+        prefill = selectors.prefill_for_case(viewer, case)
+    else:
+        prefill = selectors.prefill_for_homepage(viewer)
+    values = {
+        "title": "",
+        "coach": [],
+        "trainees": [party_option(p) for p in prefill.trainee_objects],
+        "coaching_area_id": "",
+        "expires_at": to_local_input(prefill.expires_at, tz_name),
+        "reference_cases": [case_option(c) for c in prefill.reference_cases],
+    }
+    ctx = _form_context(
+        request, mode="suggest", action=action, values=values, origin=prefill.origin
+    )
+    return _render_form(request, ctx)
+
+
+def _session_or_problem(request: HttpRequest, pk: int) -> CoachingSession | HttpResponse:
+    try:
+        return selectors.session_for(request.user, pk)  # type: ignore[arg-type]
+    except NotFound as err:
+        return from_error(request, err)
+
+
+def _refusal(request: HttpRequest, session: CoachingSession, action: str) -> HttpResponse | None:
+    """Why `action` is refused (state first: a closed suggestion is 409 for everyone), or None."""
+    from .policies import decline_denial, manage_denial, schedule_denial, state_denial
+
+    viewer = request.user
+    if allowed_actions(viewer, session)[action]:  # type: ignore[arg-type]
+        return None
+    denial = {
+        "edit": manage_denial,
+        "delete": manage_denial,
+        "schedule": schedule_denial,
+        "decline": decline_denial,
+    }[action](viewer, session)  # type: ignore[arg-type]
+    err = denial or state_denial(session)
+    assert err is not None
+    return from_error(request, err)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    viewer: User = request.user  # type: ignore[assignment]
+    session = _session_or_problem(request, pk)
+    if isinstance(session, HttpResponse):
+        return session
+    if (refused := _refusal(request, session, "edit")) is not None:
+        return refused
+    action = reverse("session_edit", args=[pk])
+    if request.method == "POST":
+        form = parse_session_form(
+            request.POST, tz_name=viewer.time_zone, mode="edit", keep_expiry=session.expires_at
+        )
+        errors = list(form.errors)
+        if errors:
+            errors = with_rule_errors(
+                form,
+                author=session.suggested_by,
+                tz_name=viewer.time_zone,
+                current=services.resolved_of(session),
+            )
+        else:
+            try:
+                services.session_edit(actor=viewer, session_id=pk, fields=form.fields)
+            except ValidationFailed as err:
+                errors = err.errors
+            except ApplicationError as err:
+                return from_error(request, err)
+            else:
+                url = reverse("session_detail", args=[pk])
+                return done(request, "Your changes are saved.", safe_next(request, url))
+        ctx = _form_context(
+            request,
+            mode="edit",
+            action=action,
+            values=_values_from_form(form),
+            errors=errors,
+            session=session,
+        )
+        return _render_form(request, ctx, status=422)
+    values = _values_from_session(session, viewer.time_zone)
+    ctx = _form_context(request, mode="edit", action=action, values=values, session=session)
+    return _render_form(request, ctx)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_schedule(request: HttpRequest, pk: int) -> HttpResponse:
+    viewer: User = request.user  # type: ignore[assignment]
+    session = _session_or_problem(request, pk)
+    if isinstance(session, HttpResponse):
+        return session
+    if (refused := _refusal(request, session, "schedule")) is not None:
+        return refused
+    action = reverse("session_schedule", args=[pk])
+    if request.method == "POST":
+        form = parse_session_form(request.POST, tz_name=viewer.time_zone, mode="schedule")
+        errors = list(form.errors)
+        if errors:
+            errors = with_rule_errors(
+                form,
+                author=session.suggested_by,
+                tz_name=viewer.time_zone,
+                current=services.resolved_of(session),
+                mode="schedule",
+            )
+        else:
+            try:
+                services.session_schedule(
+                    actor=viewer,
+                    session_id=pk,
+                    starts_at=form.starts_at,
+                    duration_minutes=form.duration_minutes,
+                    location=form.location,
+                    fields=form.fields,
+                )
+            except ValidationFailed as err:
+                errors = err.errors
+            except ApplicationError as err:
+                return from_error(request, err)
+            else:
+                url = reverse("session_detail", args=[pk])
+                return done(request, f"Scheduled “{session.title}”.", safe_next(request, url))
+        values = _values_from_form(form)
+        values["expires_at"] = to_local_input(session.expires_at, viewer.time_zone)
+        ctx = _form_context(
+            request, mode="schedule", action=action, values=values, errors=errors, session=session
+        )
+        return _render_form(request, ctx, status=422)
+    values = _values_from_session(session, viewer.time_zone)
+    ctx = _form_context(request, mode="schedule", action=action, values=values, session=session)
+    return _render_form(request, ctx)
+
+
+def _dialog(
+    request: HttpRequest, template: str, ctx: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    ctx = {**ctx, "as_page": not request.htmx, "next": safe_next(request, "")}
+    if request.htmx:
+        return render(request, template, ctx, status=status)
+    return render(request, "coaching/dialog_page.html", {**ctx, "inner": template}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    viewer: User = request.user  # type: ignore[assignment]
+    session = _session_or_problem(request, pk)
+    if isinstance(session, HttpResponse):
+        return session
+    if (refused := _refusal(request, session, "delete")) is not None:
+        return refused
+    if request.method == "POST":
+        try:
+            services.session_delete(actor=viewer, session_id=pk)
+        except ApplicationError as err:
+            return from_error(request, err)
+        url = reverse("session_detail", args=[pk])
+        return done(request, f"Deleted the suggestion “{session.title}”.", safe_next(request, url))
+    return _dialog(request, "coaching/_delete_dialog.html", {"session": session})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_decline(request: HttpRequest, pk: int) -> HttpResponse:
+    viewer: User = request.user  # type: ignore[assignment]
+    session = _session_or_problem(request, pk)
+    if isinstance(session, HttpResponse):
+        return session
+    if (refused := _refusal(request, session, "decline")) is not None:
+        return refused
+    if request.method == "POST":
+        reason = request.POST.get("reason", "")
+        try:
+            services.session_decline(actor=viewer, session_id=pk, reason=reason)
+        except ValidationFailed as err:
+            errors = err.errors
+        except ApplicationError as err:
+            return from_error(request, err)
+        else:
+            url = reverse("session_detail", args=[pk])
+            return done(request, f"Declined “{session.title}”.", safe_next(request, url))
+        error = " ".join(e.message for e in errors)
+        return _dialog(
+            request,
+            "coaching/_decline_dialog.html",
+            {"session": session, "reason": reason, "error": error},
+            status=422,
+        )
+    return _dialog(
+        request, "coaching/_decline_dialog.html", {"session": session, "reason": "", "error": ""}
+    )

@@ -1,0 +1,372 @@
+/* QM Coaching pages: the dialog that htmx fills, toasts, and the typeahead comboboxes.
+ * No inline handlers and no eval: the Content-Security-Policy allows only this file and htmx. */
+(function () {
+  "use strict";
+
+  var DEBOUNCE_MS = 200;
+  var TOAST_MS = 4500;
+  var modal = null;
+  var modalBody = null;
+  var opener = null;
+  var toastTimer = null;
+
+  function $(selector, root) { return (root || document).querySelector(selector); }
+  function $all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
+
+  // --- toasts ---------------------------------------------------------------------------------
+  function toast(message) {
+    var el = $("#toast");
+    if (!el || !message) return;
+    el.textContent = message;
+    el.classList.add("show");
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { el.classList.remove("show"); el.textContent = ""; }, TOAST_MS);
+  }
+
+  // --- the dialog -----------------------------------------------------------------------------
+  function focusInitial(root) {
+    var target =
+      $("[aria-invalid='true']", root) ||
+      $("[data-error-summary]", root) ||
+      $("input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled])", root) ||
+      $(".form-actions button, .form-actions a", root);
+    if (target) target.focus();
+  }
+
+  function openModal() {
+    if (modal && !modal.open) modal.showModal();
+  }
+
+  function closeModal() {
+    if (modal && modal.open) modal.close();
+  }
+
+  function onModalClosed() {
+    // Empty it so a stale form never flashes on the next opening, then give focus back.
+    modalBody.innerHTML = "";
+    if (opener && document.body.contains(opener)) {
+      opener.focus();
+    } else {
+      var heading = $("#coaching-widget h2") || $("main h1");
+      if (heading) {
+        heading.setAttribute("tabindex", "-1");
+        heading.focus();
+      }
+    }
+    opener = null;
+  }
+
+  function openPickerIn(root) {
+    return $all("[data-listbox]", root).some(function (list) { return !list.hidden; });
+  }
+
+  // --- htmx wiring ----------------------------------------------------------------------------
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var target = evt.detail.target;
+    if (!target || !evt.detail.xhr) return;
+    var host = null;
+    if (target === modalBody) host = modalBody;
+    else if (target.matches && target.matches("[data-dialog-content]")) host = target.parentElement;
+    evt.detail.xhr._dialogHost = host;
+  });
+
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var host = evt.detail.xhr && evt.detail.xhr._dialogHost;
+    if (!host) return;
+    evt.detail.xhr._dialogHost = null;
+    if (host === modalBody || modalBody.contains(host)) {
+      if (!modalBody.children.length) return;
+      openModal();
+    }
+    focusInitial(host);
+  });
+
+  document.addEventListener("htmx:responseError", function () {
+    toast("Something went wrong. Please try again.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast("The server could not be reached. Check your connection and try again.");
+  });
+
+  document.addEventListener("coaching:changed", function (evt) {
+    var detail = evt.detail || {};
+    var inModal = modal && modal.open;
+    if (inModal) {
+      closeModal();
+      toast(detail.message);
+    } else if (detail.url && $("main [data-dialog-content]")) {
+      // The form on its own page (no dialog): go where the change can be seen.
+      window.location.assign(detail.url);
+    } else {
+      toast(detail.message);
+    }
+  });
+
+  document.addEventListener("notifications:changed", function (evt) {
+    toast((evt.detail || {}).message);
+  });
+
+  document.addEventListener("click", function (evt) {
+    var trigger = evt.target.closest("[data-opens-modal]");
+    if (trigger) opener = trigger;
+    if (evt.target.closest("[data-close-modal]")) {
+      evt.preventDefault();
+      closeModal();
+    }
+  });
+
+  // --- typeahead comboboxes (ARIA 1.2 combobox with listbox popup) ----------------------------
+  var state = new WeakMap();
+  function stateOf(picker) {
+    var s = state.get(picker);
+    if (!s) {
+      s = { timer: null, controller: null, active: -1 };
+      state.set(picker, s);
+    }
+    return s;
+  }
+  function parts(picker) {
+    return {
+      input: $("[data-picker-input]", picker),
+      list: $("[data-listbox]", picker),
+      chips: $("[data-chips]", picker),
+      status: $("[data-picker-status]", picker),
+      label: ($("label", picker) || {}).firstChild ? $("label", picker).firstChild.textContent.trim() : "",
+    };
+  }
+  function options(picker) { return $all("[role=option]", parts(picker).list); }
+  function tokens(picker) { return $all("[data-chips] [data-token]", picker).map(function (c) { return c.getAttribute("data-token"); }); }
+  function announce(picker, text) {
+    var status = parts(picker).status;
+    status.textContent = "";
+    // A fresh text node is announced even when the words repeat.
+    setTimeout(function () { status.textContent = text; }, 30);
+  }
+
+  function setOpen(picker, open) {
+    var p = parts(picker);
+    p.list.hidden = !open;
+    p.input.setAttribute("aria-expanded", open ? "true" : "false");
+    if (!open) {
+      p.input.removeAttribute("aria-activedescendant");
+      stateOf(picker).active = -1;
+    }
+  }
+
+  function setActive(picker, index) {
+    var opts = options(picker);
+    var p = parts(picker);
+    var s = stateOf(picker);
+    if (!opts.length) return;
+    if (index < 0) index = opts.length - 1;
+    if (index >= opts.length) index = 0;
+    opts.forEach(function (o, i) { o.setAttribute("aria-selected", i === index ? "true" : "false"); });
+    s.active = index;
+    p.input.setAttribute("aria-activedescendant", opts[index].id);
+    opts[index].scrollIntoView({ block: "nearest" });
+  }
+
+  function render(picker, html, query) {
+    var p = parts(picker);
+    var multiple = picker.hasAttribute("data-multiple");
+    p.list.innerHTML = html;
+    var picked = tokens(picker);
+    options(picker).forEach(function (o, i) {
+      if (multiple && picked.indexOf(o.getAttribute("data-token")) !== -1) {
+        o.remove();
+        return;
+      }
+      o.id = p.list.id + "-" + i;
+    });
+    var count = options(picker).length;
+    stateOf(picker).active = -1;
+    if (count) {
+      setOpen(picker, true);
+      announce(picker, count + (count === 1 ? " match" : " matches") + ". Use the up and down arrow keys to choose, Enter to pick.");
+    } else {
+      setOpen(picker, false);
+      announce(picker, "No matches for “" + query + "”.");
+    }
+  }
+
+  function search(picker) {
+    var p = parts(picker);
+    var s = stateOf(picker);
+    var query = p.input.value.trim();
+    clearTimeout(s.timer);
+    if (!query) {
+      if (s.controller) s.controller.abort();
+      setOpen(picker, false);
+      return;
+    }
+    s.timer = setTimeout(function () {
+      if (s.controller) s.controller.abort();
+      s.controller = new AbortController();
+      var url = picker.getAttribute("data-source") + "?q=" + encodeURIComponent(query);
+      fetch(url, { signal: s.controller.signal, credentials: "same-origin", headers: { "HX-Request": "true" } })
+        .then(function (resp) {
+          if (!resp.ok) throw new Error("HTTP " + resp.status);
+          return resp.text();
+        })
+        .then(function (html) {
+          if (p.input.value.trim() === query) render(picker, html, query);
+        })
+        .catch(function (err) {
+          if (err.name !== "AbortError") announce(picker, "The search failed. Please try again.");
+        });
+    }, DEBOUNCE_MS);
+  }
+
+  function makeChip(picker, option) {
+    var name = picker.getAttribute("data-name");
+    var label = option.getAttribute("data-label");
+    var kind = option.getAttribute("data-kind");
+    var li = document.createElement("li");
+    li.className = "chip chip-" + kind;
+    li.setAttribute("data-token", option.getAttribute("data-token"));
+    var hidden = document.createElement("input");
+    hidden.type = "hidden";
+    hidden.name = name;
+    hidden.value = option.getAttribute("data-token");
+    var span = document.createElement("span");
+    span.className = "chip-label";
+    span.textContent = label;
+    li.appendChild(hidden);
+    li.appendChild(span);
+    if (kind === "group") {
+      var tag = document.createElement("span");
+      tag.className = "tag tag-group";
+      tag.textContent = "Group";
+      li.appendChild(tag);
+    }
+    var btn = document.createElement("button");
+    btn.type = "button";
+    btn.className = "chip-remove";
+    btn.setAttribute("data-remove", "");
+    btn.setAttribute("aria-label", "Remove " + label);
+    btn.innerHTML = '<svg viewBox="0 0 16 16" aria-hidden="true" focusable="false"><path d="M4 4l8 8M12 4l-8 8"/></svg>';
+    li.appendChild(btn);
+    return li;
+  }
+
+  function choose(picker, option) {
+    var p = parts(picker);
+    var multiple = picker.hasAttribute("data-multiple");
+    var token = option.getAttribute("data-token");
+    if (!multiple) p.chips.innerHTML = "";
+    if (tokens(picker).indexOf(token) === -1) p.chips.appendChild(makeChip(picker, option));
+    p.input.value = "";
+    setOpen(picker, false);
+    p.input.focus();
+    announce(picker, option.getAttribute("data-label") + (multiple ? " added to " : " picked as ") + p.label + ".");
+  }
+
+  document.addEventListener("input", function (evt) {
+    var input = evt.target.closest && evt.target.closest("[data-picker-input]");
+    if (input) search(input.closest("[data-picker]"));
+  });
+
+  document.addEventListener("keydown", function (evt) {
+    var input = evt.target.closest && evt.target.closest("[data-picker-input]");
+    if (!input) return;
+    var picker = input.closest("[data-picker]");
+    var p = parts(picker);
+    var s = stateOf(picker);
+    var open = !p.list.hidden;
+    var opts = options(picker);
+    switch (evt.key) {
+      case "ArrowDown":
+        evt.preventDefault();
+        if (!open && opts.length) setOpen(picker, true);
+        setActive(picker, s.active + 1);
+        break;
+      case "ArrowUp":
+        evt.preventDefault();
+        if (!open && opts.length) setOpen(picker, true);
+        setActive(picker, s.active - 1);
+        break;
+      case "Home":
+      case "End":
+        if (open && opts.length) {
+          evt.preventDefault();
+          setActive(picker, evt.key === "Home" ? 0 : opts.length - 1);
+        }
+        break;
+      case "Enter":
+        // Enter in a search box picks; it never submits the form half-filled.
+        evt.preventDefault();
+        if (open && opts.length) choose(picker, opts[s.active >= 0 ? s.active : 0]);
+        break;
+      case "Escape":
+        if (open) {
+          evt.preventDefault();
+          evt.stopPropagation();
+          setOpen(picker, false);
+        } else if (input.value) {
+          evt.preventDefault();
+          evt.stopPropagation();
+          input.value = "";
+        }
+        break;
+      case "Backspace":
+        if (!input.value) {
+          var chips = $all("[data-chips] .chip", picker);
+          if (chips.length) {
+            var last = chips[chips.length - 1];
+            announce(picker, last.querySelector(".chip-label").textContent + " removed.");
+            last.remove();
+          }
+        }
+        break;
+      case "Tab":
+        setOpen(picker, false);
+        break;
+    }
+  });
+
+  // Picking with the pointer: mousedown keeps focus in the input.
+  document.addEventListener("mousedown", function (evt) {
+    var option = evt.target.closest && evt.target.closest("[data-listbox] [role=option]");
+    if (!option) return;
+    evt.preventDefault();
+    choose(option.closest("[data-picker]"), option);
+  });
+
+  document.addEventListener("click", function (evt) {
+    var remove = evt.target.closest && evt.target.closest("[data-remove]");
+    if (!remove) return;
+    var picker = remove.closest("[data-picker]");
+    var chip = remove.closest(".chip");
+    var label = chip.querySelector(".chip-label").textContent;
+    chip.remove();
+    parts(picker).input.focus();
+    announce(picker, label + " removed.");
+  });
+
+  document.addEventListener("focusout", function (evt) {
+    var picker = evt.target.closest && evt.target.closest("[data-picker]");
+    if (!picker) return;
+    if (evt.relatedTarget && picker.contains(evt.relatedTarget)) return;
+    setOpen(picker, false);
+  });
+
+  // --- start ----------------------------------------------------------------------------------
+  function start() {
+    modal = $("#modal");
+    modalBody = $("#modal-body");
+    if (!modal) return;
+    modal.addEventListener("close", onModalClosed);
+    modal.addEventListener("cancel", function (evt) {
+      // Escape closes an open list of matches first, the dialog only after.
+      if (openPickerIn(modal)) {
+        evt.preventDefault();
+        $all("[data-picker]", modal).forEach(function (p) { setOpen(p, false); });
+      }
+    });
+    modal.addEventListener("mousedown", function (evt) {
+      if (evt.target === modal) closeModal(); // a click on the backdrop
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
