@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "coaching",
     "notifications",
     "demo",
+    "tokens",
 ]
 
 MIDDLEWARE = [

@@ -10,3 +10,8 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("", include("coaching.urls")),
 ]
+
+handler404 = "config.errors_views.page_not_found"
+handler500 = "config.errors_views.server_error"
+handler400 = "config.errors_views.bad_request"
+handler403 = "config.errors_views.permission_denied"

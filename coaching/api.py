@@ -1,0 +1,235 @@
+"""Coaching sessions over HTTP: each endpoint is one selector or one service call."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Header, Query, Router, Status
+
+from coaching import selectors, services
+from coaching.models import CoachingSession
+from coaching.schemas import (
+    DeclineIn,
+    EditIn,
+    HistoryOut,
+    PrefillOut,
+    ScheduleIn,
+    SessionOut,
+    SessionPage,
+    StateName,
+    SuggestIn,
+    event_out,
+    prefill_out,
+    session_out,
+)
+from config.api_common import (
+    DEFAULT_LIMIT,
+    LIMIT_DESCRIPTION,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    OFFSET_DESCRIPTION,
+    Id,
+    page,
+    problems,
+)
+from core.errors import NotFound, PermissionDenied
+from directory.models import Case, User
+from directory.permissions import Perm, has_perm
+from directory.policies import may_view_agent_page, may_view_case_page
+
+router = Router(tags=["coaching sessions"])
+
+IF_MATCH_DESCRIPTION = (
+    'The session\'s `version` as an entity tag, e.g. `"3"`; a mismatch answers 412.'
+)
+
+SuggestedByFilter = Query(None, description="`me`: the ones I suggested.")
+CoachFilter = Query(None, description="`me`: the ones I coach, directly or through a user group.")
+TraineeFilter = Query(
+    None, description="User id: sessions where they are a trainee (directly or via a group)."
+)
+CaseFilter = Query(None, description="Case id: sessions referencing that case.")
+StateFilter = Query(None, description="An expired suggestion counts as canceled.")
+Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=LIMIT_DESCRIPTION)
+Offset = Query(0, ge=0, le=MAX_OFFSET, description=OFFSET_DESCRIPTION)
+PrefillAgent = Query(None, description="Agent Analytics: that agent as trainee.")
+PrefillCase = Query(
+    None, description="Case Analytics: its participants as trainees, the case as reference."
+)
+IfMatch = Header(None, alias="If-Match", description=IF_MATCH_DESCRIPTION)
+
+
+def _user(request: HttpRequest) -> User:
+    return request.auth  # type: ignore[attr-defined,no-any-return]
+
+
+def _reloaded(viewer: User, session_id: int) -> dict[str, Any]:
+    """The session as the service left it, with everything the answer shows loaded at once. Not
+    through `session_for`: a trainee who just declined may no longer see it, yet gets the answer."""
+    session = selectors.with_related(CoachingSession.objects.filter(pk=session_id)).get()
+    return session_out(session, viewer, timezone.now())
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _if_match_version(header: str | None) -> int | None:
+    """None for no header or `*`; -1 for a value that cannot match any version."""
+    if header is None or header.strip() == "*":
+        return None
+    for tag in header.split(","):
+        tag = tag.strip().removeprefix("W/").strip('"')
+        if tag.isdigit() and len(tag) < 10:
+            return int(tag)
+    return -1
+
+
+@router.post("", response={201: SessionOut, **problems(400, 401, 403, 422)})
+def suggest(request: HttpRequest, payload: SuggestIn) -> Status[dict[str, Any]]:
+    """Suggest a coaching session (needs Create Suggestions). The coach is notified."""
+    viewer = _user(request)
+    session = services.session_suggest(actor=viewer, fields=payload.fields(), origin=payload.origin)
+    return Status(201, _reloaded(viewer, session.pk))
+
+
+@router.get("", response={200: SessionPage, **problems(400, 401, 403, 422)})
+def list_sessions(
+    request: HttpRequest,
+    suggested_by: Literal["me"] | None = SuggestedByFilter,
+    coach: Literal["me"] | None = CoachFilter,
+    trainee: Id | None = TraineeFilter,
+    case: Id | None = CaseFilter,
+    state: StateName | None = StateFilter,
+    limit: int = Limit,
+    offset: int = Offset,
+) -> dict[str, Any]:
+    """The sessions the caller may see, newest first; the filters combine (AND)."""
+    viewer = _user(request)
+    if not has_perm(viewer, Perm.VIEW_SUGGESTIONS):
+        raise PermissionDenied("You need the View Suggestions permission to list sessions.")
+    now = timezone.now()
+    qs = selectors.sessions_visible_to(viewer, now)
+    if trainee is not None:
+        qs = qs & selectors.sessions_for_trainee(viewer, User(pk=trainee), now)
+    if case is not None:
+        qs = qs & selectors.sessions_for_case(viewer, Case(pk=case), now)
+    if suggested_by == "me":
+        qs = qs.filter(suggested_by=viewer)
+    if coach == "me":
+        qs = qs.filter(selectors.coach_q(viewer))
+    if state is not None:
+        qs = qs.filter(selectors.state_q(state, now))
+    qs = selectors.with_related(qs.order_by("-created_at", "-id"))
+    items, count = page(qs, limit=limit, offset=offset)
+    return {"items": [session_out(s, viewer, now) for s in items], "count": count}
+
+
+@router.get("/prefill", response={200: PrefillOut, **problems(400, 401, 403, 404, 422)})
+def prefill(
+    request: HttpRequest,
+    agent: Id | None = PrefillAgent,
+    case: Id | None = PrefillCase,
+) -> dict[str, Any]:
+    """The suggestion form's starting values for one of its three entry points (needs Create
+    Suggestions). With neither parameter: the homepage's empty form."""
+    viewer = _user(request)
+    if not has_perm(viewer, Perm.CREATE_SUGGESTIONS):
+        raise PermissionDenied("You need the Create Suggestions permission to suggest a session.")
+    if agent is not None and case is not None:
+        from core.errors import FieldCode, FieldError, ValidationFailed
+
+        raise ValidationFailed(
+            [FieldError("case", FieldCode.INVALID, "Give either agent or case, not both.")]
+        )
+    if agent is not None:
+        agent_user = User.objects.filter(pk=agent, is_active=True).first()
+        if agent_user is None or not may_view_agent_page(viewer, agent_user):
+            raise NotFound(f"There is no active user with id {agent}, or you may not see them.")
+        return prefill_out(selectors.prefill_for_agent(viewer, agent_user))
+    if case is not None:
+        case_obj = Case.objects.filter(pk=case).first()
+        if case_obj is None or not may_view_case_page(viewer, case_obj):
+            raise NotFound(f"There is no case with id {case}, or you may not see it.")
+        return prefill_out(selectors.prefill_for_case(viewer, case_obj))
+    return prefill_out(selectors.prefill_for_homepage(viewer))
+
+
+@router.get(
+    "/{id}",
+    response={200: SessionOut, **problems(400, 401, 404, 422)},
+)
+def get_session(request: HttpRequest, response: HttpResponse, id: Id) -> dict[str, Any]:
+    """One session (404 when it does not exist or the caller may not see it). The `ETag` header
+    carries its version, for `If-Match` on PATCH."""
+    viewer = _user(request)
+    session = selectors.session_for(viewer, id)
+    response["ETag"] = _etag(session.version)
+    return session_out(session, viewer, timezone.now())
+
+
+@router.patch(
+    "/{id}",
+    response={200: SessionOut, **problems(400, 401, 403, 404, 409, 412, 422)},
+)
+def edit_session(
+    request: HttpRequest,
+    response: HttpResponse,
+    id: Id,
+    payload: EditIn,
+    if_match: str | None = IfMatch,
+) -> dict[str, Any]:
+    """The author (or a QM Admin) edits a suggestion; fields left out keep their value."""
+    viewer = _user(request)
+    expected = _if_match_version(if_match)
+    if payload.version is not None:
+        # Header and body disagreeing cannot both match: -1 matches no version, and the service
+        # answers 412 only after the checks that may answer 404/403/409.
+        expected = payload.version if expected in (None, payload.version) else -1
+    session = services.session_edit(
+        actor=viewer, session_id=id, fields=payload.fields(), expected_version=expected
+    )
+    response["ETag"] = _etag(session.version)
+    return _reloaded(viewer, session.pk)
+
+
+@router.delete("/{id}", response={204: None, **problems(400, 401, 403, 404, 409, 422)})
+def delete_session(request: HttpRequest, id: Id) -> HttpResponse:
+    """The author (or a QM Admin) deletes a suggestion: it becomes canceled /
+    deleted_by_supervisor and the coach is notified."""
+    services.session_delete(actor=_user(request), session_id=id)
+    return HttpResponse(status=204)
+
+
+@router.post("/{id}/schedule", response={200: SessionOut, **problems(400, 401, 403, 404, 409, 422)})
+def schedule_session(request: HttpRequest, id: Id, payload: ScheduleIn) -> dict[str, Any]:
+    """The coach (or a member of the coach group) schedules the suggestion, optionally adjusting
+    its fields; the author is notified."""
+    viewer = _user(request)
+    session = services.session_schedule(
+        actor=viewer,
+        session_id=id,
+        starts_at=payload.starts_at,
+        duration_minutes=payload.duration_minutes,
+        location=payload.location,
+        fields=payload.fields(),
+    )
+    return _reloaded(viewer, session.pk)
+
+
+@router.post("/{id}/decline", response={200: SessionOut, **problems(400, 401, 403, 404, 409, 422)})
+def decline_session(request: HttpRequest, id: Id, payload: DeclineIn) -> dict[str, Any]:
+    """The coach or a trainee declines: the whole suggestion is canceled (declined_by_coach or
+    declined_by_trainee) and the others are notified."""
+    viewer = _user(request)
+    session = services.session_decline(actor=viewer, session_id=id, reason=payload.reason)
+    return _reloaded(viewer, session.pk)
+
+
+@router.get("/{id}/history", response={200: HistoryOut, **problems(400, 401, 404, 422)})
+def session_history(request: HttpRequest, id: Id) -> dict[str, Any]:
+    """The audit trail, oldest first."""
+    session = selectors.session_for(_user(request), id)
+    return {"items": [event_out(e) for e in selectors.session_history(session)]}

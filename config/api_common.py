@@ -1,0 +1,116 @@
+"""Types every API router shares: ids, text, times, paging, and the problem+json schema."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from django.db.models import QuerySet
+from ninja import Schema
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
+
+# Database keys are 64-bit; a larger number would overflow the driver instead of finding nothing.
+MAX_ID = 2**63 - 1
+MAX_OFFSET = 2**62
+DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+
+# In paths and query strings (text by nature).
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _json_number(value: object) -> object:
+    # In a JSON body an integer is a JSON number ("5" and true are the wrong type, 400); 5.0 is
+    # the same integer to JSON Schema, so it is accepted.
+    if isinstance(value, str | bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+BodyInt = Annotated[int, BeforeValidator(_json_number)]
+BodyId = Annotated[int, BeforeValidator(_json_number), Field(ge=1, le=MAX_ID)]
+
+
+def _clean_text(value: str) -> str:
+    # No database stores lone surrogates (a JSON body may still carry them as escapes).
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("text_encoding", "Text is not valid Unicode.") from None
+    return value
+
+
+# PostgreSQL refuses NUL in text, so the schema excludes it (422 `invalid`, not a 500).
+Text = Annotated[str, Field(pattern=r"^[^\x00]*$"), AfterValidator(_clean_text)]
+
+
+def _time_text(value: object) -> object:
+    # JSON has no time type: a time is an ISO 8601 string, never a number of seconds.
+    if not isinstance(value, str | datetime):
+        raise PydanticCustomError("datetime_type", "Give the time as an ISO 8601 string.")
+    return value
+
+
+def _input_time(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise PydanticCustomError(
+                "out_of_range", "The time is outside the supported range."
+            ) from None
+    return value
+
+
+# A time sent by the client; a missing offset is reported by the services' rules (422 `invalid`).
+InputTime = Annotated[datetime, BeforeValidator(_time_text), AfterValidator(_input_time)]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# Every time in an answer is in UTC.
+Time = Annotated[datetime, AfterValidator(_utc)]
+
+
+class FieldErrorOut(Schema):
+    field: str = Field(description="The field (dotted path for nested values) that is violated.")
+    code: str = Field(
+        description="Machine code: required, too_long, in_past, too_far, unknown_id, inactive, "
+        "duplicate, out_of_range, empty_group, invalid, or one of the rule codes "
+        "(supervisor_cannot_be_coach, ...)."
+    )
+    message: str
+
+
+class Problem(Schema):
+    """RFC 9457 problem details; served as `application/problem+json`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str = Field(
+        description="malformed_request (400), not_authenticated (401), permission_denied (403), "
+        "not_found (404), method_not_allowed (405), invalid_state (409), version_conflict (412), "
+        "validation_failed (422), internal_error (500)."
+    )
+    errors: list[FieldErrorOut]
+
+
+def problems(*statuses: int) -> dict[int, Any]:
+    return {status: Problem for status in statuses}
+
+
+T = TypeVar("T")
+
+
+def page(qs: QuerySet[Any], *, limit: int, offset: int) -> tuple[list[Any], int]:
+    """One page of an ordered queryset and the total: two queries whatever the page size."""
+    return list(qs[offset : offset + limit]), qs.count()
+
+
+LIMIT_DESCRIPTION = f"Page size (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})."
+OFFSET_DESCRIPTION = "How many items to skip."
+SEARCH_DESCRIPTION = "Case-insensitive text to look for."

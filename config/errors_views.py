@@ -1,0 +1,107 @@
+"""Errors as RFC 9457 problem details under /api/, and Django's HTML error pages elsewhere.
+
+`problem_response` is the one place a problem+json body is built; the API's exception handlers
+(config/api.py) and Django's handler404/handler500 (config/urls.py) both use it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+from django.http import HttpRequest, HttpResponse
+from django.views import defaults
+
+from core.errors import FieldError
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://coaching.example/problems/"
+API_PREFIX = "/api/"
+
+# Codes beyond the contract's table, for statuses it does not list.
+CODE_METHOD_NOT_ALLOWED = "method_not_allowed"
+CODE_INTERNAL_ERROR = "internal_error"
+
+
+def problem_body(
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: Iterable[FieldError | Mapping[str, str]] = (),
+) -> dict[str, object]:
+    return {
+        "type": f"{PROBLEM_TYPE_BASE}{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": str(code),
+        "errors": [e.as_dict() if isinstance(e, FieldError) else dict(e) for e in errors],
+    }
+
+
+def problem_response(
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: Iterable[FieldError | Mapping[str, str]] = (),
+    headers: Mapping[str, str] | None = None,
+) -> HttpResponse:
+    body = problem_body(status=status, code=code, title=title, detail=detail, errors=errors)
+    response = HttpResponse(
+        json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE, headers=headers
+    )
+    return response
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return problem_response(
+            status=404,
+            code="not_found",
+            title="Not found",
+            detail=f"There is no API resource at {request.path}.",
+        )
+    # Renders templates/404.html, or Django's plain page when the template is missing.
+    return defaults.page_not_found(request, exception)  # type: ignore[arg-type]
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    # Never a traceback, whatever DEBUG says: the details are in the server log.
+    if _is_api(request):
+        return problem_response(
+            status=500,
+            code=CODE_INTERNAL_ERROR,
+            title="Internal server error",
+            detail="The server failed to answer this request; the error has been logged.",
+        )
+    return defaults.server_error(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return problem_response(
+            status=400,
+            code="malformed_request",
+            title="Malformed request",
+            detail="The request could not be read.",
+        )
+    return defaults.bad_request(request, exception)  # type: ignore[arg-type]
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return problem_response(
+            status=403,
+            code="permission_denied",
+            title="Permission denied",
+            detail=str(exception) if exception and str(exception) else "You may not do this.",
+        )
+    return defaults.permission_denied(request, exception)  # type: ignore[arg-type]

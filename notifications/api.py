@@ -1,0 +1,71 @@
+"""The caller's in-app notifications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router
+
+from config.api_common import (
+    DEFAULT_LIMIT,
+    LIMIT_DESCRIPTION,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    OFFSET_DESCRIPTION,
+    Id,
+    page,
+    problems,
+)
+from notifications import services
+from notifications.schemas import NotificationPage
+
+router = Router(tags=["notifications"])
+
+Unread = Query(False, description="true: only the unread ones.")
+Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=LIMIT_DESCRIPTION)
+Offset = Query(0, ge=0, le=MAX_OFFSET, description=OFFSET_DESCRIPTION)
+
+
+@router.get("", response={200: NotificationPage, **problems(400, 401, 422)})
+def list_notifications(
+    request: HttpRequest,
+    unread: bool = Unread,
+    limit: int = Limit,
+    offset: int = Offset,
+) -> dict[str, Any]:
+    """The caller's notifications, newest first."""
+    user = request.auth  # type: ignore[attr-defined]
+    items, count = page(
+        services.notifications_for(user, unread_only=unread), limit=limit, offset=offset
+    )
+    return {
+        "items": [
+            {
+                "id": n.pk,
+                "kind": n.kind,
+                "message": n.message,
+                "session_id": n.session_id,
+                "session_title": n.session.title,
+                "created_at": n.created_at,
+                "read_at": n.read_at,
+            }
+            for n in items
+        ],
+        "count": count,
+        "unread_count": services.unread_count(user),
+    }
+
+
+@router.post("/read-all", response={204: None, **problems(401, 403)})
+def read_all(request: HttpRequest) -> HttpResponse:
+    """Mark every notification of the caller read."""
+    services.notification_mark_all_read(user=request.auth)  # type: ignore[attr-defined]
+    return HttpResponse(status=204)
+
+
+@router.post("/{id}/read", response={204: None, **problems(400, 401, 403, 404, 422)})
+def read_one(request: HttpRequest, id: Id) -> HttpResponse:
+    """Mark one of the caller's notifications read (404 for someone else's)."""
+    services.notification_mark_read(user=request.auth, notification_id=id)  # type: ignore[attr-defined]
+    return HttpResponse(status=204)

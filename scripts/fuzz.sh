@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Fuzz the REST API with schemathesis: a throwaway copy of the demo organisation is migrated,
+# served on 127.0.0.1 (a free port) and fuzzed as sam.supervisor and as cora.coach with every
+# check (`--checks all`). Fails on any 5xx, any answer that does not match the OpenAPI schema and
+# any undocumented status code. Bounded in time; the server is stopped on every exit path.
+#   FUZZ_MAX_EXAMPLES  test cases per operation and phase (default 25)
+#   FUZZ_TIMEOUT       seconds allowed per identity before the run counts as failed (default 240)
+#   FUZZ_SEED          fixed seed for a reproducible run (default: random)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=.venv/bin/python
+MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-25}"
+TIMEOUT="${FUZZ_TIMEOUT:-240}"
+HOST=127.0.0.1
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/coachsuggest-fuzz.XXXXXX")"
+server_pid=""
+fuzz_pid=""
+stop_server() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=""
+}
+cleanup() {
+  if [ -n "$fuzz_pid" ]; then kill -TERM "$fuzz_pid" 2>/dev/null || true; wait "$fuzz_pid" 2>/dev/null || true; fi
+  stop_server
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A fresh database and data folder, nothing shared with the developer's own.
+export DJANGO_SETTINGS_MODULE=config.settings
+export DATA_DIR="$tmp/data"
+export DATABASE_URL="sqlite:///$tmp/data/fuzz.sqlite3"
+export DEBUG=0 SECRET_KEY="fuzz-$(date +%s)-$$" ALLOWED_HOSTS="$HOST"
+export EMAIL_BACKEND=django.core.mail.backends.locmem.EmailBackend LOG_LEVEL=WARNING
+unset TESTING TEST_DATABASE_NAME
+mkdir -p "$DATA_DIR"
+
+echo "==> preparing a throwaway database in $tmp"
+$PY manage.py migrate --no-input -v 0
+$PY manage.py load_demo --force >/dev/null
+# The pages' templates (404.html, ...) name static files through the manifest, as in production.
+$PY manage.py collectstatic --no-input -v 0
+
+port="$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+base="http://$HOST:$port"
+echo "==> starting the API at $base"
+.venv/bin/gunicorn config.wsgi:application --bind "$HOST:$port" --workers 2 --threads 2 --no-control-socket \
+  --log-level warning --error-logfile - 2>"$tmp/server.log" &
+server_pid=$!
+
+for _ in $(seq 1 100); do
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "FAILED: the server did not start"; cat "$tmp/server.log"; exit 1
+  fi
+  curl -fsS -o /dev/null "$base/api/v1/openapi.json" 2>/dev/null && break
+  sleep 0.2
+done
+
+token_for() {
+  curl -fsS -X POST "$base/api/v1/auth/token" -H 'Content-Type: application/json' \
+    -d "{\"username\": \"$1\", \"password\": \"demo\", \"name\": \"fuzz\"}" |
+    $PY -c 'import json, sys; print(json.load(sys.stdin)["token"])'
+}
+sam_token="$(token_for sam.supervisor)"
+cora_token="$(token_for cora.coach)"
+
+# Statuses the contract documents for well-formed requests that the business rules still refuse:
+# 412 (If-Match carries another version) and 422 (e.g. an id that names nobody, an expiry in the
+# past). Every other check keeps schemathesis' defaults.
+cat >"$tmp/schemathesis.toml" <<'TOML'
+[checks.positive_data_acceptance]
+expected-statuses = ["2xx", "401", "403", "404", "409", "412", "422"]
+TOML
+
+status=0
+seed_args=()
+[ -n "${FUZZ_SEED:-}" ] && seed_args=(--seed "$FUZZ_SEED")
+for who in sam cora; do
+  token_var="${who}_token"
+  echo "==> schemathesis as $who (at most $MAX_EXAMPLES examples per operation, ${TIMEOUT}s)"
+  started=$(date +%s)
+  rc=0
+  # In the background and waited for, so that Ctrl+C / TERM reach the trap at once.
+  timeout --kill-after=10 "$TIMEOUT" .venv/bin/schemathesis --config-file "$tmp/schemathesis.toml" \
+    run "$base/api/v1/openapi.json" --url "$base" \
+    --header "Authorization: Bearer ${!token_var}" \
+    --checks all --max-examples "$MAX_EXAMPLES" --workers 2 --no-color \
+    --suppress-health-check all --request-timeout 20 "${seed_args[@]}" &
+  fuzz_pid=$!
+  wait "$fuzz_pid" || rc=$?
+  fuzz_pid=""
+  echo "==> $who: exit $rc after $(($(date +%s) - started))s"
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    echo "FAILED: schemathesis did not finish within ${TIMEOUT}s"
+  fi
+  [ "$rc" -ne 0 ] && status=1
+done
+
+# A 5xx anywhere (also outside the schema, e.g. schemathesis' own probes) fails the run.
+if grep -q "Traceback\|Internal Server Error" "$tmp/server.log" 2>/dev/null; then
+  echo "==> FAILED: the server logged errors:"; grep -A30 "Traceback\|Internal Server Error" "$tmp/server.log" | head -200
+  status=1
+fi
+stop_server
+if [ "$status" -eq 0 ]; then echo "==> fuzzing passed"; else echo "==> fuzzing FAILED"; fi
+exit "$status"
