@@ -102,7 +102,7 @@ class CoachingSession(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        permissions = Perm.choices
+        permissions = Perm.choices  # type: ignore[assignment]  # (stubs want str | _StrPromise)
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db.models import F, Prefetch, Q, QuerySet
 from django.db.models.lookups import In
@@ -52,11 +53,11 @@ def _id_in(ids: QuerySet) -> Q:  # type: ignore[type-arg]
     return Q(_InArray(F("id"), ids.query))
 
 
-def _groups_of(user: User) -> QuerySet[UserGroupMembership, int]:
+def _groups_of(user: User) -> QuerySet[UserGroupMembership, Any]:
     return UserGroupMembership.objects.filter(user=user).values("group_id")
 
 
-def _trainee_session_ids(user: User) -> QuerySet[SessionTraineeUser, int]:
+def _trainee_session_ids(user: User) -> QuerySet[SessionTraineeUser, Any]:
     return (
         SessionTraineeUser.objects.filter(user=user)
         .values("session_id")
@@ -81,7 +82,7 @@ def coach_q(user: User) -> Q:
     return Q(coach_user=user) | Q(coach_group_id__in=_groups_of(user))
 
 
-def _coached_session_ids(user: User, extra: Q | None = None) -> QuerySet[CoachingSession, int]:
+def _coached_session_ids(user: User, extra: Q | None = None) -> QuerySet[CoachingSession, Any]:
     """`coach_q` as a union of two index scans (`session_coach_user`, `session_coach_group`)."""
     extra = extra or Q()
     direct = CoachingSession.objects.filter(extra, coach_user=user)

@@ -78,10 +78,11 @@ def resolved_of(session: CoachingSession) -> ResolvedFields:
 
 def snapshot(r: ResolvedFields) -> dict[str, Any]:
     """The form fields as the audit trail records them (names kept for readable history)."""
+    coach: User | UserGroup | None = r.coach_user if r.coach_user is not None else r.coach_group
     return {
         "title": r.title,
-        "coach": _party(r.coach_user or r.coach_group),
-        "trainees": [_party(t) for t in [*r.trainee_users, *r.trainee_groups]],
+        "coach": _party(coach),
+        "trainees": [_party(u) for u in r.trainee_users] + [_party(g) for g in r.trainee_groups],
         "coaching_area": {"id": r.coaching_area.pk, "name": r.coaching_area.name}
         if r.coaching_area
         else None,

@@ -22,6 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from core.errors import ApplicationError, NotFound, ValidationFailed
+from core.http import is_htmx
 from directory.models import Case, User, UserGroup
 from directory.permissions import Perm, Role, has_perm
 from directory.policies import may_view_agent_page, may_view_case_page
@@ -62,10 +63,10 @@ def problem(
     }
     template = (
         "partials/problem.html"
-        if request.htmx
+        if is_htmx(request)
         else f"{status if status in (403, 404) else 'problem'}.html"
     )
-    if not request.htmx and status in (403, 404):
+    if not is_htmx(request) and status in (403, 404):
         ctx["exception"] = message
     return render(request, template, ctx, status=status)
 
@@ -86,7 +87,7 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
 def done(request: HttpRequest, message: str, url: str) -> HttpResponse:
     """After a change: htmx closes the dialog and refreshes what shows sessions; a plain request
     follows the redirect and sees the message."""
-    if request.htmx:
+    if is_htmx(request):
         response = HttpResponse("")
         response["HX-Reswap"] = "none"
         response["HX-Trigger"] = json.dumps({"coaching:changed": {"message": message, "url": url}})
@@ -119,7 +120,7 @@ def case_option(case: Case) -> dict[str, Any]:
 
 
 def _parse_tokens(tokens: list[str]) -> list[tuple[str, int]]:
-    out = []
+    out: list[tuple[str, int]] = []
     for token in tokens:
         try:
             ref = PartyRef.parse(token)
@@ -357,13 +358,12 @@ def _values_from_form(form: SessionForm) -> dict[str, Any]:
 
 
 def _values_from_session(session: CoachingSession, tz_name: str | None) -> dict[str, Any]:
-    coach = session.coach_user or session.coach_group
+    coach = session.coach
     return {
         "title": session.title,
         "coach": [party_option(coach)] if coach is not None else [],
-        "trainees": [
-            party_option(p) for p in [*session.trainee_users.all(), *session.trainee_groups.all()]
-        ],
+        "trainees": [party_option(u) for u in session.trainee_users.all()]
+        + [party_option(g) for g in session.trainee_groups.all()],
         "coaching_area_id": str(session.coaching_area_id),
         "expires_at": to_local_input(session.expires_at, tz_name),
         "reference_cases": [case_option(c) for c in session.reference_cases.all()],
@@ -374,7 +374,9 @@ def _values_from_session(session: CoachingSession, tz_name: str | None) -> dict[
 
 
 def _render_form(request: HttpRequest, ctx: dict[str, Any], status: int = 200) -> HttpResponse:
-    template = "coaching/_session_form.html" if request.htmx else "coaching/session_form_page.html"
+    template = (
+        "coaching/_session_form.html" if is_htmx(request) else "coaching/session_form_page.html"
+    )
     return render(request, template, ctx, status=status)
 
 
@@ -565,8 +567,8 @@ def session_schedule(request: HttpRequest, pk: int) -> HttpResponse:
 def _dialog(
     request: HttpRequest, template: str, ctx: dict[str, Any], status: int = 200
 ) -> HttpResponse:
-    ctx = {**ctx, "as_page": not request.htmx, "next": safe_next(request, "")}
-    if request.htmx:
+    ctx = {**ctx, "as_page": not is_htmx(request), "next": safe_next(request, "")}
+    if is_htmx(request):
         return render(request, template, ctx, status=status)
     return render(request, "coaching/dialog_page.html", {**ctx, "inner": template}, status=status)
 

@@ -157,7 +157,7 @@ def _cases_and_evaluations(users: dict[str, User], *, generated: int) -> tuple[i
     for i in range(generated):
         number = f"CASE-{1003 + i}"
         picked = rng.sample(agents, k=rng.choice([1, 1, 2]))
-        parts = [(a, ParticipantRole.AGENT) for a in picked]
+        parts: list[tuple[str, str]] = [(a, ParticipantRole.AGENT) for a in picked]
         if rng.random() < 0.6:
             parts.append(("audrey.auditor", ParticipantRole.AUDITOR))
         specs[number] = (rng.choice(SUBJECTS), parts)

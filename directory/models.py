@@ -20,6 +20,9 @@ class User(AbstractUser):
         ordering = ["display_name", "id"]
         indexes = [
             models.Index(Upper("display_name"), "id", name="user_display_name_upper"),
+            # The typeahead's order: with LIMIT 10 a common short term is read from this index
+            # in order instead of sorting every match (a scan of all users at 50,000).
+            models.Index(fields=["display_name", "id"], name="user_display_name"),
         ]
 
     def save(self, *args: object, **kwargs: object) -> None:

@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from coaching.views import case_option, coaching_widget, party_option, problem
+from core.http import is_htmx
 from directory.models import Case, User
 from directory.permissions import Perm, has_perm, is_qm_admin
 from directory.policies import may_view_agent_page, may_view_case_page
@@ -127,7 +128,7 @@ def search_agents(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(pk=viewer.pk)
     page = _page(request, qs)
     ctx = {"q": q, "page": page, "kind": "agents", "limited": not _sees_all_analytics(viewer)}
-    template = "directory/_search_results.html" if request.htmx else "directory/search.html"
+    template = "directory/_search_results.html" if is_htmx(request) else "directory/search.html"
     return render(request, template, ctx)
 
 
@@ -137,7 +138,7 @@ def search_case_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:100]
     page = _page(request, search_cases(q, viewer=viewer))
     ctx = {"q": q, "page": page, "kind": "cases", "limited": not _sees_all_analytics(viewer)}
-    template = "directory/_search_results.html" if request.htmx else "directory/search.html"
+    template = "directory/_search_results.html" if is_htmx(request) else "directory/search.html"
     return render(request, template, ctx)
 
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from coaching.views import from_error
 from core.errors import NotFound
+from core.http import is_htmx
 
 from .services import (
     notification_mark_all_read,
@@ -41,7 +42,7 @@ def bell(request: HttpRequest) -> HttpResponse:
 
 
 def _refreshed(request: HttpRequest, message: str) -> HttpResponse:
-    if request.htmx:
+    if is_htmx(request):
         response = render(
             request,
             "notifications/_list.html",

@@ -12,8 +12,11 @@ ci=false; [ "${CI:-}" = "true" ] && ci=true
 status=0
 skipped=()
 
-echo "==> ruff"
+echo "==> ruff (lint and format)"
 .venv/bin/ruff check . || status=1
+.venv/bin/ruff format --check --quiet . || { echo "ruff format: files need formatting (run .venv/bin/ruff format .)"; status=1; }
+echo "==> mypy"
+.venv/bin/mypy . || status=1
 
 echo "==> pytest on SQLite"
 $PY -m pytest "$@"

@@ -13,7 +13,13 @@ from django.test import Client
 from django.utils import timezone
 
 from coaching import services
-from coaching.models import CoachingSession, SessionEvent
+from coaching.models import (
+    CoachingSession,
+    SessionEvent,
+    SessionReferenceCase,
+    SessionTraineeGroup,
+    SessionTraineeUser,
+)
 from coaching.rules import PartyRef, SessionFields
 from notifications.models import Notification
 from tokens.services import token_issue
@@ -118,15 +124,9 @@ def snapshot() -> dict[str, Any]:
                 "updated_at",
             )
         ),
-        "trainees": sorted(
-            CoachingSession.trainee_users.through.objects.values_list("session_id", "user_id")
-        ),
-        "trainee_groups": sorted(
-            CoachingSession.trainee_groups.through.objects.values_list("session_id", "group_id")
-        ),
-        "cases": sorted(
-            CoachingSession.reference_cases.through.objects.values_list("session_id", "case_id")
-        ),
+        "trainees": sorted(SessionTraineeUser.objects.values_list("session_id", "user_id")),
+        "trainee_groups": sorted(SessionTraineeGroup.objects.values_list("session_id", "group_id")),
+        "cases": sorted(SessionReferenceCase.objects.values_list("session_id", "case_id")),
         "events": SessionEvent.objects.count(),
         "notifications": list(Notification.objects.order_by("pk").values_list("pk", "read_at")),
     }
