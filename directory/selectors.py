@@ -20,16 +20,34 @@ from directory.models import (
 )
 from directory.permissions import Perm, has_perm, is_qm_admin
 
+SHORT_TERM = 3
+
+
+def text_match(term: str, *fields: str) -> Q:
+    """`term` found in any of `fields`, case-insensitively.
+
+    From three characters on, anywhere in the text ("contains"); on PostgreSQL the trigram indexes
+    of migration 0002 answer it. One or two characters match the start of a word instead ("co"
+    finds Cora Coach and Carl Coach, not Nicole): that is what a person typing a name means, and
+    it keeps the trigram index usable (a two-character "contains" has no trigram to look up and
+    would read the whole table)."""
+    q = Q()
+    for name in fields:
+        if len(term) >= SHORT_TERM:
+            q |= Q(**{f"{name}__icontains": term})
+        else:
+            q |= Q(**{f"{name}__istartswith": term}) | Q(**{f"{name}__icontains": f" {term}"})
+    return q
+
 
 def search_users(term: str = "", *, active_only: bool = True) -> QuerySet[User]:
-    """Users whose display name or username contains `term` (case-insensitive). On PostgreSQL
-    the trigram indexes of migration 0002 answer this; results are ordered by name."""
+    """Users whose display name or username matches `term` (see `text_match`), by name."""
     qs = User.objects.all()
     if active_only:
         qs = qs.filter(is_active=True)
     term = term.strip()
     if term:
-        qs = qs.filter(Q(display_name__icontains=term) | Q(username__icontains=term))
+        qs = qs.filter(text_match(term, "display_name", "username"))
     return qs.order_by("display_name", "id")
 
 
@@ -37,7 +55,7 @@ def search_groups(term: str = "") -> QuerySet[UserGroup]:
     qs = UserGroup.objects.all()
     term = term.strip()
     if term:
-        qs = qs.filter(name__icontains=term)
+        qs = qs.filter(text_match(term, "name"))
     return qs.order_by("name", "id")
 
 
@@ -66,7 +84,10 @@ def search_cases(term: str = "", *, viewer: User | None = None) -> QuerySet[Case
     qs = Case.objects.all()
     term = term.strip()
     if term:
-        qs = qs.filter(Q(number__icontains=term) | Q(subject__icontains=term))
+        match = text_match(term, "number", "subject")
+        if len(term) < SHORT_TERM:
+            match |= Q(number__icontains=f"-{term}")  # "10" finds CASE-1001
+        qs = qs.filter(match)
     if viewer is not None and not (has_perm(viewer, Perm.VIEW_ANALYTICS) or is_qm_admin(viewer)):
         qs = qs.filter(id__in=CaseParticipant.objects.filter(user=viewer).values("case_id"))
     return qs.order_by("-opened_at", "-id")
