@@ -7,3 +7,7 @@ setup:
 	@scripts/setup.sh
 lint:
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check .
+bench:  ## the scale benchmarks (PostgreSQL and SQLite, 5,000 and 50,000 agents; ~15 min)
+	@scripts/setup.sh && bench/run.sh
+fuzz:  ## the API fuzzing gate (schemathesis against a running server)
+	@scripts/setup.sh && scripts/fuzz.sh
