@@ -41,6 +41,7 @@ from coaching.models import (
     SessionTraineeUser,
     State,
 )
+from demo.loader import SUBJECTS as DEMO_SUBJECTS
 from demo.loader import ensure_roles
 from directory.models import (
     Case,
@@ -249,18 +250,7 @@ AREAS = [
     "Tone and Language",
 ]
 SUBJECTS = [
-    "Password reset did not arrive",
-    "Upgrade to the family plan",
-    "Late delivery complaint",
-    "Refund for a damaged item",
-    "Roaming charges abroad",
-    "Address change before delivery",
-    "Loyalty points missing",
-    "Router keeps disconnecting",
-    "Invoice copy requested",
-    "Contract renewal questions",
-    "Card blocked after travel",
-    "Wrong size ordered",
+    *DEMO_SUBJECTS,
     "Billing dispute after a double charge",
     "Cancellation request with retention offer",
     "Technician appointment rescheduled",
