@@ -20,7 +20,9 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
     for item in items:
         if "postgres_only" in item.keywords and not on_postgres:
             item.add_marker(
-                pytest.mark.skip(reason="PostgreSQL-only (row locks, query plans); runs in the PostgreSQL pass")
+                pytest.mark.skip(
+                    reason="PostgreSQL-only (row locks, query plans); runs in the PostgreSQL pass"
+                )
             )
 
 
