@@ -43,6 +43,7 @@ class CoachingSession(models.Model):
 
     coach_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        db_index=False,  # a composite index leads with this column
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -50,6 +51,7 @@ class CoachingSession(models.Model):
     )
     coach_group = models.ForeignKey(
         UserGroup,
+        db_index=False,  # a composite index leads with this column
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -71,6 +73,7 @@ class CoachingSession(models.Model):
     # leaves the directory.
     suggested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        db_index=False,  # a composite index leads with this column
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -177,9 +180,11 @@ class CoachingSession(models.Model):
 
 class SessionTraineeUser(models.Model):
     session = models.ForeignKey(
-        CoachingSession, on_delete=models.CASCADE, related_name="trainee_user_links"
+        CoachingSession, on_delete=models.CASCADE, related_name="trainee_user_links", db_index=False
     )
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
 
     class Meta:
         constraints = [
@@ -193,9 +198,12 @@ class SessionTraineeUser(models.Model):
 
 class SessionTraineeGroup(models.Model):
     session = models.ForeignKey(
-        CoachingSession, on_delete=models.CASCADE, related_name="trainee_group_links"
+        CoachingSession,
+        on_delete=models.CASCADE,
+        related_name="trainee_group_links",
+        db_index=False,
     )
-    group = models.ForeignKey(UserGroup, on_delete=models.PROTECT, related_name="+")
+    group = models.ForeignKey(UserGroup, on_delete=models.PROTECT, related_name="+", db_index=False)
 
     class Meta:
         constraints = [
@@ -209,9 +217,9 @@ class SessionTraineeGroup(models.Model):
 
 class SessionReferenceCase(models.Model):
     session = models.ForeignKey(
-        CoachingSession, on_delete=models.CASCADE, related_name="case_links"
+        CoachingSession, on_delete=models.CASCADE, related_name="case_links", db_index=False
     )
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+", db_index=False)
 
     class Meta:
         constraints = [
@@ -236,7 +244,9 @@ class Action(models.TextChoices):
 class SessionEvent(models.Model):
     """The audit trail: who did what to a session, when, and which fields changed."""
 
-    session = models.ForeignKey(CoachingSession, on_delete=models.CASCADE, related_name="events")
+    session = models.ForeignKey(
+        CoachingSession, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

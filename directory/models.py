@@ -57,8 +57,12 @@ class UserGroup(models.Model):
 
 
 class UserGroupMembership(models.Model):
-    group = models.ForeignKey(UserGroup, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="group_memberships")
+    group = models.ForeignKey(
+        UserGroup, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="group_memberships", db_index=False
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["group", "user"], name="uniq_group_member")]
@@ -106,8 +110,12 @@ class ParticipantRole(models.TextChoices):
 
 
 class CaseParticipant(models.Model):
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="participations")
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="case_participations")
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="participations", db_index=False
+    )
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="case_participations", db_index=False
+    )
     role = models.CharField(max_length=10, choices=ParticipantRole.choices)
 
     class Meta:
@@ -124,8 +132,12 @@ class CaseParticipant(models.Model):
 class Evaluation(models.Model):
     """A QA score (0-100) for one agent on one case, in one coaching area."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="evaluations")
-    agent = models.ForeignKey(User, on_delete=models.CASCADE, related_name="evaluations")
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="evaluations", db_index=False
+    )
+    agent = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="evaluations", db_index=False
+    )
     coaching_area = models.ForeignKey(
         CoachingArea, on_delete=models.PROTECT, related_name="evaluations"
     )
