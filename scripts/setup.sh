@@ -30,7 +30,9 @@ fi
 UV_VERSION=$(sed -n 's/^ *"uv==\([0-9.]*\)".*/\1/p' pyproject.toml)
 if ! .venv/bin/python -m uv --version 2>/dev/null | grep -q "$UV_VERSION"; then
   echo "==> installing uv $UV_VERSION"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION" 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" || true
+  .venv/bin/python -m uv --version >/dev/null || { echo "error: could not install uv" >&2; exit 1; }
 fi
 echo "==> installing locked dependencies (uv.lock)"
 UV_PROJECT_ENVIRONMENT=.venv UV_PYTHON_DOWNLOADS=never .venv/bin/python -m uv sync --frozen --inexact --quiet --python .venv/bin/python
