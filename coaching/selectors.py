@@ -7,7 +7,7 @@ what a page or an API list shows in a fixed number of queries, whatever the page
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import F, Prefetch, Q, QuerySet
@@ -30,7 +30,7 @@ from .models import (
     State,
 )
 from .policies import is_admin
-from .rules import PartyRef
+from .rules import DURATION_MAX, PartyRef
 
 
 # --- building blocks ---------------------------------------------------------------------------
@@ -178,6 +178,21 @@ def sessions_to_coach(viewer: User, now: datetime | None = None) -> QuerySet[Coa
         sessions_visible_to(viewer, now)
         .filter(_id_in(_coached_session_ids(viewer, open_q(now))))
         .order_by("expires_at", "id")
+    )
+
+
+def sessions_scheduled_to_coach(
+    viewer: User, now: datetime | None = None
+) -> QuerySet[CoachingSession]:
+    """The coach's "Scheduled Coaching Sessions": sessions they coach (directly or through a
+    group) that are scheduled and still ahead or possibly running (started less than the longest
+    duration ago), the next one first."""
+    now = now or timezone.now()
+    upcoming = Q(state=State.SCHEDULED, starts_at__gt=now - timedelta(minutes=DURATION_MAX))
+    return (
+        sessions_visible_to(viewer, now)
+        .filter(_id_in(_coached_session_ids(viewer, upcoming)))
+        .order_by("starts_at", "id")
     )
 
 

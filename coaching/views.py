@@ -238,6 +238,17 @@ def coaching_widget(viewer: User, *, agent: User | None = None, case: Case | Non
                 more_coach,
             )
         )
+    scheduled, more_scheduled = _cards(viewer, selectors.sessions_scheduled_to_coach(viewer))
+    if scheduled or Role.COACH in roles:
+        widget.sections.append(
+            Section(
+                "coach-scheduled",
+                "Scheduled Coaching Sessions",
+                scheduled,
+                "No coaching session is scheduled with you as coach.",
+                more_scheduled,
+            )
+        )
     mine, more_mine = _cards(viewer, selectors.sessions_for_trainee(viewer, viewer))
     if mine or Role.AGENT in roles:
         widget.sections.append(

@@ -71,6 +71,41 @@ def test_coach_home_shows_suggested_section_with_schedule_and_decline(as_user, o
     assert f"/sessions/{direct.pk}/schedule/" in as_user(org.cora).get("/").text
 
 
+def test_coach_home_lists_scheduled_sessions_next_first(as_user, org, suggest):
+    now = timezone.now()
+    later = suggest(coach=org.coaching_team, title="Group session later")
+    sooner = suggest(title="Cora session sooner")
+    past = suggest(title="Long over", now=now - timedelta(days=3))
+    running = suggest(title="Running now", now=now - timedelta(days=1))
+    services.session_schedule(
+        actor=org.cora,
+        session_id=running.pk,
+        starts_at=now - timedelta(hours=1),
+        duration_minutes=120,
+        now=now - timedelta(days=1),
+    )
+    for s, starts in ((later, now + timedelta(days=5)), (sooner, now + timedelta(days=1))):
+        services.session_schedule(
+            actor=org.cora, session_id=s.pk, starts_at=starts, duration_minutes=30
+        )
+    services.session_schedule(
+        actor=org.cora,
+        session_id=past.pk,
+        starts_at=now - timedelta(days=2),
+        duration_minutes=30,
+        now=now - timedelta(days=3),
+    )
+    cora = section(as_user(org.cora).get("/").text, "coach-scheduled")
+    assert "Scheduled Coaching Sessions" in cora
+    assert cora.index("Cora session sooner") < cora.index("Group session later")
+    assert "Long over" not in cora
+    assert cora.index("Running now") < cora.index("Cora session sooner")
+    assert f"/sessions/{sooner.pk}/schedule/" not in cora  # nothing left to act on
+    carl = section(as_user(org.carl).get("/").text, "coach-scheduled")
+    assert "Group session later" in carl and "Cora session sooner" not in carl
+    assert 'data-section="coach-scheduled"' not in as_user(org.sam).get("/").text
+
+
 def test_agent_home_lists_their_sessions_never_canceled_suggestions(as_user, org, suggest):
     open_ = suggest(title="Still open")
     gone = suggest(title="Deleted before scheduling")
