@@ -169,45 +169,31 @@ def coaching_widget(viewer: User, *, agent: User | None = None, case: Case | Non
     can_create = has_perm(viewer, Perm.CREATE_SUGGESTIONS)
     widget_url = reverse("coaching_widget")
     new_url = reverse("session_new")
-    if agent is not None:
+    if agent is not None or case is not None:
+        # An analytics page: one section, the sessions of that agent or of that case.
+        if agent is not None:
+            scope, key, query = "agent", "trainee", f"agent={agent.pk}"
+            return_url = reverse("agent_analytics", args=[agent.pk])
+            title = f"Coaching sessions for {agent}"
+            empty = f"No coaching sessions for {agent} yet."
+            sessions = selectors.sessions_for_trainee(viewer, agent)
+        else:
+            assert case is not None
+            scope, key, query = "case", "case", f"case={case.pk}"
+            return_url = reverse("case_analytics", args=[case.pk])
+            title = f"Coaching sessions referencing {case.number}"
+            empty = f"No coaching session references {case.number} yet."
+            sessions = selectors.sessions_for_case(viewer, case)
         widget = Widget(
-            "agent",
-            f"{widget_url}?agent={agent.pk}",
-            f"{new_url}?agent={agent.pk}" if can_create else None,
+            scope,
+            f"{widget_url}?{query}",
+            f"{new_url}?{query}" if can_create else None,
             can_view,
-            return_url=reverse("agent_analytics", args=[agent.pk]),
+            return_url=return_url,
         )
         if can_view:
-            cards, more = _cards(viewer, selectors.sessions_for_trainee(viewer, agent))
-            widget.sections.append(
-                Section(
-                    "trainee",
-                    f"Coaching sessions for {agent}",
-                    cards,
-                    f"No coaching sessions for {agent} yet.",
-                    more,
-                )
-            )
-        return widget
-    if case is not None:
-        widget = Widget(
-            "case",
-            f"{widget_url}?case={case.pk}",
-            f"{new_url}?case={case.pk}" if can_create else None,
-            can_view,
-            return_url=reverse("case_analytics", args=[case.pk]),
-        )
-        if can_view:
-            cards, more = _cards(viewer, selectors.sessions_for_case(viewer, case))
-            widget.sections.append(
-                Section(
-                    "case",
-                    f"Coaching sessions referencing {case.number}",
-                    cards,
-                    f"No coaching session references {case.number} yet.",
-                    more,
-                )
-            )
+            cards, more = _cards(viewer, sessions)
+            widget.sections.append(Section(key, title, cards, empty, more))
         return widget
 
     widget = Widget(
