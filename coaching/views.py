@@ -10,6 +10,7 @@ dialog and refreshes the widget; without JavaScript the same URLs work as plain 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from core.errors import ApplicationError, NotFound, ValidationFailed
+from core.errors import ApplicationError, FieldError, NotFound, ValidationFailed
 from core.http import is_htmx
 from directory.models import Case, User, UserGroup
 from directory.permissions import Perm, Role, has_perm
@@ -392,19 +393,15 @@ def session_new(request: HttpRequest) -> HttpResponse:
         if origin not in Origin.values:
             origin = Origin.HOMEPAGE
         form = parse_session_form(request.POST, tz_name=tz_name, mode="suggest")
-        errors = list(form.errors)
-        if errors:
-            errors = with_rule_errors(form, author=viewer, tz_name=tz_name)
-        else:
-            try:
-                session = services.session_suggest(actor=viewer, fields=form.fields, origin=origin)
-            except ValidationFailed as err:
-                errors = err.errors
-            except ApplicationError as err:
-                return from_error(request, err)
-            else:
-                url = reverse("session_detail", args=[session.pk])
-                return done(request, f"Suggested “{session.title}”.", safe_next(request, url))
+
+        def suggest() -> HttpResponse:
+            session = services.session_suggest(actor=viewer, fields=form.fields, origin=origin)
+            url = reverse("session_detail", args=[session.pk])
+            return done(request, f"Suggested “{session.title}”.", safe_next(request, url))
+
+        errors = _submit(request, form, suggest, author=viewer)
+        if isinstance(errors, HttpResponse):
+            return errors
         ctx = _form_context(
             request,
             mode="suggest",
@@ -439,6 +436,32 @@ def session_new(request: HttpRequest) -> HttpResponse:
         request, mode="suggest", action=action, values=values, origin=prefill.origin
     )
     return _render_form(request, ctx)
+
+
+def _submit(
+    request: HttpRequest,
+    form: SessionForm,
+    run: Callable[[], HttpResponse],
+    *,
+    author: User | None,
+    mode: str = "suggest",
+    session: CoachingSession | None = None,
+) -> HttpResponse | list[FieldError]:
+    """The one way a form reaches its service: a form that did not even parse gets the rules'
+    errors for every field at once; otherwise the service runs (`run` answers its success), and
+    its field errors come back for the form, any other refusal as an error page."""
+    viewer: User = request.user  # type: ignore[assignment]
+    if form.errors:
+        current = services.resolved_of(session) if session is not None else None
+        return with_rule_errors(
+            form, author=author, tz_name=viewer.time_zone, current=current, mode=mode
+        )
+    try:
+        return run()
+    except ValidationFailed as err:
+        return err.errors
+    except ApplicationError as err:
+        return from_error(request, err)
 
 
 def _session_or_problem(request: HttpRequest, pk: int) -> CoachingSession | HttpResponse:
@@ -480,24 +503,15 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = parse_session_form(
             request.POST, tz_name=viewer.time_zone, mode="edit", keep_expiry=session.expires_at
         )
-        errors = list(form.errors)
-        if errors:
-            errors = with_rule_errors(
-                form,
-                author=session.suggested_by,
-                tz_name=viewer.time_zone,
-                current=services.resolved_of(session),
-            )
-        else:
-            try:
-                services.session_edit(actor=viewer, session_id=pk, fields=form.fields)
-            except ValidationFailed as err:
-                errors = err.errors
-            except ApplicationError as err:
-                return from_error(request, err)
-            else:
-                url = reverse("session_detail", args=[pk])
-                return done(request, "Your changes are saved.", safe_next(request, url))
+
+        def edit() -> HttpResponse:
+            services.session_edit(actor=viewer, session_id=pk, fields=form.fields)
+            url = reverse("session_detail", args=[pk])
+            return done(request, "Your changes are saved.", safe_next(request, url))
+
+        errors = _submit(request, form, edit, author=session.suggested_by, session=session)
+        if isinstance(errors, HttpResponse):
+            return errors
         ctx = _form_context(
             request,
             mode="edit",
@@ -524,32 +538,24 @@ def session_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     action = reverse("session_schedule", args=[pk])
     if request.method == "POST":
         form = parse_session_form(request.POST, tz_name=viewer.time_zone, mode="schedule")
-        errors = list(form.errors)
-        if errors:
-            errors = with_rule_errors(
-                form,
-                author=session.suggested_by,
-                tz_name=viewer.time_zone,
-                current=services.resolved_of(session),
-                mode="schedule",
+
+        def schedule() -> HttpResponse:
+            services.session_schedule(
+                actor=viewer,
+                session_id=pk,
+                starts_at=form.starts_at,
+                duration_minutes=form.duration_minutes,
+                location=form.location,
+                fields=form.fields,
             )
-        else:
-            try:
-                services.session_schedule(
-                    actor=viewer,
-                    session_id=pk,
-                    starts_at=form.starts_at,
-                    duration_minutes=form.duration_minutes,
-                    location=form.location,
-                    fields=form.fields,
-                )
-            except ValidationFailed as err:
-                errors = err.errors
-            except ApplicationError as err:
-                return from_error(request, err)
-            else:
-                url = reverse("session_detail", args=[pk])
-                return done(request, f"Scheduled “{session.title}”.", safe_next(request, url))
+            url = reverse("session_detail", args=[pk])
+            return done(request, f"Scheduled “{session.title}”.", safe_next(request, url))
+
+        errors = _submit(
+            request, form, schedule, author=session.suggested_by, mode="schedule", session=session
+        )
+        if isinstance(errors, HttpResponse):
+            return errors
         values = _values_from_form(form)
         values["expires_at"] = to_local_input(session.expires_at, viewer.time_zone)
         ctx = _form_context(
