@@ -152,6 +152,18 @@ def sessions_visible_to(viewer: User, now: datetime | None = None) -> QuerySet[C
     return qs.filter(_id_in(candidates), own | ~canceled_before_scheduled_q(now))
 
 
+def trainee_knew_of(viewer: User, session_id: int) -> bool:
+    """`viewer` is a trainee of the session (directly or through a group) and holds View
+    Suggestions, whether or not they still see it: a trainee stops seeing a suggestion once it is
+    canceled, but may have its decline dialog open and is then told it is closed."""
+    return (
+        viewer.is_authenticated
+        and viewer.is_active
+        and has_perm(viewer, Perm.VIEW_SUGGESTIONS)
+        and CoachingSession.objects.filter(trainee_q(viewer), pk=session_id).exists()
+    )
+
+
 def session_for(viewer: User, session_id: int) -> CoachingSession:
     """One session, or NotFound when it does not exist or the viewer may not see it."""
     session = with_related(sessions_visible_to(viewer)).filter(pk=session_id).first()
@@ -283,6 +295,7 @@ __all__ = [
     "sessions_to_coach",
     "sessions_visible_to",
     "state_q",
+    "trainee_knew_of",
     "trainee_q",
     "with_related",
 ]

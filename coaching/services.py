@@ -18,7 +18,6 @@ from django.utils import timezone
 from core.errors import ApplicationError, NotFound, ValidationFailed, VersionConflict
 from core.timeutils import default_expiry
 from directory.models import User, UserGroup
-from directory.permissions import Perm, has_perm
 from notifications.models import Kind
 from notifications.services import notify
 
@@ -32,7 +31,7 @@ from .rules import (
     clean_schedule,
     validate_session_fields,
 )
-from .selectors import sessions_visible_to, trainee_q
+from .selectors import sessions_visible_to, trainee_knew_of
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +132,7 @@ def _event(
     )
 
 
-def _locked(actor: User, session_id: int) -> CoachingSession:
+def _locked(actor: User, session_id: int, *, declining: bool = False) -> CoachingSession:
     """Lock the row, then check the actor may see it (404 otherwise, never a hint it exists)."""
     session = (
         CoachingSession.objects.select_for_update(of=("self",))
@@ -141,22 +140,19 @@ def _locked(actor: User, session_id: int) -> CoachingSession:
         .filter(pk=session_id)
         .first()
     )
-    if session is None or not _may_address(actor, session_id):
+    if session is None or not _may_address(actor, session_id, declining=declining):
         raise NotFound("There is no such coaching session, or you may not see it.")
     return session
 
 
-def _may_address(actor: User, session_id: int) -> bool:
-    """Whoever sees the session may address it. So may a trainee who no longer sees it because it
-    was canceled before it was scheduled: they knew of it already, so they are told it is closed
-    (409, like everyone who lost the race) rather than that it does not exist."""
+def _may_address(actor: User, session_id: int, *, declining: bool) -> bool:
+    """Whoever sees the session may address it. A trainee who no longer sees it because it was
+    canceled before it was scheduled may still try to decline it (they knew of it, so they are
+    told it is closed, 409, like everyone who lost the race); for anything else it does not exist
+    to them (404), as decisions.md has it for what one may not see."""
     if sessions_visible_to(actor).filter(pk=session_id).exists():
         return True
-    return (
-        actor.is_active
-        and has_perm(actor, Perm.VIEW_SUGGESTIONS)
-        and CoachingSession.objects.filter(trainee_q(actor), pk=session_id).exists()
-    )
+    return declining and trainee_knew_of(actor, session_id)
 
 
 def _check(*denials: ApplicationError | None) -> None:
@@ -377,7 +373,7 @@ def session_decline(
     """The coach (or a coach-group member) or a trainee declines; the whole suggestion is canceled."""
     now = now or timezone.now()
     with transaction.atomic():
-        session = _locked(actor, session_id)
+        session = _locked(actor, session_id, declining=True)
         _check(policies.decline_denial(actor, session), policies.state_denial(session, now))
         reason, errors = clean_reason(reason)
         if errors:

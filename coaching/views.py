@@ -464,10 +464,17 @@ def _submit(
         return from_error(request, err)
 
 
-def _session_or_problem(request: HttpRequest, pk: int) -> CoachingSession | HttpResponse:
+def _session_or_problem(
+    request: HttpRequest, pk: int, *, declining: bool = False
+) -> CoachingSession | HttpResponse:
+    """The session, or the 404 page. A trainee declining a suggestion that was canceled meanwhile
+    (so they no longer see it) gets it all the same, to be told it is closed, as the API does."""
+    viewer: User = request.user  # type: ignore[assignment]
     try:
-        return selectors.session_for(request.user, pk)  # type: ignore[arg-type]
+        return selectors.session_for(viewer, pk)
     except NotFound as err:
+        if declining and selectors.trainee_knew_of(viewer, pk):
+            return selectors.with_related(CoachingSession.objects.filter(pk=pk)).get()
         return from_error(request, err)
 
 
@@ -599,7 +606,7 @@ def session_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def session_decline(request: HttpRequest, pk: int) -> HttpResponse:
     viewer: User = request.user  # type: ignore[assignment]
-    session = _session_or_problem(request, pk)
+    session = _session_or_problem(request, pk, declining=True)
     if isinstance(session, HttpResponse):
         return session
     if (refused := _refusal(request, session, "decline")) is not None:
