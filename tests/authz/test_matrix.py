@@ -1,0 +1,289 @@
+"""Every cell of the authorization matrix (`spec.py`) as a request against the real stack.
+
+One test per (endpoint, role) walks every relationship and state; each request that may change
+something runs in a savepoint that is rolled back, so every cell starts from the same world. A
+cell checks the status, the body (problem+json with the right code in the API, the sign-in
+redirect on pages) and that a refused request changed nothing while an accepted one changed the
+session once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.utils import timezone
+
+from coaching.forms import to_local_input
+from coaching.models import CoachingSession, SessionEvent
+
+from . import world as world_module
+from .spec import (
+    ADMIN_LOGIN,
+    LOGIN,
+    OK,
+    OTHER_ENDPOINTS,
+    OTHER_RELATIONSHIPS,
+    OTHER_TABLE,
+    RELATIONSHIPS,
+    ROLES,
+    SESSION_ENDPOINTS,
+    SESSION_TABLE,
+    STATES,
+    Row,
+)
+from .world import World, impossible
+
+PROBLEM = "application/problem+json"
+CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_found", 409: "invalid_state"}
+NO_STATE = "-"
+
+
+# --- the expansion -------------------------------------------------------------------------------
+def session_cells(endpoint: str, role: str) -> Iterator[tuple[str, str]]:
+    for rel in RELATIONSHIPS:
+        for state in STATES:
+            if not impossible(role, rel, state):
+                yield rel, state
+
+
+def other_cells(endpoint: str, role: str) -> Iterator[str]:
+    for rel in OTHER_RELATIONSHIPS.get(endpoint, ("unrelated",)):
+        if role == "anonymous" and rel != "unrelated":
+            continue
+        yield rel
+
+
+def first_row(table: list[Row], endpoint: str, role: str, rel: str, state: str) -> Row:
+    for row in table:
+        if row.matches(endpoint, role, rel, state):
+            return row
+    raise AssertionError(f"no row of the matrix covers {endpoint} {role} {rel} {state}")
+
+
+def all_cells() -> Iterator[tuple[list[Row], str, str, str, str]]:
+    for endpoint in SESSION_ENDPOINTS:
+        for role in ROLES:
+            for rel, state in session_cells(endpoint, role):
+                yield SESSION_TABLE, endpoint, role, rel, state
+    for endpoint in OTHER_ENDPOINTS:
+        for role in ROLES:
+            for rel in other_cells(endpoint, role):
+                yield OTHER_TABLE, endpoint, role, rel, NO_STATE
+
+
+def test_every_cell_has_a_row_and_every_row_a_cell():
+    used: set[tuple[int, int]] = set()
+    count = 0
+    for table, endpoint, role, rel, state in all_cells():
+        row = first_row(table, endpoint, role, rel, state)
+        used.add((id(table), table.index(row)))
+        count += 1
+    for table in (SESSION_TABLE, OTHER_TABLE):
+        for i, row in enumerate(table):
+            assert (id(table), i) in used, f"row {i} ({row.why}) matches no cell: dead or shadowed"
+    assert count > 4000  # the size reported in the README
+
+
+# --- the world, once per module ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignore[no-untyped-def]
+    """Built once inside a transaction that is rolled back at the end of the module; each test's
+    own transaction (the `db` fixture) and each cell's savepoint nest inside it."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield world_module.build(timezone.now())
+        transaction.set_rollback(True)
+
+
+@pytest.fixture(scope="module")
+def clients(world: World, django_db_blocker) -> dict[str, Client]:  # type: ignore[no-untyped-def]
+    """Per role: a browser client signed in (pages) and its bearer token (API)."""
+    out = {"anonymous": Client(), "spare": Client()}
+    with django_db_blocker.unblock():
+        for role, user in world.users.items():
+            client = Client()
+            client.force_login(user)
+            out[role] = client
+    return out
+
+
+# --- one request ---------------------------------------------------------------------------------
+# One client for every API request (they carry a bearer token, never a cookie): a new client
+# loads the middleware again, WhiteNoise's scan of the static files included.
+API_CLIENT = Client()
+
+
+def _api(token: str | None, method: str, path: str, body: Any) -> Any:
+    extra = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    kwargs: dict[str, Any] = {}
+    if body is not None:
+        kwargs = {"data": json.dumps(body), "content_type": "application/json"}
+    return getattr(API_CLIENT, method.lower())(path, **kwargs, **extra)
+
+
+def _form(session: CoachingSession, tz: str, **extra: Any) -> dict[str, Any]:
+    coach = session.coach_user or session.coach_group
+    return {
+        "title": "Renamed by the matrix",
+        "coach": f"{'user' if session.coach_user_id else 'group'}:{coach.pk}",  # type: ignore[union-attr]
+        "trainees": [f"user:{u.pk}" for u in session.trainee_users.all()]
+        + [f"group:{g.pk}" for g in session.trainee_groups.all()],
+        "coaching_area_id": str(session.coaching_area_id),
+        "expires_at": to_local_input(session.expires_at, tz),
+        "reference_case_ids": [str(c.pk) for c in session.reference_cases.all()],
+        **extra,
+    }
+
+
+def session_body(endpoint: str, session: CoachingSession, tz: str) -> Any:
+    later = timezone.now() + timedelta(days=3)
+    return {
+        "api.edit": {"title": "Renamed by the matrix"},
+        "api.schedule": {"starts_at": later.isoformat(), "duration_minutes": 30},
+        "api.decline": {"reason": "Not this week"},
+        "page.edit": lambda: _form(session, tz),
+        "page.schedule": lambda: _form(
+            session, tz, starts_at=to_local_input(later, tz), duration_minutes="30", location=""
+        ),
+        "page.decline": {"reason": "Not this week"},
+        "page.delete": {},
+    }.get(endpoint)
+
+
+def send(
+    world: World, clients: dict[str, Client], role: str, endpoint: str, method: str, path: str, body
+) -> Any:  # type: ignore[no-untyped-def]
+    if callable(body):
+        body = body()
+    if endpoint.startswith("api."):
+        return _api(world.tokens.get(role), method, path, body)
+    client = clients[role]
+    if method == "GET":
+        return client.get(path)
+    return client.post(path, body or {})
+
+
+def check(response: Any, endpoint: str, expected: int | str, success: int) -> str | None:
+    """None when the answer is the expected one, else what was wrong."""
+    status = response.status_code
+    if expected == OK:
+        want = success
+    elif expected in (LOGIN, ADMIN_LOGIN):
+        want = 302
+    else:
+        want = int(expected)
+    if status != want:
+        return f"status {status}, expected {want} ({expected})"
+    location = response.get("Location", "")
+    if expected == LOGIN and not location.startswith("/login/"):
+        return f"redirect to {location!r}, expected the sign-in page"
+    if expected == ADMIN_LOGIN and not location.startswith("/admin/login/"):
+        return f"redirect to {location!r}, expected the admin's sign-in page"
+    if endpoint.startswith("api.") and status >= 400:
+        if response["Content-Type"] != PROBLEM:
+            return f"content type {response['Content-Type']}"
+        code = json.loads(response.content)["code"]
+        if code != CODES[status]:
+            return f"code {code!r}, expected {CODES[status]!r}"
+    return None
+
+
+def _footprint(session_id: int) -> tuple[int, int]:
+    version = CoachingSession.objects.values_list("version", flat=True).get(pk=session_id)
+    return version, SessionEvent.objects.filter(session_id=session_id).count()
+
+
+# --- the tests -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("role", list(ROLES))
+@pytest.mark.parametrize("endpoint", list(SESSION_ENDPOINTS))
+def test_session_endpoint(db, world, clients, endpoint, role):  # type: ignore[no-untyped-def]
+    method, template, success = SESSION_ENDPOINTS[endpoint]
+    tz = world.users[role].time_zone if role in world.users else "UTC"
+    wrong: list[str] = []
+    for rel, state in session_cells(endpoint, role):
+        row = first_row(SESSION_TABLE, endpoint, role, rel, state)
+        pk = world.sessions[(role, rel, state)]
+        session = CoachingSession.objects.get(pk=pk)
+        with transaction.atomic():
+            before = _footprint(pk)
+            response = send(
+                world,
+                clients,
+                role,
+                endpoint,
+                method,
+                template.format(id=pk),
+                session_body(endpoint, session, tz),
+            )
+            problem = check(response, endpoint, row.outcome, success)
+            if problem is None and method != "GET":
+                after = _footprint(pk)
+                changed = after[0] == before[0] + 1 and after[1] == before[1] + 1
+                if row.outcome == OK and not changed:
+                    problem = f"accepted but the session went from {before} to {after}"
+                if row.outcome != OK and after != before:
+                    problem = f"refused but the session went from {before} to {after}"
+            transaction.set_rollback(True)
+        if problem:
+            wrong.append(f"{endpoint} {role} {rel} {state}: {problem}  [{row.why}]")
+    assert not wrong, "\n".join(wrong)
+
+
+def other_path(world: World, endpoint: str, role: str, rel: str) -> str:
+    template = OTHER_ENDPOINTS[endpoint][1]
+    own = rel != "unrelated"
+    return template.format(
+        user=world.victim.pk,  # type: ignore[union-attr]
+        group=world.group.pk,  # type: ignore[union-attr]
+        case=(world.cases[role] if own else world.other_case).pk,  # type: ignore[union-attr]
+        agent=(world.users[role] if own else world.other_agent).pk,  # type: ignore[union-attr]
+        notification=world.notifications[role] if own else world.other_notification,
+    )
+
+
+def other_body(world: World, endpoint: str, role: str) -> Any:
+    if endpoint == "api.token":
+        user = world.users.get(role)
+        return {
+            "username": user.username if user else "sam.supervisor",
+            "password": "demo" if user else "wrong",
+        }
+    if endpoint == "api.suggest":
+        return {
+            "title": "Suggested by the matrix",
+            "coach": {"type": "user", "id": world.users["coach"].pk},
+            "trainees": [{"type": "user", "id": world.users["agent"].pk}],
+            "coaching_area_id": world.area.pk,  # type: ignore[union-attr]
+        }
+    return None
+
+
+@pytest.mark.parametrize("endpoint", list(OTHER_ENDPOINTS))
+def test_other_endpoint(db, world, clients, endpoint):  # type: ignore[no-untyped-def]
+    method, _, success = OTHER_ENDPOINTS[endpoint]
+    wrong: list[str] = []
+    for role in ROLES:
+        for rel in other_cells(endpoint, role):
+            row = first_row(OTHER_TABLE, endpoint, role, rel, NO_STATE)
+            path = other_path(world, endpoint, role, rel)
+            body = other_body(world, endpoint, role)
+            with transaction.atomic():
+                if endpoint.startswith("api."):
+                    token = None if endpoint == "api.token" else world.tokens.get(role)
+                    response = _api(token, method, path, body)
+                else:
+                    client = clients[role]
+                    if endpoint == "page.logout" and role in world.users:
+                        client = clients["spare"]  # sign-out ends the session it uses
+                        client.force_login(world.users[role])
+                    response = client.get(path) if method == "GET" else client.post(path, {})
+                problem = check(response, endpoint, row.outcome, success)
+                transaction.set_rollback(True)
+            if problem:
+                wrong.append(f"{endpoint} {role} {rel}: {problem}  [{row.why}]")
+    assert not wrong, "\n".join(wrong)

@@ -1,0 +1,169 @@
+"""The sessions behind the matrix: for each demo role, each relationship and each state, one
+suggestion made and moved into that state through the services.
+
+Besides the demo organisation, the world has two stand-ins that never ask anything: `matrix.coach`
+(Coach role), the coach of every session the caller does not coach, and `matrix.trainee` (Agent
+role), a trainee of every session (the one who declines as trainee). Sessions the caller did not
+author are Sue Supervisor's (she is no role's stand-in). Each caller has their own coach group
+(with matrix.coach), trainee group and case, so "via group" and "case participant" are theirs
+alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import time_machine
+from django.contrib.auth.models import Group
+
+from coaching import services
+from coaching.rules import PartyRef, SessionFields
+from demo.loader import load
+from directory.models import (
+    Case,
+    CaseParticipant,
+    CoachingArea,
+    ParticipantRole,
+    User,
+    UserGroup,
+    UserGroupMembership,
+)
+from directory.permissions import Role
+from notifications.models import Notification
+from tokens.services import token_issue
+
+from .spec import IMPOSSIBLE, RELATIONSHIPS, ROLES, STATES
+
+EXPIRED_STATES = {"expired_unrecorded", "expired"}
+
+
+@dataclass
+class World:
+    now: datetime
+    users: dict[str, User]  # by role ("anonymous" absent)
+    tokens: dict[str, str]  # by role
+    sessions: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (role, rel, state)
+    cases: dict[str, Case] = field(default_factory=dict)  # the case each role took part in
+    other_case: Case | None = None
+    other_agent: User | None = None
+    notifications: dict[str, int] = field(default_factory=dict)  # one of each role's own
+    other_notification: int = 0
+    group: UserGroup | None = None
+    victim: User | None = None  # whom api.user_delete removes
+    area: CoachingArea | None = None
+
+
+def impossible(role: str, relationship: str, state: str | None) -> str | None:
+    return IMPOSSIBLE.get((role, relationship, None)) or IMPOSSIBLE.get((role, relationship, state))
+
+
+def _user(username: str, display: str, role: Role) -> User:
+    user = User.objects.create(username=username, display_name=display, email=f"{username}@x.test")
+    user.groups.set([Group.objects.get(name=role.value)])
+    return user
+
+
+def build(now: datetime) -> World:
+    """Build the world as it stood two hours before `now` (so suggestions can expire an hour
+    before `now`), then record the expiries at `now`."""
+    load(extras=False)
+    by_name = {u.username: u for u in User.objects.all()}
+    users = {role: by_name[name] for role, name in ROLES.items() if name}
+    world = World(
+        now=now,
+        users=users,
+        tokens={role: token_issue(user=u, name="matrix")[1] for role, u in users.items()},
+    )
+    sue = by_name["sue.supervisor"]
+    stand_in_coach = _user("matrix.coach", "Matrix Coach", Role.COACH)
+    stand_in_trainee = _user("matrix.trainee", "Matrix Trainee", Role.AGENT)
+    world.victim = stand_in_trainee
+    world.area = CoachingArea.objects.get(name="Empathy")
+    world.group = UserGroup.objects.get(name="Tier 1")
+    world.other_agent = by_name["dan.agent"]
+    world.other_case = Case.objects.get(number="CASE-1002")  # none of the stand-ins took part
+
+    coach_groups: dict[str, UserGroup] = {}
+    trainee_groups: dict[str, UserGroup] = {}
+    for role, user in users.items():
+        coach_groups[role] = UserGroup.objects.create(name=f"Matrix coaches with {user.username}")
+        UserGroupMembership.objects.create(group=coach_groups[role], user=user)
+        UserGroupMembership.objects.create(group=coach_groups[role], user=stand_in_coach)
+        trainee_groups[role] = UserGroup.objects.create(name=f"Matrix trainees {user.username}")
+        UserGroupMembership.objects.create(group=trainee_groups[role], user=user)
+        case = Case.objects.create(
+            number=f"MATRIX-{user.username}", subject="Matrix case", opened_at=now
+        )
+        CaseParticipant.objects.create(case=case, user=user, role=ParticipantRole.AGENT)
+        world.cases[role] = case
+
+    def make(role: str, rel: str, state: str) -> int:
+        caller = users.get(role)
+        author = caller if rel == "author" else sue
+        assert author is not None
+        coach: User | UserGroup = stand_in_coach
+        trainees: list[User | UserGroup] = [stand_in_trainee]
+        cases: list[int] = []
+        if rel == "coach":
+            coach = caller  # type: ignore[assignment]
+        elif rel == "coach_via_group":
+            coach = coach_groups[role]
+        elif rel == "trainee":
+            trainees.append(caller)  # type: ignore[arg-type]
+        elif rel == "trainee_via_group":
+            trainees.append(trainee_groups[role])
+        elif rel == "case_participant":
+            cases.append(world.cases[role].pk)
+        acting_coach = caller if rel == "coach" else stand_in_coach
+        session = services.session_suggest(
+            actor=author,
+            fields=SessionFields(
+                title=f"{role} {rel} {state}",
+                coach=PartyRef.of(coach),
+                trainees=[PartyRef.of(t) for t in trainees],
+                coaching_area_id=world.area.pk,  # type: ignore[union-attr]
+                expires_at=now - timedelta(hours=1) if state in EXPIRED_STATES else None,
+                reference_case_ids=cases,
+            ),
+        )
+        assert acting_coach is not None
+        if state == "scheduled":
+            services.session_schedule(
+                actor=acting_coach,
+                session_id=session.pk,
+                starts_at=now + timedelta(days=7),
+                duration_minutes=30,
+            )
+        elif state == "deleted_by_supervisor":
+            services.session_delete(actor=author, session_id=session.pk)
+        elif state == "declined_by_coach":
+            services.session_decline(actor=acting_coach, session_id=session.pk, reason="Busy")
+        elif state == "declined_by_trainee":
+            services.session_decline(actor=stand_in_trainee, session_id=session.pk, reason="Away")
+        return session.pk
+
+    shared: dict[tuple[str, str], int] = {}  # "unrelated" sessions are the same for every role
+    with time_machine.travel(now - timedelta(hours=2), tick=False):
+        for role in ROLES:
+            for rel in RELATIONSHIPS:
+                for state in STATES:
+                    if impossible(role, rel, state):
+                        continue
+                    if rel == "unrelated":
+                        key = (rel, state)
+                        if key not in shared:
+                            shared[key] = make(role, rel, state)
+                        world.sessions[(role, rel, state)] = shared[key]
+                    else:
+                        world.sessions[(role, rel, state)] = make(role, rel, state)
+    for (_, _, state), pk in world.sessions.items():
+        if state == "expired":
+            services.session_expire(session_id=pk, now=now)
+
+    for role, user in users.items():
+        own = Notification.objects.filter(recipient=user).order_by("pk").first()
+        assert own is not None, f"{role} has no notification"
+        world.notifications[role] = own.pk
+    world.other_notification = Notification.objects.filter(recipient=sue).order_by("pk")[0].pk
+    return world
