@@ -33,7 +33,9 @@ from config.errors_views import (
     CODE_INTERNAL_ERROR,
     CODE_METHOD_NOT_ALLOWED,
     PROBLEM_CONTENT_TYPE,
+    database_unavailable,
     problem_response,
+    service_unavailable,
 )
 from core.errors import (
     ApplicationError,
@@ -60,7 +62,8 @@ the `X-CSRFToken` header.
 `method_not_allowed`, 409 `invalid_state`, 412 `version_conflict` (If-Match), 422
 `validation_failed` (a missing required field has code `required`; a value out of its declared
 bounds `out_of_range` / `too_long`; an unknown choice `invalid`; the business rules' own codes),
-500 `internal_error`.
+500 `internal_error`, 503 `service_unavailable` (the database could not be reached, so nothing was
+carried out; `Retry-After` says when to try again).
 
 **Lists** take `limit` (default 20, at most 100) and `offset`, answer `{"items": [...], "count": N}`
 and are ordered deterministically. **Times** are ISO 8601 with offset, answered in UTC.
@@ -272,6 +275,9 @@ def on_permission_denied(request: HttpRequest, exc: DjangoPermissionDenied) -> H
 
 @api.exception_handler(Exception)
 def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if database_unavailable(exc):
+        log.error("Service unavailable (database): %s: %s", request.path, exc)
+        return service_unavailable(request)
     log.error(
         "Internal Server Error: %s",
         request.path,

@@ -7,9 +7,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Mapping
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.template import loader
 from django.views import defaults
 
 from core.errors import FieldError
@@ -21,6 +24,9 @@ API_PREFIX = "/api/"
 # Codes beyond the contract's table, for statuses it does not list.
 CODE_METHOD_NOT_ALLOWED = "method_not_allowed"
 CODE_INTERNAL_ERROR = "internal_error"
+CODE_SERVICE_UNAVAILABLE = "service_unavailable"
+# How soon a client may try again after the database could not be reached.
+RETRY_AFTER_SECONDS = 5
 
 
 def problem_body(
@@ -73,7 +79,33 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return defaults.page_not_found(request, exception)  # type: ignore[arg-type]
 
 
+def database_unavailable(exc: BaseException | None) -> bool:
+    """The database could not be reached or dropped the connection (PostgreSQL down or
+    restarting, the pool out of connections, SQLite locked past its timeout): the request could
+    not be carried out, and its transaction was rolled back with the connection."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def service_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After: problem+json under /api/, a page elsewhere. Rendered without the
+    request's context processors, which would ask the unreachable database again."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if _is_api(request):
+        return problem_response(
+            status=503,
+            code=CODE_SERVICE_UNAVAILABLE,
+            title="Service unavailable",
+            detail="The database could not be reached, so the request was not carried out. "
+            f"Try again in {RETRY_AFTER_SECONDS} seconds.",
+            headers=headers,
+        )
+    return HttpResponse(loader.render_to_string("503.html"), status=503, headers=headers)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this inside its `except` block, so the exception is at hand.
+    if database_unavailable(sys.exc_info()[1]):
+        return service_unavailable(request)
     # Never a traceback, whatever DEBUG says: the details are in the server log.
     if _is_api(request):
         return problem_response(

@@ -122,7 +122,8 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
         "pool": {
             "min_size": int(os.environ.get("DB_POOL_MIN", "1")),
             "max_size": int(os.environ.get("DB_POOL_MAX", "10")),
-            "timeout": 10,
+            # How long a request waits for a connection before it answers 503.
+            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
         }
     }
     if test_name := os.environ.get("TEST_DATABASE_NAME"):
