@@ -112,12 +112,13 @@ class SmtpServer:
             if self._hold_countdown > 0:
                 self._hold_countdown -= 1
                 held = self._hold_countdown == 0
+            # The server has the whole message now: it counts as delivered even if the sender
+            # dies before the reply (a held message's sender is killed meanwhile).
+            self.accepted[nid] += 1
         if held:
             self.holding.set()
             while not self._release.is_set():
                 await asyncio.sleep(0.02)
-        with self._lock:
-            self.accepted[nid] += 1
         return "250 2.0.0 Accepted"
 
     @property
@@ -279,6 +280,8 @@ class DatabaseProxy:
         self.upstream = upstream
         self.port = free_port()
         self._pattern: bytes | None = None
+        self._pause_pattern: bytes | None = None
+        self.paused = threading.Event()
         self._down = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -331,6 +334,10 @@ class DatabaseProxy:
                     if sock is client and self._pattern and self._pattern in data:
                         self._cut()
                         return
+                    if sock is client and self._pause_pattern and self._pause_pattern in data:
+                        self._pause_pattern = None
+                        self._hold_until_client_leaves(client)
+                        return
                     peers[sock].sendall(data)
         except OSError:
             return
@@ -340,6 +347,20 @@ class DatabaseProxy:
 
     def cut_on(self, pattern: bytes) -> None:
         self._pattern = pattern
+
+    def pause_on(self, pattern: bytes) -> None:
+        """The next client to send `pattern` is held there (its bytes not forwarded) until it
+        goes away; its connection to the server is then closed. The server is left waiting in
+        the middle of that client's transaction meanwhile."""
+        self.paused.clear()
+        self._pause_pattern = pattern
+
+    def _hold_until_client_leaves(self, client: socket.socket) -> None:
+        self.paused.set()
+        while not self._stop.is_set():
+            ready, _, _ = select.select([client], [], [], 0.2)
+            if ready and not client.recv(65536):
+                return
 
     def cut_now(self) -> None:
         self._cut()
