@@ -378,11 +378,11 @@ def expected_notifications() -> Counter[tuple[int, int, str, str]]:
     out: Counter[tuple[int, int, str, str]] = Counter()
     for e in SessionEvent.objects.select_related("actor").order_by("id"):
         s = sessions[e.session_id]
-        coach = {s.coach_user_id} if s.coach_user_id else members[s.coach_group_id]
-        author = {s.suggested_by_id}
+        coach: set[int] = {s.coach_user_id} if s.coach_user_id else members[s.coach_group_id or 0]
+        author: set[int] = {s.suggested_by_id} if s.suggested_by_id else set()
         name = str(e.actor) if e.actor else ""
         reason = e.changes.get("reason", "") if isinstance(e.changes, dict) else ""
-        kinds = {
+        kinds: dict[str, tuple[str, set[int], str]] = {
             "suggested": (
                 "session_suggested",
                 coach,
