@@ -68,8 +68,11 @@ class SmtpServer:
     case: the server has it, the sender never learned)."""
 
     def __init__(self) -> None:
+        import logging
+
         from aiosmtpd.controller import Controller
 
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # one line per SMTP command
         self.port = free_port()
         self.accepted: Counter[int] = Counter()
         self.refused: Counter[int] = Counter()
