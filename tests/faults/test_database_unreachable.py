@@ -69,6 +69,16 @@ def test_database_cut_mid_request_answers_503_and_writes_nothing(org, tmp_path):
         )
         with running(web.proc):
             path = f"/api/v1/coaching-sessions/{session.pk}"
+
+            def back_with_nothing_written() -> None:
+                proxy.restore()
+                wait_for(
+                    lambda: request(web.base, "GET", path, token=cora).status == 200,
+                    timeout=60,
+                    what="the web server to reach the database again",
+                )
+                assert world() == before
+
             # The API, cut between the session's UPDATE and the notification's INSERT.
             proxy.cut_on(NOTIFICATION_INSERT)
             _assert_unavailable_problem(
@@ -78,13 +88,7 @@ def test_database_cut_mid_request_answers_503_and_writes_nothing(org, tmp_path):
             # While it stays down: the API and the pages answer 503 as well.
             _assert_unavailable_problem(request(web.base, "GET", path, token=cora))
             _assert_unavailable_page(request(web.base, "GET", "/", headers={"Cookie": cookie}))
-            proxy.restore()
-            wait_for(
-                lambda: request(web.base, "GET", path, token=cora).status == 200,
-                timeout=60,
-                what="the web server to reach the database again",
-            )
-            assert world() == before
+            back_with_nothing_written()
 
             # A page's form, cut the same way: Alice declines.
             page = request(
@@ -106,13 +110,7 @@ def test_database_cut_mid_request_answers_503_and_writes_nothing(org, tmp_path):
                 )
             )
             assert proxy.cuts == 2
-            proxy.restore()
-            wait_for(
-                lambda: request(web.base, "GET", path, token=cora).status == 200,
-                timeout=60,
-                what="the web server to reach the database again",
-            )
-            assert world() == before
+            back_with_nothing_written()
 
             # Once it is back, the same request goes through, once.
             answer = request(web.base, "POST", f"{path}/schedule", schedule, token=cora)
