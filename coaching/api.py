@@ -34,7 +34,7 @@ from config.api_common import (
     page,
     problems,
 )
-from core.errors import NotFound, PermissionDenied
+from core.errors import FieldCode, FieldError, NotFound, PermissionDenied, ValidationFailed
 from directory.models import Case, User
 from directory.permissions import Perm, has_perm
 from directory.policies import may_view_agent_page, may_view_case_page
@@ -139,8 +139,6 @@ def prefill(
     if not has_perm(viewer, Perm.CREATE_SUGGESTIONS):
         raise PermissionDenied("You need the Create Suggestions permission to suggest a session.")
     if agent is not None and case is not None:
-        from core.errors import FieldCode, FieldError, ValidationFailed
-
         raise ValidationFailed(
             [FieldError("case", FieldCode.INVALID, "Give either agent or case, not both.")]
         )

@@ -17,7 +17,7 @@ from django.utils import timezone
 from core.errors import FieldCode, FieldError
 from core.timeutils import zone
 
-from .rules import PartyRef, SessionFields, validate_session_fields
+from .rules import PartyRef, SessionFields, clean_schedule, validate_session_fields
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -65,10 +65,6 @@ class SessionForm:
     starts_at: datetime | None = None
     duration_minutes: int | None = None
     location: str = ""
-
-    @property
-    def is_valid(self) -> bool:
-        return not self.errors
 
 
 def parse_session_form(
@@ -201,10 +197,6 @@ def with_rule_errors(
 ) -> list[FieldError]:
     """When the form cannot go to the service (a value did not even parse), still run the
     service's own rules over the rest, so every problem is shown at once and not one by one."""
-    from django.utils import timezone as tz
-
-    from .rules import clean_schedule
-
     _, rule_errors = validate_session_fields(
         form.fields,
         author=author,
@@ -217,7 +209,7 @@ def with_rule_errors(
             starts_at=form.starts_at,
             duration_minutes=form.duration_minutes,
             location=form.location,
-            now=tz.now(),
+            now=timezone.now(),
         )
     parsed = {e.field for e in form.errors}
     return form.errors + [e for e in rule_errors if e.field not in parsed]

@@ -15,12 +15,19 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import ApplicationError, NotFound, ValidationFailed, VersionConflict
+from core.errors import (
+    ApplicationError,
+    FieldCode,
+    FieldError,
+    NotFound,
+    ValidationFailed,
+    VersionConflict,
+)
 from core.timeutils import default_expiry
 from directory.models import User, UserGroup
 from directory.permissions import Perm, has_perm
 from notifications.models import Kind
-from notifications.services import notify
+from notifications.services import expand_recipients, notify
 
 from . import policies
 from .models import Action, CancelReason, CoachingSession, Origin, SessionEvent, State
@@ -176,7 +183,7 @@ def _coach_recipients(session: CoachingSession) -> list[User | UserGroup | None]
 
 
 def _schedule_expiry(session: CoachingSession) -> None:
-    from .tasks import expire_suggestion
+    from .tasks import expire_suggestion  # the task module imports this one
 
     expire_suggestion.using(run_after=session.expires_at).enqueue(session.pk)
 
@@ -194,8 +201,6 @@ def session_suggest(
     if fields.expires_at is None:
         fields.expires_at = default_expiry(tz_name=actor.time_zone, now=now)
     if origin not in Origin.values:
-        from core.errors import FieldCode, FieldError
-
         raise ValidationFailed(
             [FieldError("origin", FieldCode.INVALID, f"Unknown origin {origin!r}.")]
         )
@@ -263,8 +268,6 @@ def session_edit(
         if new_coach != old_coach:
             # The new coach learns of the suggestion as if it were new; whoever was already coach
             # (e.g. a member of both groups) is not told twice.
-            from notifications.services import expand_recipients
-
             already = set(expand_recipients([old_coach], exclude=None))
             newly = [
                 u
@@ -450,14 +453,14 @@ def expire_due_suggestions(
 ) -> int:
     """Expire every open suggestion whose Expiry Time has passed. Cron-safe: several copies may
     run at once; each row is locked and re-checked, so each expiry is recorded once."""
-    from .models import CoachingSession as CS
-
     now = now or timezone.now()
     done = 0
     last_id = 0
     while True:
         ids = list(
-            CS.objects.filter(state=State.SUGGESTED, expires_at__lte=now, pk__gt=last_id)
+            CoachingSession.objects.filter(
+                state=State.SUGGESTED, expires_at__lte=now, pk__gt=last_id
+            )
             .order_by("pk")
             .values_list("pk", flat=True)[:batch_size]
         )

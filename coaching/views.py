@@ -40,7 +40,13 @@ from .forms import (
     with_rule_errors,
 )
 from .models import CoachingSession, Origin
-from .policies import allowed_actions
+from .policies import (
+    allowed_actions,
+    decline_denial,
+    manage_denial,
+    schedule_denial,
+    state_denial,
+)
 from .rules import PartyRef
 
 SECTION_LIMIT = 50
@@ -473,8 +479,6 @@ def _session_or_problem(request: HttpRequest, pk: int) -> CoachingSession | Http
 
 def _refusal(request: HttpRequest, session: CoachingSession, action: str) -> HttpResponse | None:
     """Why `action` is refused (state first: a closed suggestion is 409 for everyone), or None."""
-    from .policies import decline_denial, manage_denial, schedule_denial, state_denial
-
     viewer = request.user
     if allowed_actions(viewer, session)[action]:  # type: ignore[arg-type]
         return None

@@ -7,14 +7,13 @@ from typing import Any
 from django.http import HttpRequest
 
 from directory.permissions import Perm, has_perm
+from notifications.services import unread_count
 
 
 def header(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from notifications.services import unread_count
-
     return {
         "unread_notifications": unread_count(user),  # type: ignore[arg-type]
         "can_view_suggestions": has_perm(user, Perm.VIEW_SUGGESTIONS),

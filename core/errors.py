@@ -87,6 +87,3 @@ class ValidationFailed(ApplicationError):
 
     def __init__(self, errors: list[FieldError], message: str | None = None):
         super().__init__(message or "; ".join(e.message for e in errors), errors=errors)
-
-    def for_field(self, field: str) -> list[FieldError]:
-        return [e for e in self.errors if e.field == field]

@@ -4,8 +4,6 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Upper
 
-from core.timeutils import zone
-
 
 class User(AbstractUser):
     """A person in the directory. The profile fields live here to spare a join on every list."""
@@ -32,10 +30,6 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name or self.username
-
-    @property
-    def tzinfo(self):  # type: ignore[no-untyped-def]
-        return zone(self.time_zone)
 
 
 class UserGroup(models.Model):

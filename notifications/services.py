@@ -12,6 +12,7 @@ from core.errors import NotFound
 from directory.models import User, UserGroup, UserGroupMembership
 
 from .models import EmailStatus, Kind, Notification
+from .tasks import deliver_email
 
 Recipient = User | UserGroup | None
 
@@ -56,9 +57,8 @@ def notify(
     notification, and no crash between commit and an on-commit hook can lose it. The worker only
     sees it once committed.
     """
-    assert transaction.get_connection().in_atomic_block, (
-        "notify() belongs inside the change's transaction"
-    )
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("notify() belongs inside the transaction of the change it reports")
     now = now or timezone.now()
     ids = expand_recipients(recipients, exclude=actor)
     if not ids:
@@ -84,8 +84,6 @@ def notify(
                 session_id=session_id, kind=kind, created_at=now, recipient_id__in=ids
             )
         )
-    from .tasks import deliver_email
-
     for n in rows:
         deliver_email.enqueue(n.pk)
     return rows

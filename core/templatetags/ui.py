@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from django import template
 from django.utils import timezone
@@ -188,8 +189,6 @@ def event_changes(event: Any) -> list[dict[str, str]]:
 @register.filter
 def with_next(url: str, next_url: str) -> str:
     """`url` with `next=` appended, so the plain-page fallback returns where one came from."""
-    from urllib.parse import quote
-
     if not next_url:
         return url
     return f"{url}{'&' if '?' in url else '?'}next={quote(next_url, safe='/')}"
