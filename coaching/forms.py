@@ -16,8 +16,10 @@ from django.utils import timezone
 
 from core.errors import FieldCode, FieldError
 from core.timeutils import zone
+from directory.parties import PartyRef
 
-from .rules import PartyRef, SessionFields, clean_schedule, validate_session_fields
+from .models import Origin
+from .rules import SessionFields, clean_schedule, validate_session_fields
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -62,6 +64,7 @@ class SessionForm:
     data: dict[str, Any]
     fields: SessionFields
     errors: list[FieldError] = field(default_factory=list)
+    origin: str = Origin.HOMEPAGE
     starts_at: datetime | None = None
     duration_minutes: int | None = None
     location: str = ""
@@ -163,7 +166,9 @@ def parse_session_form(
             break
     fields.reference_case_ids = case_ids
 
-    form = SessionForm(data=data, fields=fields, errors=errors)
+    form = SessionForm(
+        data=data, fields=fields, errors=errors, origin=post.get("origin", Origin.HOMEPAGE)
+    )
     if mode == "schedule":
         if data["starts_at"]:
             try:

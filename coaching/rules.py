@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
 from django.conf import settings
 from django.utils import timezone
@@ -18,6 +17,7 @@ from django.utils import timezone
 from core.errors import FieldCode, FieldError
 from core.timeutils import max_expiry
 from directory.models import Case, CoachingArea, User, UserGroup, UserGroupMembership
+from directory.parties import PartyRef
 
 TITLE_MAX = 200
 REASON_MAX = 1000
@@ -25,32 +25,6 @@ LOCATION_MAX = 200
 DURATION_MIN, DURATION_MAX = 5, 360
 TRAINEES_MAX = 200
 CASES_MAX = 50
-
-PartyType = Literal["user", "group"]
-
-
-@dataclass(frozen=True)
-class PartyRef:
-    """A user or a user group, as picked in the form: `{"type": "user"|"group", "id": n}`."""
-
-    type: PartyType
-    id: int
-
-    @classmethod
-    def of(cls, obj: User | UserGroup) -> PartyRef:
-        return cls("group" if isinstance(obj, UserGroup) else "user", obj.pk)
-
-    @classmethod
-    def parse(cls, token: str) -> PartyRef:
-        """Parse the pages' `user:12` / `group:3` tokens."""
-        kind, _, raw = token.partition(":")
-        if kind not in ("user", "group") or not raw.isdigit():
-            raise ValueError(token)
-        return cls(kind, int(raw))  # type: ignore[arg-type]
-
-    @property
-    def token(self) -> str:
-        return f"{self.type}:{self.id}"
 
 
 @dataclass

@@ -16,21 +16,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import (
-    ApplicationError,
     FieldCode,
     FieldError,
-    NotFound,
     ValidationFailed,
     VersionConflict,
 )
 from core.timeutils import default_expiry
 from directory.models import User, UserGroup
-from directory.permissions import Perm, has_perm
 from notifications.models import Kind
 from notifications.services import expand_recipients, notify
 
 from . import policies
 from .models import Action, CancelReason, CoachingSession, Origin, SessionEvent, State
+from .policies import Verb, access_session
 from .rules import (
     PartyRef,
     ResolvedFields,
@@ -39,7 +37,6 @@ from .rules import (
     clean_schedule,
     validate_session_fields,
 )
-from .selectors import sessions_visible_to, trainee_q
 
 log = logging.getLogger(__name__)
 
@@ -140,38 +137,6 @@ def _event(
     )
 
 
-def _locked(actor: User, session_id: int) -> CoachingSession:
-    """Lock the row, then check the actor may see it (404 otherwise, never a hint it exists)."""
-    session = (
-        CoachingSession.objects.select_for_update(of=("self",))
-        .select_related("coach_user", "coach_group", "coaching_area", "suggested_by")
-        .filter(pk=session_id)
-        .first()
-    )
-    if session is None or not _may_address(actor, session_id):
-        raise NotFound("There is no such coaching session, or you may not see it.")
-    return session
-
-
-def _may_address(actor: User, session_id: int) -> bool:
-    """Whoever sees the session may address it. So may a trainee who no longer sees it because it
-    was canceled before it was scheduled: they knew of it already, so they are told it is closed
-    (409, like everyone who lost the race) rather than that it does not exist."""
-    if sessions_visible_to(actor).filter(pk=session_id).exists():
-        return True
-    return (
-        actor.is_active
-        and has_perm(actor, Perm.VIEW_SUGGESTIONS)
-        and CoachingSession.objects.filter(trainee_q(actor), pk=session_id).exists()
-    )
-
-
-def _check(*denials: ApplicationError | None) -> None:
-    for denial in denials:
-        if denial is not None:
-            raise denial
-
-
 def _touch(session: CoachingSession, now: datetime, fields: list[str]) -> None:
     session.version += 1
     session.updated_at = now
@@ -197,7 +162,8 @@ def session_suggest(
     now: datetime | None = None,
 ) -> CoachingSession:
     now = now or timezone.now()
-    _check(policies.suggest_denial(actor))
+    if (refused := policies.suggest_denial(actor)) is not None:
+        raise refused
     if fields.expires_at is None:
         fields.expires_at = default_expiry(tz_name=actor.time_zone, now=now)
     if origin not in Origin.values:
@@ -244,8 +210,7 @@ def session_edit(
 ) -> CoachingSession:
     now = now or timezone.now()
     with transaction.atomic():
-        session = _locked(actor, session_id)
-        _check(policies.manage_denial(actor, session), policies.state_denial(session, now))
+        session = access_session(actor, session_id, Verb.EDIT, for_update=True, now=now)
         if expected_version is not None and expected_version != session.version:
             raise VersionConflict(
                 f"The suggestion was changed meanwhile (version {session.version}, you had {expected_version})."
@@ -290,8 +255,7 @@ def session_edit(
 def session_delete(*, actor: User, session_id: int, now: datetime | None = None) -> CoachingSession:
     now = now or timezone.now()
     with transaction.atomic():
-        session = _locked(actor, session_id)
-        _check(policies.manage_denial(actor, session), policies.state_denial(session, now))
+        session = access_session(actor, session_id, Verb.DELETE, for_update=True, now=now)
         _cancel(session, reason=CancelReason.DELETED_BY_SUPERVISOR, note="", actor=actor, now=now)
         _event(session, actor=actor, action=Action.DELETED, changes={}, now=now)
         notify(
@@ -322,8 +286,7 @@ def session_schedule(
     fields.expires_at = None  # a scheduled session no longer expires; its expiry is not edited here
     location = (location or "").strip()
     with transaction.atomic():
-        session = _locked(actor, session_id)
-        _check(policies.schedule_denial(actor, session), policies.state_denial(session, now))
+        session = access_session(actor, session_id, Verb.SCHEDULE, for_update=True, now=now)
         before = resolved_of(session)
         resolved, errors = validate_session_fields(
             fields, author=session.suggested_by, actor_tz=actor.time_zone, now=now, current=before
@@ -380,8 +343,7 @@ def session_decline(
     """The coach (or a coach-group member) or a trainee declines; the whole suggestion is canceled."""
     now = now or timezone.now()
     with transaction.atomic():
-        session = _locked(actor, session_id)
-        _check(policies.decline_denial(actor, session), policies.state_denial(session, now))
+        session = access_session(actor, session_id, Verb.DECLINE, for_update=True, now=now)
         reason, errors = clean_reason(reason)
         if errors:
             raise ValidationFailed(errors)

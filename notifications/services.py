@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.errors import NotFound
@@ -89,7 +90,7 @@ def notify(
     return rows
 
 
-def notifications_for(user: User, *, unread_only: bool = False):  # type: ignore[no-untyped-def]
+def notifications_for(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
     qs = Notification.objects.filter(recipient=user)
     if unread_only:
         qs = qs.filter(read_at__isnull=True)

@@ -20,7 +20,8 @@ from coaching.models import (
     SessionTraineeGroup,
     SessionTraineeUser,
 )
-from coaching.rules import PartyRef, SessionFields
+from coaching.rules import SessionFields
+from directory.parties import PartyRef
 from notifications.models import Notification
 from tokens.services import token_issue
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from coaching import services
 from coaching.models import CoachingSession, SessionEvent, State
-from coaching.rules import PartyRef
+from directory.parties import PartyRef
 from notifications.models import Notification
 from tests.api.conftest import ROLES, assert_problem, future, snapshot, suggest, suggest_body
 

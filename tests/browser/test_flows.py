@@ -12,7 +12,8 @@ from playwright.sync_api import expect
 
 from coaching import services
 from coaching.models import CancelReason, CoachingSession, Origin, State
-from coaching.rules import PartyRef, SessionFields
+from coaching.rules import SessionFields
+from directory.parties import PartyRef
 from notifications.models import Notification
 
 from .conftest import PHONE, check_a11y, go, mark_page, pick, same_page, snap

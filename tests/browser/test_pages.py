@@ -11,8 +11,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from coaching import services
-from coaching.rules import PartyRef, SessionFields
+from coaching.rules import SessionFields
 from directory.models import Case, Evaluation
+from directory.parties import PartyRef
 
 from .conftest import PHONE, check_a11y, go, snap
 

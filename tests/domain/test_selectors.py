@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from coaching import selectors
 from coaching.models import Origin
-from coaching.rules import PartyRef
+from coaching.policies import access_session
 from core.errors import NotFound
 from directory.models import User
+from directory.parties import PartyRef
 
 from .helpers import fresh, ref, schedule, suggest
 
@@ -103,8 +104,8 @@ def test_agent_never_sees_suggestion_canceled_before_scheduled(org, sessions):
         s["direct"].pk,
     ]
     with pytest.raises(NotFound):
-        selectors.session_for(org.alice, s["canceled"].pk)
-    assert selectors.session_for(org.alice, s["scheduled"].pk).pk == s["scheduled"].pk
+        access_session(org.alice, s["canceled"].pk)
+    assert access_session(org.alice, s["scheduled"].pk).pk == s["scheduled"].pk
 
 
 def test_scheduled_then_visible_even_if_canceled_later(org):
@@ -158,10 +159,10 @@ def test_session_for_answers_404_never_403(org, sessions):
         ("alice", "sue_carl"),
     ]:
         with pytest.raises(NotFound):
-            selectors.session_for(getattr(org, who), s[sid].pk)
+            access_session(getattr(org, who), s[sid].pk)
     with pytest.raises(NotFound):
-        selectors.session_for(org.sam, 999_999)
-    assert selectors.session_for(org.sue, s["direct"].pk).title == "direct"
+        access_session(org.sam, 999_999)
+    assert access_session(org.sue, s["direct"].pk).title == "direct"
 
 
 def test_inactive_viewer_sees_nothing(org, sessions):

@@ -10,7 +10,8 @@ from django.test import Client
 
 from coaching import services
 from coaching.models import CoachingSession, Origin
-from coaching.rules import PartyRef, SessionFields
+from coaching.rules import SessionFields
+from directory.parties import PartyRef
 
 
 @pytest.fixture
