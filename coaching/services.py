@@ -16,8 +16,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import (
-    FieldCode,
-    FieldError,
     ValidationFailed,
     VersionConflict,
 )
@@ -33,6 +31,7 @@ from .rules import (
     PartyRef,
     ResolvedFields,
     SessionFields,
+    clean_origin,
     clean_reason,
     clean_schedule,
     validate_session_fields,
@@ -166,10 +165,8 @@ def session_suggest(
         raise refused
     if fields.expires_at is None:
         fields.expires_at = default_expiry(tz_name=actor.time_zone, now=now)
-    if origin not in Origin.values:
-        raise ValidationFailed(
-            [FieldError("origin", FieldCode.INVALID, f"Unknown origin {origin!r}.")]
-        )
+    if errors := clean_origin(origin):
+        raise ValidationFailed(errors)
     with transaction.atomic():
         resolved, errors = validate_session_fields(
             fields, author=actor, actor_tz=actor.time_zone, now=now

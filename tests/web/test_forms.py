@@ -323,3 +323,11 @@ def test_plain_post_decline_redirects_with_message(as_user, org, suggest):
     response = client.post(f"/sessions/{s.pk}/decline/", {"reason": "No", "next": "/"})
     assert response.status_code == 302 and response["Location"] == "/"
     assert "Declined" in client.get("/").text
+
+
+def test_an_unknown_origin_is_refused_as_the_api_refuses_it(as_user, org):
+    """The origin is checked by the service's rule alone: a tampered hidden field is an error."""
+    response = as_user(org.sam).post("/sessions/new/", form_data(org, origin="somewhere"), **HTMX)
+    assert response.status_code == 422
+    assert "Unknown origin &#x27;somewhere&#x27;." in response.text
+    assert not CoachingSession.objects.exists()
