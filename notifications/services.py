@@ -50,8 +50,9 @@ def notify(
     recipients: Iterable[Recipient],
     actor: User | None,
     now: datetime | None = None,
+    skip: Iterable[Recipient] = (),
 ) -> list[Notification]:
-    """Write one notification per recipient and queue its e-mail.
+    """Write one notification per recipient (but none to those in `skip`) and queue its e-mail.
 
     Must run inside the transaction of the change it reports. The e-mail task row lives in the
     same database, so it is written in that transaction too: it commits (or rolls back) with the
@@ -62,6 +63,9 @@ def notify(
         raise RuntimeError("notify() belongs inside the transaction of the change it reports")
     now = now or timezone.now()
     ids = expand_recipients(recipients, exclude=actor)
+    if skip:
+        told = set(expand_recipients(skip, exclude=None))
+        ids = [uid for uid in ids if uid not in told]
     if not ids:
         return []
     rows = Notification.objects.bulk_create(
