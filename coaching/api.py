@@ -9,7 +9,7 @@ from django.utils import timezone
 from ninja import Header, Query, Router, Status
 
 from coaching import selectors, services
-from coaching.models import CoachingSession
+from coaching.models import CoachingSession, State
 from coaching.policies import access_session, suggest_denial
 from coaching.schemas import (
     DeclineIn,
@@ -19,7 +19,6 @@ from coaching.schemas import (
     ScheduleIn,
     SessionOut,
     SessionPage,
-    StateName,
     SuggestIn,
     event_out,
     prefill_out,
@@ -100,7 +99,7 @@ def list_sessions(
     coach: Literal["me"] | None = CoachFilter,
     trainee: Id | None = TraineeFilter,
     case: Id | None = CaseFilter,
-    state: StateName | None = StateFilter,
+    state: State | None = StateFilter,
     limit: int = Limit,
     offset: int = Offset,
 ) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from . import selectors, services
 from .forms import (
     SCHEDULE_FIELDS,
     SESSION_FIELDS,
+    FormMode,
     SessionForm,
     errors_by_field,
     parse_session_form,
@@ -76,24 +77,24 @@ def session_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 # --- the suggestion form -----------------------------------------------------------------------
-MODES = {
-    "suggest": ("Suggest Session", "Suggest Session"),
-    "edit": ("Edit Suggestion", "Save Changes"),
-    "schedule": ("Schedule Session", "Schedule"),
+MODES = {  # heading, submit button
+    FormMode.SUGGEST: ("Suggest Session", "Suggest Session"),
+    FormMode.EDIT: ("Edit Suggestion", "Save Changes"),
+    FormMode.SCHEDULE: ("Schedule Session", "Schedule"),
 }
 
 
 def _form_context(
     request: AuthenticatedRequest,
     *,
-    mode: str,
+    mode: FormMode,
     action: str,
     values: dict[str, Any],
     errors: list[FieldError] | None = None,
     session: CoachingSession | None = None,
     origin: str = Origin.HOMEPAGE,
 ) -> dict[str, Any]:
-    known = SESSION_FIELDS + (SCHEDULE_FIELDS if mode == "schedule" else ())
+    known = SESSION_FIELDS + (SCHEDULE_FIELDS if mode == FormMode.SCHEDULE else ())
     by_field, other = errors_by_field(errors or [], known)
     areas = list(active_coaching_areas())
     if session is not None and session.coaching_area not in areas:
@@ -187,7 +188,7 @@ def _submit(
     run: Callable[[], HttpResponse],
     *,
     author: Any,
-    mode: str = "suggest",
+    mode: FormMode = FormMode.SUGGEST,
     session: CoachingSession | None = None,
 ) -> HttpResponse | list[FieldError]:
     """The one way a form reaches its service: a form that did not even parse gets the rules'
@@ -221,7 +222,7 @@ def session_new(request: AuthenticatedRequest) -> HttpResponse:
         raise refused
     action = reverse("session_new")
     if request.method == "POST":
-        form = parse_session_form(request.POST, tz_name=viewer.time_zone, mode="suggest")
+        form = parse_session_form(request.POST, tz_name=viewer.time_zone, mode=FormMode.SUGGEST)
 
         def suggest() -> HttpResponse:
             session = services.session_suggest(actor=viewer, fields=form.fields, origin=form.origin)
@@ -233,13 +234,18 @@ def session_new(request: AuthenticatedRequest) -> HttpResponse:
             return errors
         values = _values_from_form(form)
         ctx = _form_context(
-            request, mode="suggest", action=action, values=values, errors=errors, origin=form.origin
+            request,
+            mode=FormMode.SUGGEST,
+            action=action,
+            values=values,
+            errors=errors,
+            origin=form.origin,
         )
         return _render_form(request, ctx, status=422)
     prefill = _prefill(request)
     values = _values_from_prefill(prefill, viewer.time_zone)
     ctx = _form_context(
-        request, mode="suggest", action=action, values=values, origin=prefill.origin
+        request, mode=FormMode.SUGGEST, action=action, values=values, origin=prefill.origin
     )
     return _render_form(request, ctx)
 
@@ -252,7 +258,10 @@ def session_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     action = reverse("session_edit", args=[pk])
     if request.method == "POST":
         form = parse_session_form(
-            request.POST, tz_name=viewer.time_zone, mode="edit", keep_expiry=session.expires_at
+            request.POST,
+            tz_name=viewer.time_zone,
+            mode=FormMode.EDIT,
+            keep_expiry=session.expires_at,
         )
 
         def edit() -> HttpResponse:
@@ -265,11 +274,16 @@ def session_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             return errors
         values = _values_from_form(form)
         ctx = _form_context(
-            request, mode="edit", action=action, values=values, errors=errors, session=session
+            request,
+            mode=FormMode.EDIT,
+            action=action,
+            values=values,
+            errors=errors,
+            session=session,
         )
         return _render_form(request, ctx, status=422)
     values = _values_from_session(session, viewer.time_zone)
-    ctx = _form_context(request, mode="edit", action=action, values=values, session=session)
+    ctx = _form_context(request, mode=FormMode.EDIT, action=action, values=values, session=session)
     return _render_form(request, ctx)
 
 
@@ -280,7 +294,7 @@ def session_schedule(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     session = access_session(viewer, pk, Verb.SCHEDULE)
     action = reverse("session_schedule", args=[pk])
     if request.method == "POST":
-        form = parse_session_form(request.POST, tz_name=viewer.time_zone, mode="schedule")
+        form = parse_session_form(request.POST, tz_name=viewer.time_zone, mode=FormMode.SCHEDULE)
 
         def schedule() -> HttpResponse:
             services.session_schedule(
@@ -295,18 +309,30 @@ def session_schedule(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             return done(request, f"Scheduled “{session.title}”.", safe_next(request, url))
 
         errors = _submit(
-            request, form, schedule, author=session.suggested_by, mode="schedule", session=session
+            request,
+            form,
+            schedule,
+            author=session.suggested_by,
+            mode=FormMode.SCHEDULE,
+            session=session,
         )
         if isinstance(errors, HttpResponse):
             return errors
         values = _values_from_form(form)
         values["expires_at"] = to_local_input(session.expires_at, viewer.time_zone)
         ctx = _form_context(
-            request, mode="schedule", action=action, values=values, errors=errors, session=session
+            request,
+            mode=FormMode.SCHEDULE,
+            action=action,
+            values=values,
+            errors=errors,
+            session=session,
         )
         return _render_form(request, ctx, status=422)
     values = _values_from_session(session, viewer.time_zone)
-    ctx = _form_context(request, mode="schedule", action=action, values=values, session=session)
+    ctx = _form_context(
+        request, mode=FormMode.SCHEDULE, action=action, values=values, session=session
+    )
     return _render_form(request, ctx)
 
 

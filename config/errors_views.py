@@ -12,21 +12,17 @@ from collections.abc import Iterable, Mapping
 from django.http import HttpRequest, HttpResponse
 from django.views import defaults
 
-from core.errors import FieldError
+from core.errors import ErrorCode, FieldError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://coaching.example/problems/"
 API_PREFIX = "/api/"
 
-# Codes beyond the contract's table, for statuses it does not list.
-CODE_METHOD_NOT_ALLOWED = "method_not_allowed"
-CODE_INTERNAL_ERROR = "internal_error"
-
 
 def problem_body(
     *,
     status: int,
-    code: str,
+    code: ErrorCode,
     title: str,
     detail: str,
     errors: Iterable[FieldError | Mapping[str, str]] = (),
@@ -44,7 +40,7 @@ def problem_body(
 def problem_response(
     *,
     status: int,
-    code: str,
+    code: ErrorCode,
     title: str,
     detail: str,
     errors: Iterable[FieldError | Mapping[str, str]] = (),
@@ -65,7 +61,7 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     if _is_api(request):
         return problem_response(
             status=404,
-            code="not_found",
+            code=ErrorCode.NOT_FOUND,
             title="Not found",
             detail=f"There is no API resource at {request.path}.",
         )
@@ -78,7 +74,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
         return problem_response(
             status=500,
-            code=CODE_INTERNAL_ERROR,
+            code=ErrorCode.INTERNAL_ERROR,
             title="Internal server error",
             detail="The server failed to answer this request; the error has been logged.",
         )
@@ -89,7 +85,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     if _is_api(request):
         return problem_response(
             status=400,
-            code="malformed_request",
+            code=ErrorCode.MALFORMED_REQUEST,
             title="Malformed request",
             detail="The request could not be read.",
         )
@@ -100,7 +96,7 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     if _is_api(request):
         return problem_response(
             status=403,
-            code="permission_denied",
+            code=ErrorCode.PERMISSION_DENIED,
             title="Permission denied",
             detail=str(exception) if exception and str(exception) else "You may not do this.",
         )

@@ -17,6 +17,9 @@ class ErrorCode(StrEnum):
     INVALID_STATE = "invalid_state"
     VERSION_CONFLICT = "version_conflict"
     VALIDATION_FAILED = "validation_failed"
+    # Answered by the HTTP layer only; no service raises these.
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    INTERNAL_ERROR = "internal_error"
 
 
 class FieldCode(StrEnum):
