@@ -17,10 +17,11 @@ from django.utils import timezone
 
 from core.errors import FieldCode, FieldError
 from core.timeutils import zone
+from directory.models import User
 from directory.parties import PartyRef
 
 from .models import Origin
-from .rules import SessionFields, clean_schedule, validate_session_fields
+from .rules import ResolvedFields, SessionFields, clean_schedule, validate_session_fields
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -205,9 +206,9 @@ def parse_session_form(
 def with_rule_errors(
     form: SessionForm,
     *,
-    author: Any,
+    author: User | None,
     tz_name: str | None,
-    current: Any = None,
+    current: ResolvedFields | None = None,
     mode: FormMode = FormMode.SUGGEST,
 ) -> list[FieldError]:
     """When the form cannot go to the service (a value did not even parse), still run the

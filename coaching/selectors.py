@@ -42,13 +42,13 @@ class _InArray(In):
     other filters (e.g. all open suggestions for `state=suggested`) and hash-join: a cost that
     grows with the table. Same rows either way (ids are never NULL)."""
 
-    def as_postgresql(self, compiler, connection):  # type: ignore[no-untyped-def]
+    def as_postgresql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
 
 
-def _id_in(ids: QuerySet) -> Q:  # type: ignore[type-arg]
+def _id_in(ids: QuerySet) -> Q:
     return Q(_InArray(F("id"), ids.query))
 
 

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 from core.errors import FieldError
 from core.http import AuthenticatedRequest, is_htmx
 from core.pages import case_option, done, form_errors, party_option, safe_next
+from directory.models import User
 from directory.parties import PartyRef
 from directory.policies import access_agent, access_case
 from directory.selectors import active_coaching_areas, cases_by_ids, parties_by_tokens
@@ -187,7 +188,7 @@ def _submit(
     form: SessionForm,
     run: Callable[[], HttpResponse],
     *,
-    author: Any,
+    author: User | None,
     mode: FormMode = FormMode.SUGGEST,
     session: CoachingSession | None = None,
 ) -> HttpResponse | list[FieldError]:

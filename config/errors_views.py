@@ -66,7 +66,7 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
             detail=f"There is no API resource at {request.path}.",
         )
     # Renders templates/404.html, or Django's plain page when the template is missing.
-    return defaults.page_not_found(request, exception)  # type: ignore[arg-type]
+    return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -81,7 +81,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return defaults.server_error(request)
 
 
-def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return problem_response(
             status=400,
@@ -89,15 +89,15 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
             title="Malformed request",
             detail="The request could not be read.",
         )
-    return defaults.bad_request(request, exception)  # type: ignore[arg-type]
+    return defaults.bad_request(request, exception)
 
 
-def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return problem_response(
             status=403,
             code=ErrorCode.PERMISSION_DENIED,
             title="Permission denied",
-            detail=str(exception) if exception and str(exception) else "You may not do this.",
+            detail=str(exception) or "You may not do this.",
         )
-    return defaults.permission_denied(request, exception)  # type: ignore[arg-type]
+    return defaults.permission_denied(request, exception)

@@ -15,7 +15,7 @@ def header(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {}
     return {
-        "unread_notifications": unread_count(user),  # type: ignore[arg-type]
+        "unread_notifications": unread_count(user),
         "can_view_suggestions": has_perm(user, Perm.VIEW_SUGGESTIONS),
         "can_create_suggestions": has_perm(user, Perm.CREATE_SUGGESTIONS),
         "can_view_analytics": has_perm(user, Perm.VIEW_ANALYTICS),

@@ -8,7 +8,7 @@ def memo[T](obj: object, name: str, compute: Callable[[], T]) -> T:
     asked many times while one request lists sessions, read from the database once."""
     attr = f"_memo_{name}"
     try:
-        return getattr(obj, attr)  # type: ignore[no-any-return]
+        return getattr(obj, attr)
     except AttributeError:
         value = compute()
         setattr(obj, attr, value)

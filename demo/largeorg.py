@@ -313,7 +313,7 @@ class Writer:
     written: list[type[models.Model]] = field(default_factory=list)
 
     def next_id(self, model: type[models.Model]) -> int:
-        top = model._default_manager.aggregate(m=models.Max("pk"))["m"]  # type: ignore[attr-defined]
+        top = model._default_manager.aggregate(m=models.Max("pk"))["m"]
         return (top or 0) + 1
 
     def write(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Upper
@@ -23,10 +25,10 @@ class User(AbstractUser):
             models.Index(fields=["display_name", "id"], name="user_display_name"),
         ]
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.display_name:
             self.display_name = self.get_full_name() or self.username
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return self.display_name or self.username

@@ -10,7 +10,7 @@ from directory.models import Case, User, UserGroup
 from tests.api.conftest import ROLES, assert_problem, snapshot, suggest
 
 
-def items(r):  # type: ignore[no-untyped-def]
+def items(r):
     assert r.status_code == 200, r.content
     body = r.json()
     assert set(body) == {"items", "count"}

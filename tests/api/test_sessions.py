@@ -721,7 +721,7 @@ def test_decline_after_schedule_is_409(org, as_user):
 
 # --- list --------------------------------------------------------------------------------------
 @pytest.fixture
-def sessions(org):  # type: ignore[no-untyped-def]
+def sessions(org):
     """A: Sam -> Cora, trainee Alice, case 1001. B: Sue -> Coaching Team, trainee Tier 1.
     C: Sam -> Carl, trainee Dan, case 1002, then deleted. D: Sam -> Cora, trainee Bob, scheduled."""
     a = suggest(org, title="A", reference_case_ids=[org.case1001.pk])
@@ -750,7 +750,7 @@ def sessions(org):  # type: ignore[no-untyped-def]
     return {"A": a, "B": b, "C": c, "D": d}
 
 
-def titles(r) -> list[str]:  # type: ignore[no-untyped-def]
+def titles(r) -> list[str]:
     assert r.status_code == 200, r.content
     body = r.json()
     assert body["count"] == len(body["items"])

@@ -20,7 +20,7 @@ from .conftest import PHONE, check_a11y, go, snap
 pytestmark = pytest.mark.browser
 
 
-def seed(org):  # type: ignore[no-untyped-def]
+def seed(org):
     """Scores for the charts and sessions in each state, so the pages look lived in."""
     rng = random.Random(7)
     now = timezone.now()
@@ -56,7 +56,7 @@ def seed(org):  # type: ignore[no-untyped-def]
                 )
     Evaluation.objects.bulk_create(rows)
 
-    def suggest(author, title, coach, trainees, area, cases=(), now=None, expires_at=None):  # type: ignore[no-untyped-def]
+    def suggest(author, title, coach, trainees, area, cases=(), now=None, expires_at=None):
         return services.session_suggest(
             actor=author,
             fields=SessionFields(

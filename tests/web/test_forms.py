@@ -78,7 +78,7 @@ def test_agent_and_case_prefill(as_user, org):
 
 
 @pytest.fixture
-def author_without_analytics(org):  # type: ignore[no-untyped-def]
+def author_without_analytics(org):
     """Pat may suggest sessions but not open other people's analytics pages: Create and View
     Suggestions, no View Analytics; an agent on CASE-1002."""
     pat = User.objects.create_user("pat.author", password="x", display_name="Pat Author")
@@ -170,7 +170,7 @@ def test_each_error_is_shown_next_to_its_field(as_user, org, overrides, field_id
         "EMPTY": f"group:{org.empty_group.pk}",
     }
 
-    def resolve(v):  # type: ignore[no-untyped-def]
+    def resolve(v):
         if isinstance(v, list):
             return [tokens.get(x, x) for x in v]
         return tokens.get(v, v)
