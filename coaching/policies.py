@@ -34,7 +34,7 @@ class Verb(StrEnum):
     DECLINE = "decline"
 
 
-# --- who is who ----------------------------------------------------------------------------------
+# --- who is who --------------------------------------------------------------------------------
 def viewer_group_ids(user: User) -> frozenset[int]:
     """The user groups the user is in, read once per request."""
     return memo(
@@ -72,7 +72,7 @@ def is_coach_or_trainee(user: User, session: CoachingSession) -> bool:
     return is_coach(user, session) or is_trainee(user, session)
 
 
-# --- in which state --------------------------------------------------------------------------------
+# --- in which state ----------------------------------------------------------------------------
 def needs_open_suggestion(
     user: User, session: CoachingSession, now: datetime
 ) -> ApplicationError | None:
@@ -87,7 +87,7 @@ def needs_open_suggestion(
     return None
 
 
-# --- the table -------------------------------------------------------------------------------------
+# --- the table ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Policy:
     who: Callable[[User, CoachingSession], bool]
@@ -146,7 +146,7 @@ def decline_reason_for(user: User, session: CoachingSession) -> CancelReason:
     )
 
 
-# --- the way to a session ---------------------------------------------------------------------------
+# --- the way to a session ----------------------------------------------------------------------
 NOT_FOUND = "There is no such coaching session, or you may not see it."
 
 
