@@ -369,14 +369,8 @@ def expected_notifications() -> Counter[tuple[int, int, str, str]]:
     """decisions.md's notifications, derived from the audit trail: (session, recipient, kind,
     text). Nobody is notified of their own action; groups expand to their active members."""
     from coaching.models import CoachingSession, SessionEvent
-    from coaching.services import (
-        TEXT_CANCELED_BY_COACH,
-        TEXT_CANCELED_BY_SUPERVISOR,
-        TEXT_CANCELED_BY_TRAINEE,
-        TEXT_SCHEDULED,
-        TEXT_SUGGESTED,
-    )
     from directory.models import UserGroupMembership
+    from tests.decisions import TEXT
 
     members: dict[int, set[int]] = defaultdict(set)
     for gid, uid in UserGroupMembership.objects.values_list("group_id", "user_id"):
@@ -393,19 +387,27 @@ def expected_notifications() -> Counter[tuple[int, int, str, str]]:
             "suggested": (
                 "session_suggested",
                 coach,
-                TEXT_SUGGESTED.format(author=s.suggested_by_name),
+                TEXT["session_suggested"].format(author=s.suggested_by_name),
             ),
-            "deleted": ("session_canceled_by_supervisor", coach, TEXT_CANCELED_BY_SUPERVISOR),
-            "scheduled": ("session_scheduled", author, TEXT_SCHEDULED.format(coach=name)),
+            "deleted": (
+                "session_canceled_by_supervisor",
+                coach,
+                TEXT["session_canceled_by_supervisor"],
+            ),
+            "scheduled": (
+                "session_scheduled",
+                author,
+                TEXT["session_scheduled"].format(actor=name),
+            ),
             "declined_by_coach": (
                 "session_canceled_by_coach",
                 author,
-                TEXT_CANCELED_BY_COACH.format(coach=name, reason=reason),
+                TEXT["session_canceled_by_coach"].format(actor=name, reason=reason),
             ),
             "declined_by_trainee": (
                 "session_canceled_by_trainee",
                 author | coach,
-                TEXT_CANCELED_BY_TRAINEE.format(trainee=name, reason=reason),
+                TEXT["session_canceled_by_trainee"].format(actor=name, reason=reason),
             ),
         }
         if e.action not in kinds:

@@ -104,7 +104,7 @@ def quiet_refusals() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignore[no-untyped-def]
+def world(django_db_setup, django_db_blocker) -> Iterator[World]:
     """Built once inside a transaction that is rolled back at the end of the module; each test's
     own transaction (the `db` fixture) and each cell's savepoint nest inside it."""
     with django_db_blocker.unblock(), transaction.atomic():
@@ -113,7 +113,7 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:  # type: ignor
 
 
 @pytest.fixture(scope="module")
-def clients(world: World, django_db_blocker) -> dict[str, Client]:  # type: ignore[no-untyped-def]
+def clients(world: World, django_db_blocker) -> dict[str, Client]:
     """Per role: a browser client signed in (pages) and its bearer token (API)."""
     out = {"anonymous": Client(), "spare": Client()}
     with django_db_blocker.unblock():
@@ -173,7 +173,7 @@ def session_body(endpoint: str, pk: int, tz: str) -> Any:
 
 def send(
     world: World, clients: dict[str, Client], role: str, endpoint: str, method: str, path: str, body
-) -> Any:  # type: ignore[no-untyped-def]
+) -> Any:
     if callable(body):
         body = body()
     if endpoint.startswith("api."):
@@ -226,7 +226,7 @@ SESSION_PARAMS = [
 
 @pytest.mark.parametrize("role", list(ROLES))
 @pytest.mark.parametrize("endpoint", SESSION_PARAMS)
-def test_session_endpoint(db, world, clients, endpoint, role):  # type: ignore[no-untyped-def]
+def test_session_endpoint(db, world, clients, endpoint, role):
     method, template, success = SESSION_ENDPOINTS[endpoint]
     tz = world.users[role].time_zone if role in world.users else "UTC"
     wrong: list[str] = []
@@ -286,7 +286,7 @@ def other_body(world: World, endpoint: str, role: str) -> Any:
 
 
 @pytest.mark.parametrize("endpoint", list(OTHER_ENDPOINTS))
-def test_other_endpoint(db, world, clients, endpoint):  # type: ignore[no-untyped-def]
+def test_other_endpoint(db, world, clients, endpoint):
     method, _, success = OTHER_ENDPOINTS[endpoint]
     wrong: list[str] = []
     for role in ROLES:

@@ -49,6 +49,7 @@ from core.testing import drain_tasks
 from directory.models import CoachingArea, User, UserGroup, UserGroupMembership
 from directory.services import user_deactivate
 from notifications.models import Notification
+from tests.decisions import TEXT
 
 EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "20"))
 STEPS = int(os.environ.get("LIFECYCLE_STEPS", "25"))
@@ -67,17 +68,6 @@ MOVABLE = ["dan.agent", "sam.supervisor", "carl.coach", "bob.agent"]  # join and
 REMOVABLE = ["sam.supervisor", "carl.coach", "bob.agent", "dan.agent", "cora.coach"]
 GROUPS = ["Coaching Team", "Tier 1"]
 
-TEXT = {
-    "session_suggested": "{author} suggested a coaching session.",
-    "session_canceled_by_supervisor": "Suggested Coaching Session has been canceled.",
-    "session_expired": "Coaching Session has been canceled because the suggested coaching "
-    "session was not scheduled and has expired.",
-    "session_canceled_by_coach": "Coaching Session has been canceled as {actor} has declined "
-    "the suggested session because of {reason}.",
-    "session_canceled_by_trainee": "Coaching Session has been canceled as {actor} has declined "
-    "the suggested session because of {reason}.",
-    "session_scheduled": "{actor} has scheduled a session based on your suggestion.",
-}
 TERMINAL = {"scheduled", "deleted", "declined_by_coach", "declined_by_trainee", "expired"}
 
 
@@ -454,7 +444,7 @@ class Lifecycle(RuleBasedStateMachine):
 
 
 @pytest.mark.django_db
-def test_lifecycle(mailoutbox):  # type: ignore[no-untyped-def]
+def test_lifecycle(mailoutbox):
     run_state_machine_as_test(
         Lifecycle,
         settings=settings(

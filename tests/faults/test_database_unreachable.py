@@ -35,7 +35,7 @@ def _url_via(port: int) -> str:
     return f"postgres://{s['USER']}@127.0.0.1:{port}/{s['NAME']}"
 
 
-def _assert_unavailable_problem(answer) -> None:  # type: ignore[no-untyped-def]
+def _assert_unavailable_problem(answer) -> None:
     assert answer.status == 503, answer.body
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.headers["retry-after"].isdigit()
@@ -44,7 +44,7 @@ def _assert_unavailable_problem(answer) -> None:  # type: ignore[no-untyped-def]
     assert b"Traceback" not in answer.body
 
 
-def _assert_unavailable_page(answer) -> None:  # type: ignore[no-untyped-def]
+def _assert_unavailable_page(answer) -> None:
     assert answer.status == 503, answer.body
     assert answer.headers["content-type"].startswith("text/html")
     assert answer.headers["retry-after"].isdigit()

@@ -58,7 +58,7 @@ def _settled() -> bool:
     return all(s not in (EmailStatus.PENDING, EmailStatus.SENDING) for s in _statuses().values())
 
 
-def _notifications(org, sessions: int = 3) -> list[int]:  # type: ignore[no-untyped-def]
+def _notifications(org, sessions: int = 3) -> list[int]:
     """`sessions` suggestions to the Coaching Team: two notifications (Cora, Carl) each."""
     for i in range(sessions):
         suggest(org, title=f"Suggestion {i}", coach=ref(org.coaching_team))
@@ -130,7 +130,7 @@ def _schedule_body() -> dict[str, object]:
     return {"starts_at": (timezone.now() + timedelta(days=2)).isoformat(), "duration_minutes": 30}
 
 
-def _schedule_in_thread(web: Web, path: str, token: str) -> tuple[threading.Thread, dict]:  # type: ignore[type-arg]
+def _schedule_in_thread(web: Web, path: str, token: str) -> tuple[threading.Thread, dict]:
     outcome: dict[str, object] = {}
     body = _schedule_body()
 
@@ -145,7 +145,7 @@ def _schedule_in_thread(web: Web, path: str, token: str) -> tuple[threading.Thre
     return thread, outcome
 
 
-def _kill_the_worker(web: Web, thread: threading.Thread, outcome: dict) -> None:  # type: ignore[type-arg]
+def _kill_the_worker(web: Web, thread: threading.Thread, outcome: dict) -> None:
     (victim,) = web.workers()
     os.kill(victim, signal.SIGKILL)
     thread.join(timeout=60)
@@ -153,7 +153,7 @@ def _kill_the_worker(web: Web, thread: threading.Thread, outcome: dict) -> None:
     wait_for(lambda: len(web.workers()) == 1, timeout=60, what="gunicorn's new worker")
 
 
-def _deliver_and_check(env: dict[str, str], smtp: SmtpServer, org, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def _deliver_and_check(env: dict[str, str], smtp: SmtpServer, org, tmp_path) -> None:
     worker = start_worker(env, batch=True, log=tmp_path / "worker.log")
     assert worker.wait(timeout=120) == 0
     (scheduled,) = Notification.objects.filter(kind=Kind.SESSION_SCHEDULED)
