@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core.db import retry_on_conflict
 from core.errors import ApplicationError, NotFound, ValidationFailed, VersionConflict
 from core.timeutils import default_expiry
 from directory.models import User, UserGroup
@@ -182,6 +183,7 @@ def _schedule_expiry(session: CoachingSession) -> None:
 
 
 # --- the verbs ---------------------------------------------------------------------------------
+@retry_on_conflict
 def session_suggest(
     *,
     actor: User,
@@ -229,6 +231,7 @@ def session_suggest(
     return session
 
 
+@retry_on_conflict
 def session_edit(
     *,
     actor: User,
@@ -284,6 +287,7 @@ def session_edit(
     return session
 
 
+@retry_on_conflict
 def session_delete(*, actor: User, session_id: int, now: datetime | None = None) -> CoachingSession:
     now = now or timezone.now()
     with transaction.atomic():
@@ -302,6 +306,7 @@ def session_delete(*, actor: User, session_id: int, now: datetime | None = None)
     return session
 
 
+@retry_on_conflict
 def session_schedule(
     *,
     actor: User,
@@ -371,6 +376,7 @@ def session_schedule(
     return session
 
 
+@retry_on_conflict
 def session_decline(
     *, actor: User, session_id: int, reason: str, now: datetime | None = None
 ) -> CoachingSession:
@@ -419,6 +425,7 @@ def session_decline(
     return session
 
 
+@retry_on_conflict
 def session_expire(*, session_id: int, now: datetime | None = None) -> bool:
     """Record that an open suggestion passed its Expiry Time. Safe to call any number of times,
     from any number of workers: only the first call after expiry changes anything."""

@@ -21,6 +21,9 @@ API_PREFIX = "/api/"
 # Codes beyond the contract's table, for statuses it does not list.
 CODE_METHOD_NOT_ALLOWED = "method_not_allowed"
 CODE_INTERNAL_ERROR = "internal_error"
+CODE_REQUEST_TOO_LARGE = "request_too_large"
+CODE_URI_TOO_LONG = "uri_too_long"
+CODE_TOO_MANY_ATTEMPTS = "too_many_attempts"
 
 
 def problem_body(
@@ -59,6 +62,29 @@ def problem_response(
 
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
+
+
+def refusal(
+    request: HttpRequest,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+) -> HttpResponse:
+    """A refusal decided before any view runs: problem+json under /api/, plain text elsewhere
+    (no page template: the middleware that renders pages has not run yet)."""
+    if _is_api(request):
+        return problem_response(
+            status=status, code=code, title=title, detail=detail, headers=headers
+        )
+    return HttpResponse(
+        f"{title}. {detail}\n",
+        status=status,
+        content_type="text/plain; charset=utf-8",
+        headers=headers,
+    )
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from coaching.views import case_option, coaching_widget, party_option, problem
-from core.http import is_htmx
+from core.http import is_htmx, search_text
 from directory.models import Case, User
 from directory.permissions import Perm, has_perm, is_qm_admin
 from directory.policies import may_view_agent_page, may_view_case_page
@@ -122,7 +122,7 @@ def _page(request: HttpRequest, qs: Any) -> Any:
 @login_required
 def search_agents(request: HttpRequest) -> HttpResponse:
     viewer: User = request.user  # type: ignore[assignment]
-    q = request.GET.get("q", "").strip()[:100]
+    q = search_text(request)
     qs = search_users(q)
     if not _sees_all_analytics(viewer):
         qs = qs.filter(pk=viewer.pk)
@@ -135,7 +135,7 @@ def search_agents(request: HttpRequest) -> HttpResponse:
 @login_required
 def search_case_list(request: HttpRequest) -> HttpResponse:
     viewer: User = request.user  # type: ignore[assignment]
-    q = request.GET.get("q", "").strip()[:100]
+    q = search_text(request)
     page = _page(request, search_cases(q, viewer=viewer))
     ctx = {"q": q, "page": page, "kind": "cases", "limited": not _sees_all_analytics(viewer)}
     template = "directory/_search_results.html" if is_htmx(request) else "directory/search.html"
@@ -155,7 +155,7 @@ def lookup_parties(request: HttpRequest) -> HttpResponse:
     viewer: User = request.user  # type: ignore[assignment]
     if not _may_use_form(viewer):
         return problem(request, 403, "You may not pick coaches or trainees.")
-    q = request.GET.get("q", "").strip()[:100]
+    q = search_text(request)
     options: list[dict[str, Any]] = []
     if q:
         options += [party_option(u) for u in search_users(q)[:LOOKUP_USERS]]
@@ -169,6 +169,6 @@ def lookup_cases(request: HttpRequest) -> HttpResponse:
     viewer: User = request.user  # type: ignore[assignment]
     if not _may_use_form(viewer):
         return problem(request, 403, "You may not pick reference cases.")
-    q = request.GET.get("q", "").strip()[:100]
+    q = search_text(request)
     options = [case_option(c) for c in search_cases(q, viewer=viewer)[:LOOKUP_CASES]] if q else []
     return render(request, "partials/options.html", {"options": options, "q": q})

@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 
+from core.timeutils import localized
+
 register = template.Library()
 
 CHART_W, CHART_H = 640, 240
@@ -159,7 +161,7 @@ def _value_text(name: str, value: Any) -> str:
     if name in ("expires_at", "starts_at") and isinstance(value, str):
         moment = parse_datetime(value)
         if moment is not None:
-            return date_format(timezone.localtime(moment), "M j, Y, H:i")
+            return date_format(localized(moment), "M j, Y, H:i")
     if name == "duration_minutes":
         return f"{value} minutes"
     return str(value)
