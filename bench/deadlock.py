@@ -17,47 +17,21 @@ virtualenv. The database is `coachsuggest_deadlock_<pid>` on 127.0.0.1, dropped 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import psycopg
+from live import GUNICORN, PYTHON, ROOT, call, free_port, wait_for
 
-HERE = Path(__file__).resolve().parent.parent
+HERE = ROOT
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def call(base: str, method: str, path: str, body: object, token: str | None) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{base}/api/v1{path}", data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as err:
-        raw = err.read()
-        try:
-            return err.code, json.loads(raw)
-        except ValueError:
-            return err.code, {"raw": raw[:200].decode(errors="replace")}
 
 
 def main() -> None:
@@ -68,7 +42,7 @@ def main() -> None:
     parser.add_argument("--code", type=Path, default=HERE)
     args = parser.parse_args()
     code = args.code.resolve()
-    python = str(HERE / ".venv" / "bin" / "python")
+    python = PYTHON
     name = f"coachsuggest_deadlock_{os.getpid()}"
     work = Path(f"/tmp/{name}")
     (work / "outbox").mkdir(parents=True, exist_ok=True)
@@ -96,7 +70,7 @@ def main() -> None:
             )
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        gunicorn = [str(HERE / ".venv" / "bin" / "gunicorn")]
+        gunicorn = [GUNICORN]
         if (code / "config" / "gunicorn.py").exists():
             gunicorn += ["-c", "config/gunicorn.py"]
         web_log = logs["web"].open("wb")
@@ -122,15 +96,12 @@ def main() -> None:
                     stderr=subprocess.STDOUT,
                 )
             )
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{base}/api/v1/openapi.json", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for(base)
 
         def token(username: str) -> str:
-            status, body = call(base, "POST", "/auth/token", {"username": username, "password": "demo"}, None)
+            status, body = call(
+                base, "POST", "/auth/token", {"username": username, "password": "demo"}, None
+            )
             assert status == 200, (status, body)
             return str(body["token"])
 
@@ -168,7 +139,11 @@ def main() -> None:
                 s2 = 0
                 if s1 == 201:
                     s2, b2 = call(
-                        base, "POST", f"/coaching-sessions/{b1['id']}/decline", {"reason": "No time"}, cora
+                        base,
+                        "POST",
+                        f"/coaching-sessions/{b1['id']}/decline",
+                        {"reason": "No time"},
+                        cora,
                     )
                 with lock:
                     statuses[f"suggest {s1}"] += 1
@@ -233,7 +208,9 @@ def main() -> None:
     deadlocks = {
         k: v.read_text(errors="replace").count("deadlock detected") for k, v in logs.items()
     }
-    retried = sum(v.read_text(errors="replace").count("lost a database race") for v in logs.values())
+    retried = sum(
+        v.read_text(errors="replace").count("lost a database race") for v in logs.values()
+    )
     http_5xx = sum(n for k, n in statuses.items() if int(k.split()[1]) >= 500)
     latency.sort()
     print(f"## deadlock bench: {code}")

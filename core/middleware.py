@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import resolve_url
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.http import is_htmx
 from core.timeutils import zone
@@ -104,7 +104,9 @@ class HtmxLoginRedirectMiddleware:
             current, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         ):
             back = "/"
-        url = f"{login_path}?{urlencode({'next': back})}"
+        query = QueryDict(mutable=True)
+        query["next"] = back
+        url = f"{login_path}?{query.urlencode(safe='/')}"  # as Django's own redirect writes it
         answer = HttpResponse(status=401)
         answer["HX-Redirect"] = url
         answer["HX-Trigger"] = json.dumps({"coaching:login-required": {"url": url}})

@@ -116,11 +116,11 @@ def test_htmx_request_after_the_sign_in_ended_goes_to_the_login_page(client, org
         HTTP_HX_CURRENT_URL=f"http://testserver/agents/{org.alice.pk}/?tab=1",
     )
     assert r.status_code == 401 and r.content == b""
-    assert r["HX-Redirect"] == f"/login/?next=%2Fagents%2F{org.alice.pk}%2F%3Ftab%3D1"
+    assert r["HX-Redirect"] == f"/login/?next=/agents/{org.alice.pk}/%3Ftab%3D1"
     assert "coaching:login-required" in r["HX-Trigger"]
     foreign = client.get(
         "/", HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="https://evil.example/phish"
     )
-    assert foreign["HX-Redirect"] == "/login/?next=%2F"
+    assert foreign["HX-Redirect"] == "/login/?next=/"
     plain = client.get("/sessions/new/")
     assert plain.status_code == 302 and plain["Location"].startswith("/login/")
