@@ -5,6 +5,7 @@ LOGIN_LOCKOUT_MINUTES have passed; the counts live in the database; admins see t
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -23,7 +24,7 @@ LIMIT = settings.AXES_FAILURE_LIMIT
 LOCK_SECONDS = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
 
 
-def token(client: Client, username: str, password: str, **extra: str):  # type: ignore[no-untyped-def]
+def token(client: Client, username: str, password: str, **extra: Any):  # type: ignore[no-untyped-def]
     return client.post(
         "/api/v1/auth/token",
         {"username": username, "password": password},
@@ -32,7 +33,7 @@ def token(client: Client, username: str, password: str, **extra: str):  # type: 
     )
 
 
-def login(client: Client, username: str, password: str, **extra: str):  # type: ignore[no-untyped-def]
+def login(client: Client, username: str, password: str, **extra: Any):  # type: ignore[no-untyped-def]
     return client.post("/login/", {"username": username, "password": password}, **extra)
 
 
