@@ -160,6 +160,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "core.lockout.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "core.lockout.client_ip"
 AXES_VERBOSE = False
+# Masked in the form data axes keeps of a failed attempt (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
 # Behind a reverse proxy the client's address is read from the header the proxies append to, one
 # hop per trusted proxy from the right (what a client writes there itself is never trusted).
 TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))

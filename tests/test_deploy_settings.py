@@ -33,7 +33,8 @@ def readme_production_env(tmp_path: Path) -> dict[str, str]:
         for k, v in env.items()
         if v == "..."
     }
-    base = {k: v for k, v in os.environ.items() if k not in ("TESTING", "DEBUG", "DATABASE_URL")}
+    # Nothing of the test run's own environment (TESTING, DJANGO_ALLOW_ASYNC_UNSAFE, ...).
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
     base.update(env, **filled, DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings")
     return base
 

@@ -2,11 +2,12 @@
 
 Loaded as a template builtin (config/settings.py), so every template uses these in place of
 Django's own: a stored time whose local time does not exist in Python (far future seen from east
-of UTC) is shown in UTC, and a distance that cannot be computed is left out.
+of UTC) is shown in UTC, and a value that still cannot be written is left out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,37 +19,20 @@ from core.timeutils import localized
 register = template.Library()
 
 
-def _local(value: Any) -> Any:
-    return localized(value) if isinstance(value, datetime) else value
+def _never_failing(django_filter: Callable[..., str]) -> Callable[..., str]:
+    def render(value: Any, arg: Any = None) -> str:
+        if isinstance(value, datetime):
+            value = localized(value)
+        try:
+            return django_filter(value, arg)
+        except (OverflowError, ValueError):
+            return ""
+
+    return render
 
 
-@register.filter(expects_localtime=False, is_safe=False)
-def date(value: Any, arg: str | None = None) -> str:
-    try:
-        return defaultfilters.date(_local(value), arg)
-    except (OverflowError, ValueError):
-        return ""
-
-
-@register.filter(expects_localtime=False, is_safe=False)
-def time(value: Any, arg: str | None = None) -> str:
-    try:
-        return defaultfilters.time(_local(value), arg)
-    except (OverflowError, ValueError):
-        return ""
-
-
-@register.filter("timeuntil", is_safe=False)
-def timeuntil_filter(value: Any, arg: Any = None) -> str:
-    try:
-        return defaultfilters.timeuntil_filter(value, arg)
-    except (OverflowError, ValueError):
-        return ""
-
-
-@register.filter("timesince", is_safe=False)
-def timesince_filter(value: Any, arg: Any = None) -> str:
-    try:
-        return defaultfilters.timesince_filter(value, arg)
-    except (OverflowError, ValueError):
-        return ""
+# Each converts to the viewer's zone itself (with the UTC fallback), so not Django's conversion.
+register.filter("date", _never_failing(defaultfilters.date), expects_localtime=False)
+register.filter("time", _never_failing(defaultfilters.time), expects_localtime=False)
+register.filter("timeuntil", _never_failing(defaultfilters.timeuntil_filter))
+register.filter("timesince", _never_failing(defaultfilters.timesince_filter))
