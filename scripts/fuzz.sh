@@ -4,7 +4,8 @@
 # check (`--checks all`). Fails on any 5xx, any answer that does not match the OpenAPI schema and
 # any undocumented status code. Bounded in time; the server is stopped on every exit path.
 #   FUZZ_MAX_EXAMPLES  test cases per operation and phase (default 25)
-#   FUZZ_TIMEOUT       seconds allowed per identity before the run counts as failed (default 240)
+#   FUZZ_TIMEOUT       seconds allowed per identity before the run counts as failed (default 480;
+#                      a guard against a hang: a normal run takes 1-2 minutes per identity)
 #   FUZZ_SEED          fixed seed for a reproducible run (default: random; with CI=true fixed)
 # With CI=true the run is reproducible: a fixed seed, derandomized generation, one schemathesis
 # worker (the server sees the requests in the same order every time) and no example database
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 PY=.venv/bin/python
 MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-25}"
-TIMEOUT="${FUZZ_TIMEOUT:-240}"
+TIMEOUT="${FUZZ_TIMEOUT:-480}"
 HOST=127.0.0.1
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/coachsuggest-fuzz.XXXXXX")"
