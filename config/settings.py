@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "core.middleware.UserTimezoneMiddleware",
+    "core.middleware.ApplicationErrorMiddleware",
     "core.middleware.HtmxLoginRedirectMiddleware",
     # Last, so it sees the answer of a refused sign-in and turns it into the lockout answer.
     "axes.middleware.AxesMiddleware",

@@ -15,7 +15,8 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from config.errors_views import CODE_TOO_MANY_ATTEMPTS, _is_api, problem_response
+from config.errors_views import _is_api, problem_response
+from core.errors import ErrorCode
 
 
 def _valid(address: str | None) -> str | None:
@@ -67,7 +68,7 @@ def lockout_response(
     if _is_api(request):
         return problem_response(
             status=429,
-            code=CODE_TOO_MANY_ATTEMPTS,
+            code=ErrorCode.TOO_MANY_ATTEMPTS,
             title="Too many sign-in attempts",
             detail=lockout_message(),
             headers=headers,

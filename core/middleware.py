@@ -10,7 +10,9 @@ from django.shortcuts import resolve_url
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from core.errors import ApplicationError, ErrorCode
 from core.http import is_htmx
+from core.pages import problem_for
 from core.timeutils import zone
 
 
@@ -30,6 +32,23 @@ class UserTimezoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class ApplicationErrorMiddleware:
+    """The one place a page's refusal becomes an answer: any `ApplicationError` a view raises
+    turns into the problem page, or into the dialog fragment when htmx asked. (The API answers
+    its own errors as problem+json before they get here.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, ApplicationError):
+            return problem_for(request, exception)
+        return None
 
 
 class RequestLimitsMiddleware:
@@ -52,30 +71,30 @@ class RequestLimitsMiddleware:
         if declared.isdigit() and limit is not None and int(declared) > limit:
             return too_large_body(request)
         if request.path.startswith("/api/"):
-            request.POST = QueryDict()  # type: ignore[misc]
+            request.POST = QueryDict()
         return self.get_response(request)
 
 
 def too_long_uri(request: HttpRequest) -> HttpResponse:
-    from config.errors_views import CODE_URI_TOO_LONG, refusal
+    from config.errors_views import refusal
 
     return refusal(
         request,
         status=414,
-        code=CODE_URI_TOO_LONG,
+        code=ErrorCode.URI_TOO_LONG,
         title="URI too long",
         detail=f"The query string may have at most {settings.MAX_QUERY_STRING_BYTES} bytes.",
     )
 
 
 def too_large_body(request: HttpRequest) -> HttpResponse:
-    from config.errors_views import CODE_REQUEST_TOO_LARGE, refusal
+    from config.errors_views import refusal
 
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
     return refusal(
         request,
         status=413,
-        code=CODE_REQUEST_TOO_LARGE,
+        code=ErrorCode.REQUEST_TOO_LARGE,
         title="Request too large",
         detail=f"The request body may have at most {limit} bytes ({limit / 1048576:g} MiB).",
     )

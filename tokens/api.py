@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 
 from config.api_common import Text, Time, problems
 from core.errors import NotAuthenticated
+from core.http import AuthenticatedRequest
+from directory.models import User
 from directory.permissions import Perm, has_perm
 from directory.schemas import MeOut, UserOut
 
@@ -37,9 +39,9 @@ def issue_token(request: HttpRequest, payload: TokenIn) -> dict[str, object]:
     Repeated wrong passwords for one account, or from one client address, lock signing in for a
     while (429 `too_many_attempts`, with `Retry-After` in seconds), on the login page as here."""
     user = authenticate(request, username=payload.username, password=payload.password)
-    if user is None or not user.is_active:
+    if not isinstance(user, User) or not user.is_active:
         raise NotAuthenticated("Wrong username or password.")
-    token, raw = token_issue(user=user, name=payload.name)  # type: ignore[arg-type]
+    token, raw = token_issue(user=user, name=payload.name)
     # A sign-in like the login page's: it clears this account's and address's failure counts
     # and is recorded (last login, the admin's access log).
     user_logged_in.send(sender=type(user), request=request, user=user)
@@ -47,9 +49,9 @@ def issue_token(request: HttpRequest, payload: TokenIn) -> dict[str, object]:
 
 
 @router.get("/me", response={200: MeOut, **problems(401)})
-def me(request: HttpRequest) -> dict[str, object]:
+def me(request: AuthenticatedRequest) -> dict[str, object]:
     """The caller, with the permissions and roles they hold."""
-    user = request.auth  # type: ignore[attr-defined]
+    user = request.auth
     return {
         "id": user.pk,
         "username": user.username,

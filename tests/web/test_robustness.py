@@ -4,6 +4,7 @@ box, a form sent after the sign-in ended."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -18,7 +19,7 @@ EDGE = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)  # 10000-01-01 00:00 in Berlin:
 
 
 @pytest.fixture
-def east(org):  # type: ignore[no-untyped-def]
+def east(org: Any) -> Any:
     """Everyone who looks at the pages lives east of UTC."""
     from directory.models import User
 

@@ -24,7 +24,7 @@ LIMIT = settings.AXES_FAILURE_LIMIT
 LOCK_SECONDS = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
 
 
-def token(client: Client, username: str, password: str, **extra: Any):  # type: ignore[no-untyped-def]
+def token(client: Client, username: str, password: str, **extra: Any) -> Any:
     return client.post(
         "/api/v1/auth/token",
         {"username": username, "password": password},
@@ -33,7 +33,7 @@ def token(client: Client, username: str, password: str, **extra: Any):  # type: 
     )
 
 
-def login(client: Client, username: str, password: str, **extra: Any):  # type: ignore[no-untyped-def]
+def login(client: Client, username: str, password: str, **extra: Any) -> Any:
     return client.post("/login/", {"username": username, "password": password}, **extra)
 
 
