@@ -350,8 +350,21 @@
     setOpen(picker, false);
   });
 
+  // --- the sticky top bar ---------------------------------------------------------------------
+  // The browser scrolls a control that gets focus clear of the scroll padding: as tall as the
+  // bar, so that tabbing back up the page never leaves the focus hidden under it (2.4.11).
+  function padForTopbar() {
+    var bar = $(".topbar");
+    if (!bar) return;
+    var sticky = window.getComputedStyle(bar).position === "sticky";
+    document.documentElement.style.scrollPaddingTop = sticky ? bar.offsetHeight + 8 + "px" : "";
+  }
+
   // --- start ----------------------------------------------------------------------------------
   function start() {
+    padForTopbar();
+    window.addEventListener("resize", padForTopbar);
+    if (window.ResizeObserver && $(".topbar")) new ResizeObserver(padForTopbar).observe($(".topbar"));
     modal = $("#modal");
     modalBody = $("#modal-body");
     if (!modal) return;
