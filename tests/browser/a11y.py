@@ -180,7 +180,7 @@ _REFLOW = r"""
   for (const el of [root, ...root.querySelectorAll("*")]) {
     if (skip(el)) continue;
     const s = getComputedStyle(el);
-    if (s.display === "none" || s.visibility !== "visible") continue;
+    if (s.display === "none" || s.visibility !== "visible" || s.clip !== "auto") continue;  // clip: shown to screen readers only
     const r = el.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;
     const box = scroller(el);

@@ -26,10 +26,11 @@ from playwright.sync_api import expect
 from coaching import services
 from coaching.rules import LOCATION_MAX, REASON_MAX, TITLE_MAX, PartyRef, SessionFields
 from coaching.views import SECTION_LIMIT
+from directory.models import Case, Evaluation
 from notifications.services import unread_count
 
 from .a11y import keyboard_problems, reflow_problems
-from .conftest import DESKTOP, PHONE, check_a11y, go, snap
+from .conftest import DESKTOP, PHONE, check_a11y, go, settled, snap
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +47,11 @@ LONG_REASON = (
     "The agents on this team are on the new-product training all of next week, and the week "
     "after that the whole floor moves to the winter rota; "
 ) * 8
+LONG_SUBJECT = (
+    "Customer disputes the roaming charges on the last three invoices and asks for the "
+    "RoamingPassEuropePlusUnlimitedDataAddOn to be applied retroactively; "
+) * 3
+LONG_SUBJECT = LONG_SUBJECT[: Case._meta.get_field("subject").max_length].strip()
 LONG_LOCATION = ("Training room 4.12, fourth floor, east wing of the Riverside building, " * 3)[
     :LOCATION_MAX
 ]
@@ -95,6 +101,25 @@ def seed(org) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     services.session_decline(
         actor=org.cora, session_id=canceled.pk, reason=LONG_REASON[:REASON_MAX]
     )
+    # QA scores for Alice on cases with the longest subjects, for the chart and the table.
+    now = timezone.now()
+    for i in range(4):
+        case = Case.objects.create(
+            number=f"CASE-{3000 + i}",
+            subject=LONG_SUBJECT,
+            opened_at=now - timedelta(days=20 - i),
+        )
+        Evaluation.objects.bulk_create(
+            Evaluation(
+                case=case,
+                agent=org.alice,
+                coaching_area=area,
+                score=55 + 10 * i + n,
+                evaluated_at=now - timedelta(days=19 - i),
+                evaluator=org.audrey,
+            )
+            for n, area in enumerate(org.areas.values())
+        )
     # The states the issue names, as the data now stands.
     assert unread_count(org.sam) == 1  # Cora scheduled his suggestion
     assert unread_count(org.cora) > 99
@@ -128,13 +153,15 @@ class Checker:
         self._add(f"{name} at 200% zoom", reflow_problems(page, scope))
         snap(page, f"state-{name}-zoom200", full_page=False)
 
-        # The phone keeps the top bar on screen: walking back up must not hide the focus under it.
+        # The walk again on the phone (focus rings in stacked tables, the wrapped navigation), then
+        # back up the page, where the sticky top bar could hide the focus.
         page.set_viewport_size(PHONE)
         page.evaluate("window.scrollTo(0, 0)")
         self._add(f"{name} at 375 px", reflow_problems(page, scope))
         check_a11y(page, f"state-{name}-phone")
         snap(page, f"state-{name}-phone", full_page=False)
-        _, problems = keyboard_problems(page, scope, forward=False, back=15)
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        _, problems = keyboard_problems(page, scope, back=15)
         self._add(f"{name} at 375 px", problems)
         page.set_viewport_size(DESKTOP)
         self.states += 1
@@ -148,6 +175,7 @@ def open_dialog_by_keyboard(page: Any, link: Any) -> Any:
     page.keyboard.press("Enter")
     dialog = page.locator("#modal[open]")
     expect(dialog).to_be_visible()
+    settled(page)
     return dialog
 
 
@@ -199,6 +227,15 @@ def test_pages_in_the_states_people_reach(new_page, org):
     expect(sam.locator("h1")).to_contain_text("Declined")
     check.state(sam, "session-canceled")
 
+    # An agent's page: the chart, its table opened, the cases table, and a busy aside.
+    go(sam, f"/agents/{org.alice.pk}/")
+    table_toggle = sam.get_by_text("Show the scores as a table")
+    table_toggle.focus()
+    sam.keyboard.press("Enter")
+    expect(sam.locator("details.chart-table table")).to_be_visible()
+    expect(sam.locator("#coaching-widget .session-card")).to_have_count(SECTION_LIMIT)
+    check.state(sam, "agent-analytics-busy")
+
     carl = new_page(org.carl)
     go(carl, "/")
     expect(carl.locator(".widget .empty").first).to_be_visible()
@@ -236,6 +273,7 @@ def test_every_form_dialog_with_its_errors(new_page, org):
     submit_by_keyboard(sam, dialog, "Save Changes")
     expect(sam.locator("#f-title-error")).to_contain_text(f"at most {TITLE_MAX}")
     expect(sam.locator("#f-expires-error")).to_contain_text("in the future")
+    expect(sam.get_by_label("Title")).to_be_focused()
     check.state(sam, "dialog-edit-errors", dialog=True)
     close_by_keyboard(sam, opener)
 
@@ -250,6 +288,7 @@ def test_every_form_dialog_with_its_errors(new_page, org):
     expect(cora.locator("#f-starts-error")).to_be_visible()
     expect(cora.locator("#f-duration-error")).to_be_visible()
     expect(cora.locator("#f-location-error")).to_be_visible()
+    expect(cora.get_by_label("Date and time")).to_be_focused()  # the first field in error
     check.state(cora, "dialog-schedule-errors", dialog=True)
     close_by_keyboard(cora, opener)
 
