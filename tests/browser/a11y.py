@@ -72,8 +72,7 @@ _MARK = r"""
   const problems = [];
   els.forEach((el, i) => {
     el.setAttribute("data-kbd", String(i));
-    const s = getComputedStyle(el);
-    el.__kbdRest = { outline: s.outlineStyle + " " + s.outlineWidth + " " + s.outlineColor, shadow: s.boxShadow };
+    el.__kbdShadow = getComputedStyle(el).boxShadow;  // unfocused, to tell a focus shadow apart
     if (el.tabIndex > 0) problems.push(`${A.describe(el)} has tabindex ${el.tabIndex}, which reorders the Tab sequence`);
   });
   // Nothing may work only with a pointer: whatever looks clickable is a real control or inside one.
@@ -99,17 +98,15 @@ _AT_FOCUS = r"""
   const problems = [];
   const name = A.describe(el);
   const index = el.hasAttribute("data-kbd") ? Number(el.getAttribute("data-kbd")) : -1;
-  const cs0 = getComputedStyle(el);
-  const scroller = ["auto", "scroll"].includes(cs0.overflowY) && el.scrollHeight > el.clientHeight;
-  // A scrolled box takes focus so that the arrow keys scroll it: operable too.
+  const s = getComputedStyle(el);
+  // A box that scrolls takes the focus so that the arrow keys scroll it: operable too.
+  const scroller = ["auto", "scroll"].includes(s.overflowY) && el.scrollHeight > el.clientHeight;
   const operable = scroller || el.matches("a[href], button, input, select, textarea, summary");
   if (!operable) problems.push(`${name} takes focus but is not a link, button or field`);
-  const s = getComputedStyle(el);
   const width = parseFloat(s.outlineWidth) || 0;
   const colour = A.rgba(s.outlineColor);
   const ring = s.outlineStyle !== "none" && width >= 2 && colour && colour[3] > 0;
-  const rest = el.__kbdRest || { shadow: "none" };
-  const shadowChanged = s.boxShadow !== "none" && s.boxShadow !== rest.shadow;
+  const shadowChanged = s.boxShadow !== "none" && s.boxShadow !== (el.__kbdShadow || "none");
   // Shift+Tab into a date field lands first on its calendar button, inside the browser's own
   // shadow tree: the field is active without matching :focus, and the browser rings the button.
   const pickerButton = el.matches("input[type=datetime-local], input[type=date], input[type=time]") && !el.matches(":focus");

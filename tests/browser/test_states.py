@@ -1,15 +1,15 @@
 """Accessibility in the states people reach, not only the calm ones: unread notifications (1 and
-99+), a busy coach (more cards than a section shows), the longest title, long reasons and
-locations, every form dialog with its validation errors, empty states, a canceled and a scheduled
-session page. Each state is checked
+99+), a busy coach (more cards than a section shows), the longest title, long reasons, locations
+and case subjects, every form dialog with its validation errors, empty states, a canceled and a
+scheduled session page, an agent's page with its tables. Each state is checked
 
-- at 1280 px: axe-core (no serious or critical violation) and a keyboard walk (every control
-  reached with Tab, each a real link/button/field with a visible focus ring of 3:1 that nothing
-  clips or covers, nothing that reacts only to the pointer);
-- at 640 px, which is a 1280 px window at 200% zoom (WCAG 1.4.4 / 1.4.10): no sideways scrolling,
-  nothing cut off, past the viewport or overlapping, and the keyboard walk again (forwards and
-  back, where a sticky bar could cover the focus);
-- at 375 px (a phone): axe-core and the same reflow check.
+- at 1280 px: axe-core (no serious or critical violation), a keyboard walk (every control reached
+  with Tab, each a real link/button/field with a visible focus ring of 3:1 that nothing clips or
+  covers, nothing that reacts only to the pointer) and the reflow check below;
+- at 640 px, which is a 1280 px window at 200% zoom (WCAG 1.4.4 / 1.4.10): no sideways
+  scrolling, nothing cut off, past the viewport or overlapping;
+- at 375 px (a phone): axe-core, the reflow check, the keyboard walk, and Shift+Tab back up the
+  page, where the sticky top bar could hide the focus (2.4.11).
 
 Screenshots of every state at each width go to artifacts/screenshots/state-*.png."""
 
@@ -244,6 +244,7 @@ def test_pages_in_the_states_people_reach(new_page, org):
     expect(carl.get_by_text("No notifications yet")).to_be_visible()
     check.state(carl, "notifications-empty")
     check.done()
+    assert check.states == 9
 
 
 def test_every_form_dialog_with_its_errors(new_page, org):
@@ -301,6 +302,7 @@ def test_every_form_dialog_with_its_errors(new_page, org):
     check.state(cora, "dialog-decline-errors", dialog=True)
     close_by_keyboard(cora, opener)
     check.done()
+    assert check.states == 4
 
 
 def test_skip_link_and_the_coach_typeahead_by_keyboard(new_page, org):
