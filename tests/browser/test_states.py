@@ -334,3 +334,40 @@ def test_skip_link_and_the_coach_typeahead_by_keyboard(new_page, org):
     expect(page.locator("#f-coach")).to_be_focused()
     assert re.search(r"Coach", chip.inner_text())
     assert not problems, "\n".join(problems)
+
+
+def test_the_focus_survives_changes_and_a_quick_reopening(new_page, org):
+    """Whatever the keyboard user acted on goes away (a declined card, a notification marked as
+    read): the focus lands on the refreshed region's heading, not at the top of the page. And a
+    dialog opened again before the previous one's close event has run still gives the focus back
+    to the control that opened it."""
+    for title in ("Refund tone, by keyboard", "Open me twice"):
+        _suggest(org, org.sam, title)
+    cora = new_page(org.cora)
+    go(cora, "/")
+    card = cora.locator('[data-section="coach"] .session-card', has_text="Refund tone, by keyboard")
+    dialog = open_dialog_by_keyboard(cora, card.get_by_role("link", name=re.compile("^Decline")))
+    cora.keyboard.type("Fully booked")
+    submit_by_keyboard(cora, dialog, "Decline")
+    expect(cora.locator("#modal[open]")).to_have_count(0)
+    expect(card).to_have_count(0)
+    expect(cora.locator("#coaching-widget-title")).to_be_focused()
+
+    other = cora.locator('[data-section="coach"] .session-card', has_text="Open me twice")
+    schedule = other.get_by_role("link", name=re.compile("^Schedule"))
+    decline = other.get_by_role("link", name=re.compile("^Decline"))
+    open_dialog_by_keyboard(cora, schedule)
+    # Escape, then Enter on another card's Decline, faster than the close event comes.
+    decline.evaluate(
+        "(link) => { document.getElementById('modal').close(); link.focus(); link.click(); }"
+    )
+    expect(cora.locator("#modal[open]")).to_contain_text("Decline suggested session")
+    settled(cora)
+    close_by_keyboard(cora, decline)
+
+    go(cora, "/notifications/")
+    first = cora.locator(".notification.unread").first
+    first.get_by_role("button", name=re.compile("^Mark as read")).focus()
+    cora.keyboard.press("Enter")
+    expect(cora.locator("#toast")).to_contain_text("Marked as read.")
+    expect(cora.locator("#notification-list-title")).to_be_focused()
