@@ -173,10 +173,6 @@ class CoachingSession(models.Model):
         coach = self.coach
         return str(coach) if coach is not None else ""
 
-    @property
-    def was_scheduled(self) -> bool:
-        return self.scheduled_at is not None
-
 
 class SessionTraineeUser(models.Model):
     session = models.ForeignKey(
