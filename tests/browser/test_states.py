@@ -25,7 +25,7 @@ from playwright.sync_api import expect
 
 from coaching import services
 from coaching.rules import LOCATION_MAX, REASON_MAX, TITLE_MAX, PartyRef, SessionFields
-from coaching.views import SECTION_LIMIT
+from coaching.widget import SECTION_LIMIT
 from directory.models import Case, Evaluation
 from notifications.services import unread_count
 
@@ -57,7 +57,7 @@ LONG_LOCATION = ("Training room 4.12, fourth floor, east wing of the Riverside b
 ]
 
 
-def _suggest(org, author, title, **kw):  # type: ignore[no-untyped-def]
+def _suggest(org, author, title, **kw):
     return services.session_suggest(
         actor=author,
         fields=SessionFields(
@@ -70,7 +70,7 @@ def _suggest(org, author, title, **kw):  # type: ignore[no-untyped-def]
     )
 
 
-def seed(org) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def seed(org) -> dict[str, Any]:
     """A coach with far more open suggestions than her section shows (and so 99+ unread
     notifications), a supervisor with exactly one unread, and the extremes of every text."""
     areas = list(org.areas)
