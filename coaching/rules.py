@@ -15,7 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.errors import FieldCode, FieldError
-from core.timeutils import max_expiry
+from core.timeutils import max_expiry, months_from_now
 from directory.models import Case, CoachingArea, User, UserGroup, UserGroupMembership
 from directory.parties import Party, PartyRef
 
@@ -69,9 +69,16 @@ def group_active_member_ids(group_ids: Iterable[int]) -> dict[int, set[int]]:
     return members
 
 
+def _has_nul(text: str) -> bool:
+    # No database stores NUL in text (PostgreSQL refuses it); a page's form may still send one.
+    return "\x00" in text
+
+
 def clean_title(raw: str | None, errors: list[FieldError]) -> str:
     title = (raw or "").strip()
-    if not title:
+    if _has_nul(title):
+        errors.append(FieldError("title", FieldCode.INVALID, "The title contains a NUL character."))
+    elif not title:
         errors.append(FieldError("title", FieldCode.REQUIRED, "Enter a title."))
     elif len(title) > TITLE_MAX:
         errors.append(
@@ -86,6 +93,10 @@ def clean_title(raw: str | None, errors: list[FieldError]) -> str:
 
 def clean_reason(raw: str | None) -> tuple[str, list[FieldError]]:
     reason = (raw or "").strip()
+    if _has_nul(reason):
+        return reason, [
+            FieldError("reason", FieldCode.INVALID, "The reason contains a NUL character.")
+        ]
     if not reason:
         return reason, [FieldError("reason", FieldCode.REQUIRED, "Enter a reason for declining.")]
     if len(reason) > REASON_MAX:
@@ -149,6 +160,15 @@ def clean_schedule(
         errors.append(
             FieldError("starts_at", FieldCode.IN_PAST, "The session must start in the future.")
         )
+    elif starts_at > months_from_now(settings.COACHING_MAX_SCHEDULE_MONTHS, now=now):
+        months = settings.COACHING_MAX_SCHEDULE_MONTHS
+        errors.append(
+            FieldError(
+                "starts_at",
+                FieldCode.TOO_FAR,
+                f"The session may start at most {months} months from now.",
+            )
+        )
     if duration_minutes is None:
         errors.append(
             FieldError("duration_minutes", FieldCode.REQUIRED, "Enter the duration in minutes.")
@@ -161,7 +181,11 @@ def clean_schedule(
                 f"The duration must be between {DURATION_MIN} and {DURATION_MAX} minutes.",
             )
         )
-    if location and len(location) > LOCATION_MAX:
+    if location and _has_nul(location):
+        errors.append(
+            FieldError("location", FieldCode.INVALID, "The location contains a NUL character.")
+        )
+    elif location and len(location) > LOCATION_MAX:
         errors.append(
             FieldError(
                 "location",

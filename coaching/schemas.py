@@ -86,7 +86,7 @@ class EditIn(OverridesIn):
 
 
 class ScheduleIn(OverridesIn):
-    starts_at: InputTime = Field(description="In the future.")
+    starts_at: InputTime = Field(description="In the future, at most 24 months ahead (setting).")
     duration_minutes: BodyInt = Field(description="5 to 360.")
     location: Text = ""
 

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core.db import retry_on_conflict
 from core.errors import FieldError, ValidationFailed, VersionConflict
 from core.timeutils import default_expiry
 from directory.models import User
@@ -138,6 +139,7 @@ def _cancel(
 
 
 # --- the verbs ---------------------------------------------------------------------------------
+@retry_on_conflict
 def session_suggest(
     *,
     actor: User,
@@ -171,6 +173,7 @@ def session_suggest(
     return session
 
 
+@retry_on_conflict
 def session_edit(
     *,
     actor: User,
@@ -206,6 +209,7 @@ def session_edit(
     return session
 
 
+@retry_on_conflict
 def session_delete(*, actor: User, session_id: int, now: datetime | None = None) -> CoachingSession:
     now = now or timezone.now()
     with transaction.atomic():
@@ -220,6 +224,7 @@ def session_delete(*, actor: User, session_id: int, now: datetime | None = None)
     return session
 
 
+@retry_on_conflict
 def session_schedule(
     *,
     actor: User,
@@ -268,6 +273,7 @@ def session_schedule(
     return session
 
 
+@retry_on_conflict
 def session_decline(
     *, actor: User, session_id: int, reason: str, now: datetime | None = None
 ) -> CoachingSession:
@@ -290,6 +296,7 @@ def session_decline(
     return session
 
 
+@retry_on_conflict
 def session_expire(*, session_id: int, now: datetime | None = None) -> bool:
     """Record that an open suggestion passed its Expiry Time. Safe to call any number of times,
     from any number of workers: only the first call after expiry changes anything."""

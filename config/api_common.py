@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -46,10 +47,22 @@ def _clean_text(value: str) -> str:
 Text = Annotated[str, Field(pattern=r"^[^\x00]*$"), AfterValidator(_clean_text)]
 
 
+# ISO 8601 date and time (the offset is checked by the rules, which name the field: 422).
+ISO_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?"
+)
+
+
 def _time_text(value: object) -> object:
-    # JSON has no time type: a time is an ISO 8601 string, never a number of seconds.
-    if not isinstance(value, str | datetime):
-        raise PydanticCustomError("datetime_type", "Give the time as an ISO 8601 string.")
+    # JSON has no time type: a time is an ISO 8601 string, never a number of seconds (pydantic
+    # would read "1893456000" as Unix seconds).
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not ISO_TIME.fullmatch(value):
+        raise PydanticCustomError(
+            "datetime_type",
+            "Give the time as an ISO 8601 string with its offset, e.g. 2030-03-04T10:00:00+01:00.",
+        )
     return value
 
 
@@ -104,4 +117,5 @@ def page(qs: QuerySet[Any], *, limit: int, offset: int) -> tuple[list[Any], int]
 
 LIMIT_DESCRIPTION = f"Page size (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})."
 OFFSET_DESCRIPTION = "How many items to skip."
-SEARCH_DESCRIPTION = "Case-insensitive text to look for."
+SEARCH_MAX = 100  # as in the pages' search boxes
+SEARCH_DESCRIPTION = f"Case-insensitive text to look for (at most {SEARCH_MAX} characters)."
