@@ -215,6 +215,18 @@ EMAIL_RETRY_BASE_SECONDS = int(os.environ.get("EMAIL_RETRY_BASE_SECONDS", "30"))
 # A delivery claimed this long ago and never finished is marked "uncertain", never resent.
 EMAIL_CLAIM_TIMEOUT_SECONDS = int(os.environ.get("EMAIL_CLAIM_TIMEOUT_SECONDS", "600"))
 API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "30"))
+# Reminders: coach and trainees this long before a scheduled session starts; the coach this long
+# before an open suggestion expires. 0 turns a reminder off.
+COACHING_REMINDER_BEFORE_START_MINUTES = int(
+    os.environ.get("COACHING_REMINDER_BEFORE_START_MINUTES", str(24 * 60))
+)
+COACHING_REMINDER_BEFORE_EXPIRY_MINUTES = int(
+    os.environ.get("COACHING_REMINDER_BEFORE_EXPIRY_MINUTES", str(7 * 24 * 60))
+)
+# The sweep sends a due reminder itself once its task is this late (lost, or no worker running).
+COACHING_REMINDER_SWEEP_GRACE_SECONDS = int(
+    os.environ.get("COACHING_REMINDER_SWEEP_GRACE_SECONDS", "120")
+)
 
 LOGGING = {
     "version": 1,

@@ -48,3 +48,9 @@ def max_expiry(*, tz_name: str | None = None, now: datetime | None = None) -> da
 
 def all_time_zones() -> list[str]:
     return sorted(zoneinfo.available_timezones())
+
+
+def format_moment(moment: datetime, tz_name: str | None) -> str:
+    """A moment as a person reads it in their own zone: "Tue 4 Mar 2030, 10:00 CET"."""
+    local = moment.astimezone(zone(tz_name))
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname() or tz_name}"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,6 +13,9 @@ from core.errors import NotFound
 from directory.models import User, UserGroup, UserGroupMembership
 
 from .models import EmailStatus, Kind, Notification
+
+if TYPE_CHECKING:
+    from coaching.models import CalendarRevision
 
 Recipient = User | UserGroup | None
 
@@ -44,10 +48,11 @@ def notify(
     *,
     kind: Kind,
     session_id: int,
-    message: str,
+    message: str | Callable[[User], str],
     recipients: Iterable[Recipient],
     actor: User | None,
     now: datetime | None = None,
+    calendar: CalendarRevision | None = None,
 ) -> list[Notification]:
     """Write one notification per recipient and queue its e-mail.
 
@@ -63,12 +68,19 @@ def notify(
     ids = expand_recipients(recipients, exclude=actor)
     if not ids:
         return []
+    if callable(message):
+        # A text naming a time is written in each recipient's own zone.
+        people = User.objects.only("id", "time_zone").in_bulk(ids)
+        texts = {uid: message(people[uid]) for uid in ids}
+    else:
+        texts = dict.fromkeys(ids, message)
     rows = Notification.objects.bulk_create(
         [
             Notification(
                 recipient_id=uid,
                 kind=kind,
-                message=message,
+                message=texts[uid],
+                calendar=calendar,
                 session_id=session_id,
                 created_at=now,
                 email_status=EmailStatus.PENDING,

@@ -5,13 +5,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from coaching.reminders import send_due_reminders
 from coaching.services import expire_due_suggestions
 from notifications.delivery import sweep_email
 
 
 class Command(BaseCommand):
     help = (
-        "Expire suggestions whose Expiry Time has passed and tidy e-mail delivery. Safe to run "
+        "Expire suggestions whose Expiry Time has passed, send reminders whose task is late, and "
+        "tidy e-mail delivery. Safe to run "
         "from cron and from several machines at once. --every N keeps running every N seconds."
     )
 
@@ -27,11 +29,18 @@ class Command(BaseCommand):
                     else None
                 )
             )
+            reminded = send_due_reminders()
             mail = sweep_email()
-            if expired or mail["uncertain"] or mail["requeued"] or options["verbosity"] > 1:
+            if (
+                expired
+                or reminded
+                or mail["uncertain"]
+                or mail["requeued"]
+                or options["verbosity"] > 1
+            ):
                 self.stdout.write(
-                    f"sweep: expired {expired} suggestion(s); e-mail: {mail['requeued']} re-queued, "
-                    f"{mail['uncertain']} marked uncertain"
+                    f"sweep: expired {expired} suggestion(s); sent {reminded} late reminder(s); "
+                    f"e-mail: {mail['requeued']} re-queued, {mail['uncertain']} marked uncertain"
                 )
             if not every:
                 return
