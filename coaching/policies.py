@@ -11,11 +11,11 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from core.errors import ApplicationError, InvalidState, PermissionDenied
+from core.errors import AlreadyAcknowledged, ApplicationError, InvalidState, PermissionDenied
 from directory.models import User
 from directory.permissions import Perm, has_perm, is_qm_admin
 
-from .models import CancelReason, CoachingSession, State
+from .models import AttendeeRole, CancelReason, CoachingSession, SessionAttendee, State
 
 
 def viewer_group_ids(user: User) -> frozenset[int]:
@@ -109,13 +109,88 @@ def decline_reason_for(user: User, session: CoachingSession) -> CancelReason:
     )
 
 
+# --- after scheduling ----------------------------------------------------------------------------
+def attendance(user: User, session: CoachingSession) -> SessionAttendee | None:
+    """The user's row on the session's invitation list (from `with_related`'s prefetch when
+    there is one)."""
+    prefetched = getattr(session, "_prefetched_objects_cache", {}).get("attendees")
+    if prefetched is not None:
+        return next((a for a in prefetched if a.user_id == user.pk), None)
+    return SessionAttendee.objects.filter(session=session, user=user).first()
+
+
+def scheduled_denial(session: CoachingSession) -> ApplicationError | None:
+    """Reschedule, cancel and complete need a scheduled session."""
+    if session.state == State.SCHEDULED:
+        return None
+    if session.state == State.COMPLETED:
+        return InvalidState("This session has already been completed.")
+    if session.state == State.CANCELED:
+        return InvalidState("This session has already been canceled.")
+    return InvalidState("This session has not been scheduled yet.")
+
+
+def started_denial(
+    session: CoachingSession, now: datetime | None = None
+) -> ApplicationError | None:
+    if session.has_started(now):
+        return None
+    return InvalidState("A session can be completed only once it has started.")
+
+
+def reschedule_denial(user: User, session: CoachingSession) -> ApplicationError | None:
+    if is_coach(user, session):
+        return None
+    return PermissionDenied(
+        "Only the session's coach (or a member of its coach group) may reschedule it."
+    )
+
+
+def cancel_denial(user: User, session: CoachingSession) -> ApplicationError | None:
+    if is_coach(user, session) or is_admin(user):
+        return None
+    return PermissionDenied("Only the session's coach (or a QM Admin) may cancel it.")
+
+
+def complete_denial(user: User, session: CoachingSession) -> ApplicationError | None:
+    if is_coach(user, session):
+        return None
+    return PermissionDenied("Only the session's coach may complete it.")
+
+
+def acknowledge_denial(user: User, session: CoachingSession) -> ApplicationError | None:
+    """Each trainee user on the invitation list (directly or through a group), once."""
+    row = attendance(user, session)
+    if row is None or row.role != AttendeeRole.TRAINEE:
+        return PermissionDenied("Only the session's trainees may acknowledge it.")
+    return None
+
+
+def acknowledge_state_denial(user: User, session: CoachingSession) -> ApplicationError | None:
+    if session.state != State.COMPLETED:
+        return InvalidState("Only a completed session can be acknowledged.")
+    row = attendance(user, session)
+    if row is not None and row.acknowledged_at is not None:
+        return AlreadyAcknowledged("You have already acknowledged this session.")
+    return None
+
+
 def allowed_actions(
     user: User, session: CoachingSession, now: datetime | None = None
 ) -> dict[str, bool]:
     open_ = state_denial(session, now) is None
+    scheduled = scheduled_denial(session) is None
     return {
         "edit": open_ and manage_denial(user, session) is None,
         "delete": open_ and manage_denial(user, session) is None,
         "schedule": open_ and schedule_denial(user, session) is None,
         "decline": open_ and decline_denial(user, session) is None,
+        "reschedule": scheduled and reschedule_denial(user, session) is None,
+        "cancel": scheduled and cancel_denial(user, session) is None,
+        "complete": scheduled
+        and started_denial(session, now) is None
+        and complete_denial(user, session) is None,
+        "acknowledge": session.state == State.COMPLETED
+        and acknowledge_denial(user, session) is None
+        and acknowledge_state_denial(user, session) is None,
     }

@@ -25,6 +25,10 @@ LOCATION_MAX = 200
 DURATION_MIN, DURATION_MAX = 5, 360
 TRAINEES_MAX = 200
 CASES_MAX = 50
+NOTES_MAX = 5000
+ACTION_ITEMS_MAX = 20
+ACTION_ITEM_MAX = 500
+COMMENT_MAX = 1000
 
 PartyType = Literal["user", "group"]
 
@@ -108,10 +112,10 @@ def clean_title(raw: str | None, errors: list[FieldError]) -> str:
     return title
 
 
-def clean_reason(raw: str | None) -> tuple[str, list[FieldError]]:
+def clean_reason(raw: str | None, *, doing: str = "declining") -> tuple[str, list[FieldError]]:
     reason = (raw or "").strip()
     if not reason:
-        return reason, [FieldError("reason", FieldCode.REQUIRED, "Enter a reason for declining.")]
+        return reason, [FieldError("reason", FieldCode.REQUIRED, f"Enter a reason for {doing}.")]
     if len(reason) > REASON_MAX:
         return reason, [
             FieldError(
@@ -438,3 +442,57 @@ def validate_session_fields(
         out.reference_cases = list(base.reference_cases)
 
     return out, errors
+
+
+def clean_completion(
+    notes: str | None, action_items: Sequence[str] | None
+) -> tuple[str, list[str], list[FieldError]]:
+    """Completion: notes required (1-5000 characters), at most 20 action items of 1-500."""
+    errors: list[FieldError] = []
+    text = (notes or "").strip()
+    if not text:
+        errors.append(FieldError("notes", FieldCode.REQUIRED, "Enter the session's notes."))
+    elif len(text) > NOTES_MAX:
+        errors.append(
+            FieldError(
+                "notes",
+                FieldCode.TOO_LONG,
+                f"The notes are {len(text)} characters long; they may have at most {NOTES_MAX}.",
+            )
+        )
+    items = [(item or "").strip() for item in (action_items or [])]
+    if len(items) > ACTION_ITEMS_MAX:
+        errors.append(
+            FieldError(
+                "action_items", FieldCode.TOO_LONG, f"Give at most {ACTION_ITEMS_MAX} action items."
+            )
+        )
+    for i, item in enumerate(items):
+        if not item:
+            errors.append(
+                FieldError(
+                    f"action_items[{i}]", FieldCode.REQUIRED, f"Action item {i + 1} is empty."
+                )
+            )
+        elif len(item) > ACTION_ITEM_MAX:
+            errors.append(
+                FieldError(
+                    f"action_items[{i}]",
+                    FieldCode.TOO_LONG,
+                    f"Action item {i + 1} may have at most {ACTION_ITEM_MAX} characters.",
+                )
+            )
+    return text, items, errors
+
+
+def clean_comment(raw: str | None) -> tuple[str, list[FieldError]]:
+    comment = (raw or "").strip()
+    if len(comment) > COMMENT_MAX:
+        return comment, [
+            FieldError(
+                "comment",
+                FieldCode.TOO_LONG,
+                f"The comment may have at most {COMMENT_MAX} characters.",
+            )
+        ]
+    return comment, []

@@ -9,25 +9,46 @@ raises an `ApplicationError` and leaves nothing behind.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import ApplicationError, NotFound, ValidationFailed, VersionConflict
-from core.timeutils import default_expiry
+from core.errors import (
+    ApplicationError,
+    NotFound,
+    ScheduleConflict,
+    ValidationFailed,
+    VersionConflict,
+)
+from core.timeutils import default_expiry, format_moment
 from directory.models import User, UserGroup
 from directory.permissions import Perm, has_perm
 from notifications.models import Kind
 from notifications.services import notify
 
-from . import policies
-from .models import Action, CancelReason, CoachingSession, Origin, SessionEvent, State
+from . import availability, calendar, policies, reminders
+from .models import (
+    Action,
+    AttendeeRole,
+    CalendarMethod,
+    CalendarRevision,
+    CancelReason,
+    CoachingSession,
+    Origin,
+    ReminderKind,
+    SessionAttendee,
+    SessionEvent,
+    State,
+)
 from .rules import (
     PartyRef,
     ResolvedFields,
     SessionFields,
+    clean_comment,
+    clean_completion,
     clean_reason,
     clean_schedule,
     validate_session_fields,
@@ -46,6 +67,12 @@ TEXT_EXPIRED = (
 TEXT_CANCELED_BY_COACH = "Coaching Session has been canceled as {coach} has declined the suggested session because of {reason}."
 TEXT_CANCELED_BY_TRAINEE = "Coaching Session has been canceled as {trainee} has declined the suggested session because of {reason}."
 TEXT_SCHEDULED = "{coach} has scheduled a session based on your suggestion."
+# Ours (decisions.md, "After scheduling").
+TEXT_INVITATION = "{coach} has scheduled a coaching session with you."
+TEXT_RESCHEDULED = "{coach} has moved the coaching session to {start}."
+TEXT_CANCELED_AFTER_SCHEDULING = "Coaching Session has been canceled as {coach} has canceled the scheduled session because of {reason}."
+TEXT_COMPLETED = "{coach} has completed the coaching session and shared notes."
+TEXT_ACKNOWLEDGED = "{trainee} has acknowledged the coaching session."
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -217,6 +244,7 @@ def session_suggest(
         session.save()
         _apply_relations(session, resolved)
         _event(session, actor=actor, action=Action.SUGGESTED, changes=snapshot(resolved), now=now)
+        reminders.plan(session, ReminderKind.SUGGESTION_EXPIRY, now=now)
         notify(
             kind=Kind.SESSION_SUGGESTED,
             session_id=session.pk,
@@ -281,6 +309,7 @@ def session_edit(
             )
         if "expires_at" in changes:
             _schedule_expiry(session)
+            reminders.plan(session, ReminderKind.SUGGESTION_EXPIRY, now=now)
     return session
 
 
@@ -310,10 +339,13 @@ def session_schedule(
     duration_minutes: int | None,
     location: str = "",
     fields: SessionFields | None = None,
+    allow_conflicts: bool = False,
     now: datetime | None = None,
 ) -> CoachingSession:
     """The coach schedules: the same form rules apply to any field they adjust, with the author
-    still the supervisor who may be neither coach nor trainee."""
+    still the supervisor who may be neither coach nor trainee. A clash with another scheduled
+    session of the coach or a trainee refuses it unless `allow_conflicts`. The trainees are
+    invited (in-app, and by e-mail with a calendar invitation)."""
     now = now or timezone.now()
     fields = fields or SessionFields()
     fields.expires_at = None  # a scheduled session no longer expires; its expiry is not edited here
@@ -330,6 +362,14 @@ def session_schedule(
         )
         if errors:
             raise ValidationFailed(errors)
+        assert starts_at is not None and duration_minutes is not None
+        host = resolved.coach_user or actor
+        people = availability.people_of(
+            coach=host,
+            trainee_users=resolved.trainee_users,
+            trainee_groups=resolved.trainee_groups,
+        )
+        _check_conflicts(actor, session, people, starts_at, duration_minutes, allow=allow_conflicts)
         changes: dict[str, Any] = _diff(snapshot(before), snapshot(resolved))
         _apply(session, resolved)
         session.state = State.SCHEDULED
@@ -338,6 +378,8 @@ def session_schedule(
         session.location = location
         session.scheduled_by = actor
         session.scheduled_at = now
+        session.calendar_uid = session.calendar_uid or uuid.uuid4()
+        session.calendar_sequence = 0
         _touch(
             session,
             now,
@@ -352,14 +394,16 @@ def session_schedule(
                 "location",
                 "scheduled_by",
                 "scheduled_at",
+                "calendar_uid",
+                "calendar_sequence",
             ],
         )
         _apply_relations(session, resolved)
-        assert starts_at is not None
         changes.update(
             starts_at=starts_at.isoformat(), duration_minutes=duration_minutes, location=location
         )
         _event(session, actor=actor, action=Action.SCHEDULED, changes=changes, now=now)
+        _invite(session, host=host, people=people)
         notify(
             kind=Kind.SESSION_SCHEDULED,
             session_id=session.pk,
@@ -368,6 +412,16 @@ def session_schedule(
             actor=actor,
             now=now,
         )
+        notify(
+            kind=Kind.SESSION_INVITATION,
+            session_id=session.pk,
+            message=TEXT_INVITATION.format(coach=_name(actor)),
+            recipients=_trainees_invited(session),
+            actor=actor,
+            now=now,
+            calendar=_calendar_revision(session, CalendarMethod.REQUEST, now),
+        )
+        reminders.plan(session, ReminderKind.SESSION_START, now=now)
     return session
 
 
@@ -485,3 +539,328 @@ def _cancel(
         now,
         ["state", "cancel_reason", "cancel_note", "canceled_by", "canceled_by_name", "canceled_at"],
     )
+
+
+# --- after scheduling --------------------------------------------------------------------------
+def _check_conflicts(
+    actor: User,
+    session: CoachingSession,
+    people: list[int],
+    starts_at: datetime,
+    duration_minutes: int,
+    *,
+    allow: bool,
+) -> None:
+    if allow:
+        return
+    found = availability.clashes(
+        actor,
+        people,
+        starts_at,
+        starts_at + timedelta(minutes=duration_minutes),
+        exclude_session_id=session.pk,
+    )
+    if found:
+        raise ScheduleConflict(found)
+
+
+def _invite(session: CoachingSession, *, host: User, people: list[int]) -> None:
+    """Write the invitation list: the coach who holds the session, then each trainee user."""
+    starts_at, ends_at = session.starts_at, session.ends_at
+    assert starts_at is not None and ends_at is not None
+    SessionAttendee.objects.filter(session=session).delete()
+    SessionAttendee.objects.bulk_create(
+        [
+            SessionAttendee(
+                session=session,
+                user_id=uid,
+                role=AttendeeRole.COACH if uid == host.pk else AttendeeRole.TRAINEE,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                busy=True,
+            )
+            for uid in people
+        ]
+    )
+
+
+def _attendees(session: CoachingSession) -> list[SessionAttendee]:
+    return list(
+        SessionAttendee.objects.filter(session=session)
+        .select_related("user")
+        .order_by("role", "id")
+    )
+
+
+def _trainees_invited(session: CoachingSession) -> list[User | UserGroup | None]:
+    return [a.user for a in _attendees(session) if a.role == AttendeeRole.TRAINEE]
+
+
+def _host(session: CoachingSession) -> User | None:
+    return next((a.user for a in _attendees(session) if a.role == AttendeeRole.COACH), None)
+
+
+def _calendar_revision(
+    session: CoachingSession, method: CalendarMethod, now: datetime
+) -> CalendarRevision:
+    """The calendar message of this change, stored once for every e-mail that carries it."""
+    people = _attendees(session)
+    host = next((a.user for a in people if a.role == AttendeeRole.COACH), None)
+    trainees = [a.user for a in people if a.role == AttendeeRole.TRAINEE]
+    return CalendarRevision.objects.create(
+        session=session,
+        sequence=session.calendar_sequence,
+        method=method,
+        ics=calendar.itip_message(
+            session, method=method, organizer=host, attendees=trainees, stamp=now
+        ),
+        created_at=now,
+    )
+
+
+def _locked_for(actor: User, session_id: int) -> CoachingSession:
+    session = _locked(actor, session_id)
+    # The invitation list as the policies read it, loaded under the lock.
+    session._prefetched_objects_cache = {"attendees": _attendees(session)}  # type: ignore[attr-defined]
+    return session
+
+
+def session_reschedule(
+    *,
+    actor: User,
+    session_id: int,
+    starts_at: datetime | None,
+    duration_minutes: int | None,
+    location: str | None = None,
+    allow_conflicts: bool = False,
+    now: datetime | None = None,
+) -> CoachingSession:
+    """The coach moves a scheduled session (new start, duration, and location if given). The
+    conflict rule of scheduling applies; for a group coach the member who reschedules holds it
+    from now on. Trainees (with an updated calendar invitation) and the author are told."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session = _locked_for(actor, session_id)
+        _check(policies.reschedule_denial(actor, session), policies.scheduled_denial(session))
+        new_location = session.location if location is None else location.strip()
+        errors = clean_schedule(
+            starts_at=starts_at, duration_minutes=duration_minutes, location=new_location, now=now
+        )
+        if errors:
+            raise ValidationFailed(errors)
+        assert starts_at is not None and duration_minutes is not None
+        host = session.coach_user or actor
+        people = availability.people_of(
+            coach=host,
+            trainee_users=session.trainee_users.all(),
+            trainee_groups=session.trainee_groups.all(),
+        )
+        invited = [a.user_id for a in _attendees(session) if a.role == AttendeeRole.TRAINEE]
+        people = list(dict.fromkeys([*people, *invited]))
+        _check_conflicts(actor, session, people, starts_at, duration_minutes, allow=allow_conflicts)
+        before = {
+            "starts_at": session.starts_at.isoformat() if session.starts_at else None,
+            "duration_minutes": session.duration_minutes,
+            "location": session.location,
+        }
+        after = {
+            "starts_at": starts_at.isoformat(),
+            "duration_minutes": duration_minutes,
+            "location": new_location,
+        }
+        changes = _diff(before, after)
+        if not changes:
+            return session
+        previous_host = _host(session)
+        session.starts_at = starts_at
+        session.duration_minutes = duration_minutes
+        session.location = new_location
+        session.calendar_sequence += 1
+        _touch(session, now, ["starts_at", "duration_minutes", "location", "calendar_sequence"])
+        # Same people as invited (later group changes invite nobody), the acting coach as host.
+        ends_at = starts_at + timedelta(minutes=duration_minutes)
+        SessionAttendee.objects.filter(session=session).update(starts_at=starts_at, ends_at=ends_at)
+        if previous_host is not None and previous_host.pk != host.pk:
+            SessionAttendee.objects.filter(session=session, user=previous_host).delete()
+            SessionAttendee.objects.update_or_create(
+                session=session,
+                user=host,
+                defaults={
+                    "role": AttendeeRole.COACH,
+                    "starts_at": starts_at,
+                    "ends_at": ends_at,
+                    "busy": True,
+                },
+            )
+        _event(session, actor=actor, action=Action.RESCHEDULED, changes=changes, now=now)
+        coach_name = _name(actor)
+        revision = _calendar_revision(session, CalendarMethod.REQUEST, now)
+
+        def text(user: User) -> str:
+            return TEXT_RESCHEDULED.format(
+                coach=coach_name, start=format_moment(starts_at, user.time_zone)
+            )
+
+        notify(
+            kind=Kind.SESSION_RESCHEDULED,
+            session_id=session.pk,
+            message=text,
+            recipients=_trainees_invited(session),
+            actor=actor,
+            now=now,
+            calendar=revision,
+        )
+        others = [session.suggested_by]
+        if previous_host is not None and previous_host.pk != host.pk:
+            others.append(previous_host)
+        trainee_ids = set(invited)
+        notify(
+            kind=Kind.SESSION_RESCHEDULED,
+            session_id=session.pk,
+            message=text,
+            recipients=[u for u in others if u is not None and u.pk not in trainee_ids],
+            actor=actor,
+            now=now,
+        )
+        reminders.plan(session, ReminderKind.SESSION_START, now=now)
+    return session
+
+
+def session_cancel(
+    *, actor: User, session_id: int, reason: str, now: datetime | None = None
+) -> CoachingSession:
+    """The coach (or a QM Admin) cancels a scheduled session, giving a reason. The trainees'
+    calendars get a cancellation; the trainees and the author are told."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session = _locked_for(actor, session_id)
+        _check(policies.cancel_denial(actor, session), policies.scheduled_denial(session))
+        reason, errors = clean_reason(reason, doing="canceling")
+        if errors:
+            raise ValidationFailed(errors)
+        session.calendar_sequence += 1
+        _cancel(session, reason=CancelReason.CANCELED_BY_COACH, note=reason, actor=actor, now=now)
+        CoachingSession.objects.filter(pk=session.pk).update(
+            calendar_sequence=session.calendar_sequence
+        )
+        SessionAttendee.objects.filter(session=session).update(busy=False)
+        _event(session, actor=actor, action=Action.CANCELED, changes={"reason": reason}, now=now)
+        message = TEXT_CANCELED_AFTER_SCHEDULING.format(coach=_name(actor), reason=reason)
+        trainees = _trainees_invited(session)
+        notify(
+            kind=Kind.SESSION_CANCELED_AFTER_SCHEDULING,
+            session_id=session.pk,
+            message=message,
+            recipients=trainees,
+            actor=actor,
+            now=now,
+            calendar=_calendar_revision(session, CalendarMethod.CANCEL, now),
+        )
+        trainee_ids = {u.pk for u in trainees if u is not None}
+        others: list[User | None] = [session.suggested_by]
+        if not policies.is_coach(actor, session):
+            others.append(_host(session))  # a QM Admin canceled: the coach learns of it too
+        notify(
+            kind=Kind.SESSION_CANCELED_AFTER_SCHEDULING,
+            session_id=session.pk,
+            message=message,
+            recipients=[u for u in others if u is not None and u.pk not in trainee_ids],
+            actor=actor,
+            now=now,
+        )
+    return session
+
+
+def session_complete(
+    *,
+    actor: User,
+    session_id: int,
+    notes: str,
+    action_items: list[str] | None = None,
+    now: datetime | None = None,
+) -> CoachingSession:
+    """The coach records that the session was held, once its start has passed: notes (required)
+    and action items. The trainees and the author are told."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session = _locked_for(actor, session_id)
+        _check(
+            policies.complete_denial(actor, session),
+            policies.scheduled_denial(session),
+            policies.started_denial(session, now),
+        )
+        text, items, errors = clean_completion(notes, action_items)
+        if errors:
+            raise ValidationFailed(errors)
+        session.state = State.COMPLETED
+        session.completed_at = now
+        session.completed_by = actor
+        session.completed_by_name = _name(actor)
+        session.completion_notes = text
+        session.action_items = items
+        _touch(
+            session,
+            now,
+            [
+                "state",
+                "completed_at",
+                "completed_by",
+                "completed_by_name",
+                "completion_notes",
+                "action_items",
+            ],
+        )
+        SessionAttendee.objects.filter(session=session).update(busy=False)
+        _event(
+            session,
+            actor=actor,
+            action=Action.COMPLETED,
+            changes={"action_items": len(items)},
+            now=now,
+        )
+        notify(
+            kind=Kind.SESSION_COMPLETED,
+            session_id=session.pk,
+            message=TEXT_COMPLETED.format(coach=_name(actor)),
+            recipients=[*_trainees_invited(session), session.suggested_by],
+            actor=actor,
+            now=now,
+        )
+    return session
+
+
+def session_acknowledge(
+    *, actor: User, session_id: int, comment: str | None = None, now: datetime | None = None
+) -> CoachingSession:
+    """A trainee acknowledges a completed session (once), optionally with a comment; the coach
+    who held it is told."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session = _locked_for(actor, session_id)
+        _check(
+            policies.acknowledge_denial(actor, session),
+            policies.acknowledge_state_denial(actor, session),
+        )
+        text, errors = clean_comment(comment)
+        if errors:
+            raise ValidationFailed(errors)
+        SessionAttendee.objects.filter(session=session, user=actor).update(
+            acknowledged_at=now, acknowledgement_comment=text
+        )
+        _touch(session, now, [])
+        _event(
+            session,
+            actor=actor,
+            action=Action.ACKNOWLEDGED,
+            changes={"comment": text} if text else {},
+            now=now,
+        )
+        notify(
+            kind=Kind.SESSION_ACKNOWLEDGED,
+            session_id=session.pk,
+            message=TEXT_ACKNOWLEDGED.format(trainee=_name(actor)),
+            recipients=[session.completed_by or _host(session)],
+            actor=actor,
+            now=now,
+        )
+    return session

@@ -184,6 +184,7 @@ def on_application_error(request: HttpRequest, exc: ApplicationError) -> HttpRes
         detail=exc.message,
         errors=exc.errors,
         headers=headers,
+        extra=exc.extra(),
     )
 
 
