@@ -71,6 +71,13 @@ def plan(session: CoachingSession, kind: ReminderKind, *, now: datetime) -> Remi
     return reminder
 
 
+def drop_pending(session: CoachingSession, *, now: datetime, note: str) -> None:
+    """The session closed or was scheduled: what its pending reminders announce will not happen."""
+    Reminder.objects.filter(session=session, status=ReminderStatus.PENDING).update(
+        status=ReminderStatus.DROPPED, done_at=now, note=note
+    )
+
+
 def _recipients(session: CoachingSession, kind: ReminderKind) -> list[User | None]:
     from .models import SessionAttendee
 

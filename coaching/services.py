@@ -421,6 +421,7 @@ def session_schedule(
             now=now,
             calendar=_calendar_revision(session, CalendarMethod.REQUEST, now),
         )
+        reminders.drop_pending(session, now=now, note="scheduled")
         reminders.plan(session, ReminderKind.SESSION_START, now=now)
     return session
 
@@ -534,6 +535,7 @@ def _cancel(
     session.canceled_by = actor
     session.canceled_by_name = _name(actor)
     session.canceled_at = now
+    reminders.drop_pending(session, now=now, note="canceled")
     _touch(
         session,
         now,
