@@ -209,3 +209,62 @@ def free_slots(
             else:
                 candidate = _ceil_to_grid(blocked_until)
     return slots
+
+
+def free_slots_for(
+    viewer: User,
+    session_id: int,
+    *,
+    duration_minutes: int | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int = 10,
+    now: datetime | None = None,
+) -> list[tuple[datetime, datetime]]:
+    """The free slots of a session as its coach asks for them: the people who would attend (the
+    coach person and every trainee user, groups expanded now), the session itself not counted as
+    busy. For the coach, or a member of the coach group, while it may be scheduled or moved."""
+    from django.utils import timezone
+
+    from core.errors import FieldCode, FieldError, PermissionDenied, ValidationFailed
+
+    from . import policies
+    from .selectors import session_for
+
+    now = now or timezone.now()
+    session = session_for(viewer, session_id)
+    if policies.schedule_denial(viewer, session) is not None:
+        raise PermissionDenied("Only the session's coach may look for free slots.")
+    errors: list[FieldError] = []
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and timezone.is_naive(value):
+            errors.append(FieldError(name, FieldCode.INVALID, f"Give `{name}` with its time zone."))
+    if errors:
+        raise ValidationFailed(errors)
+    start = start or now
+    end = end or start + FREE_SLOTS_WINDOW_MAX
+    if end <= start:
+        errors.append(FieldError("to", FieldCode.INVALID, "`to` must be after `from`."))
+    elif end - start > FREE_SLOTS_WINDOW_MAX:
+        errors.append(
+            FieldError("to", FieldCode.OUT_OF_RANGE, "`to` may be at most 31 days after `from`.")
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    coach = session.coach_user or viewer
+    people = people_of(
+        coach=coach,
+        trainee_users=session.trainee_users.all(),
+        trainee_groups=session.trainee_groups.all(),
+    )
+    minutes = duration_minutes or session.duration_minutes or 30
+    return free_slots(
+        coach=coach,
+        user_ids=people,
+        duration=timedelta(minutes=minutes),
+        start=start,
+        end=end,
+        now=now,
+        limit=limit,
+        exclude_session_id=session.pk,
+    )

@@ -175,6 +175,18 @@ def acknowledge_state_denial(user: User, session: CoachingSession) -> Applicatio
     return None
 
 
+def may_read_notes(user: User, session: CoachingSession) -> bool:
+    """A completed session's notes and action items: its coach, its trainees, its author and QM
+    Admins, not the other viewers of the analytics pages (decisions.md)."""
+    return (
+        is_admin(user)
+        or is_author(user, session)
+        or is_coach(user, session)
+        or is_trainee(user, session)
+        or attendance(user, session) is not None
+    )
+
+
 def allowed_actions(
     user: User, session: CoachingSession, now: datetime | None = None
 ) -> dict[str, bool]:

@@ -23,6 +23,7 @@ from .models import (
     CancelReason,
     CoachingSession,
     Origin,
+    SessionAttendee,
     SessionEvent,
     SessionReferenceCase,
     SessionTraineeGroup,
@@ -117,6 +118,10 @@ def with_related(qs: QuerySet[CoachingSession]) -> QuerySet[CoachingSession]:
         Prefetch("trainee_users", queryset=User.objects.order_by("display_name", "id")),
         Prefetch("trainee_groups", queryset=UserGroup.objects.order_by("name", "id")),
         Prefetch("reference_cases", queryset=Case.objects.order_by("number", "id")),
+        Prefetch(
+            "attendees",
+            queryset=SessionAttendee.objects.select_related("user").order_by("role", "id"),
+        ),
     )
 
 

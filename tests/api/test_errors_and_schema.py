@@ -32,6 +32,15 @@ CONTRACT = {
     ("post", "/api/v1/coaching-sessions/{id}/schedule"): {200, 400, 401, 403, 404, 409, 422},
     ("post", "/api/v1/coaching-sessions/{id}/decline"): {200, 400, 401, 403, 404, 409, 422},
     ("get", "/api/v1/coaching-sessions/{id}/history"): {200, 400, 401, 404, 422},
+    ("post", "/api/v1/coaching-sessions/{id}/reschedule"): {200, 400, 401, 403, 404, 409, 422},
+    ("post", "/api/v1/coaching-sessions/{id}/cancel"): {200, 400, 401, 403, 404, 409, 422},
+    ("post", "/api/v1/coaching-sessions/{id}/complete"): {200, 400, 401, 403, 404, 409, 422},
+    ("post", "/api/v1/coaching-sessions/{id}/acknowledge"): {200, 400, 401, 403, 404, 409, 422},
+    ("get", "/api/v1/coaching-sessions/{id}/free-slots"): {200, 400, 401, 403, 404, 422},
+    ("get", "/api/v1/me/calendar"): {200, 401},
+    ("post", "/api/v1/me/calendar/rotate"): {200, 401, 403},
+    ("get", "/api/v1/me/working-hours"): {200, 401},
+    ("put", "/api/v1/me/working-hours"): {200, 400, 401, 403, 422},
     ("get", "/api/v1/notifications"): {200, 400, 401, 422},
     ("post", "/api/v1/notifications/read-all"): {204, 401, 403},
     ("post", "/api/v1/notifications/{id}/read"): {204, 400, 401, 403, 404, 422},
@@ -60,7 +69,8 @@ def test_openapi_documents_every_operation_and_status(db):
     assert set(session["properties"]) == {
         "id", "title", "state", "coach", "trainees", "coaching_area", "expires_at",
         "reference_cases", "suggested_by", "suggested_by_name", "origin", "created_at",
-        "updated_at", "version", "schedule", "cancellation", "actions",
+        "updated_at", "version", "schedule", "cancellation", "actions", "completion",
+        "calendar_uid",
     }  # fmt: skip
     patch = schema["paths"]["/api/v1/coaching-sessions/{id}"]["patch"]
     assert any(p["name"] == "If-Match" and p["in"] == "header" for p in patch["parameters"])

@@ -17,7 +17,18 @@ from coaching.rules import PartyRef
 from notifications.models import Notification
 from tests.api.conftest import ROLES, assert_problem, future, snapshot, suggest, suggest_body
 
-ALL_FALSE = {"edit": False, "delete": False, "schedule": False, "decline": False}
+AFTER_SCHEDULING = {"reschedule": False, "cancel": False, "complete": False, "acknowledge": False}
+ALL_FALSE = {
+    "edit": False,
+    "delete": False,
+    "schedule": False,
+    "decline": False,
+    **AFTER_SCHEDULING,
+}
+
+
+def acts(**allowed: bool) -> dict[str, bool]:
+    return {**ALL_FALSE, **allowed}
 
 
 def notified(session_id: int) -> list[tuple[str, str]]:
@@ -53,7 +64,7 @@ def test_supervisor_suggests(org, as_user):
     assert s["suggested_by_name"] == "Sam Supervisor"
     assert s["origin"] == "case_analytics"
     assert s["schedule"] is None and s["cancellation"] is None
-    assert s["actions"] == {"edit": True, "delete": True, "schedule": False, "decline": False}
+    assert s["actions"] == acts(edit=True, delete=True)
     # Default expiry: three calendar months ahead, answered in UTC.
     assert s["expires_at"].endswith("Z")
     assert 88 <= (session.expires_at - timezone.now()).days <= 92
@@ -252,16 +263,16 @@ def test_suggest_malformed_is_400(org, as_user, raw, fields):
 # --- read one ----------------------------------------------------------------------------------
 VIEW_ONE = {
     # role: actions on Sam's suggestion (coach Cora, trainee Alice), or None for 404
-    "sam": {"edit": True, "delete": True, "schedule": False, "decline": False},
+    "sam": acts(edit=True, delete=True),
     "sue": ALL_FALSE,
-    "cora": {"edit": False, "delete": False, "schedule": True, "decline": True},
+    "cora": acts(schedule=True, decline=True),
     "carl": ALL_FALSE,
-    "alice": {"edit": False, "delete": False, "schedule": False, "decline": True},
+    "alice": acts(decline=True),
     "bob": None,
     "dan": None,
     "audrey": ALL_FALSE,
     "nora": None,
-    "admin": {"edit": True, "delete": True, "schedule": False, "decline": False},
+    "admin": acts(edit=True, delete=True),
 }
 
 
@@ -524,7 +535,7 @@ def test_coach_schedules(org, as_user):
             "is_active": True,
         },
     }
-    assert s["actions"] == ALL_FALSE
+    assert s["actions"] == acts(reschedule=True, cancel=True)  # complete: once it has started
     assert ("sam.supervisor", "session_scheduled") in notified(session.pk)
 
 
