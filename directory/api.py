@@ -149,9 +149,7 @@ def my_working_hours(request: HttpRequest) -> dict[str, object]:
     return _hours_out(request.auth)  # type: ignore[attr-defined]
 
 
-@router.put(
-    "/me/working-hours", response={200: WorkingHoursOut, **problems(400, 401, 403, 422)}
-)
+@router.put("/me/working-hours", response={200: WorkingHoursOut, **problems(400, 401, 403, 422)})
 def set_my_working_hours(request: HttpRequest, payload: WorkingHoursIn) -> dict[str, object]:
     """Replace your working hours (a weekday left out is a day off), and your time zone if given."""
     user = profile_set_working_hours(
