@@ -339,6 +339,12 @@ class SessionAttendee(models.Model):
             ),
             # A person's sessions by time (upcoming on their homepage, their calendar feed).
             models.Index(fields=["user", "-starts_at", "session"], name="attendee_user_time"),
+            # A trainee's sessions still waiting for their acknowledgement.
+            models.Index(
+                fields=["user", "session"],
+                condition=Q(role="trainee", acknowledged_at__isnull=True),
+                name="attendee_unacknowledged",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -201,6 +201,33 @@ def sessions_scheduled_to_coach(
     )
 
 
+def sessions_upcoming_for(viewer: User, now: datetime | None = None) -> QuerySet[CoachingSession]:
+    """The scheduled sessions the viewer attends (as trainee, or as the coach who holds it) that
+    are ahead or possibly running, the next first: the agent's "Upcoming Coaching Sessions"."""
+    now = now or timezone.now()
+    ids = SessionAttendee.objects.filter(
+        user=viewer, busy=True, ends_at__gt=now, starts_at__gt=now - timedelta(minutes=DURATION_MAX)
+    ).values("session_id")
+    return (
+        sessions_visible_to(viewer, now)
+        .filter(_id_in(ids), state=State.SCHEDULED)
+        .order_by("starts_at", "id")
+    )
+
+
+def sessions_awaiting_acknowledgement(viewer: User) -> QuerySet[CoachingSession]:
+    """Completed sessions the viewer attended as a trainee and has not acknowledged yet, the most
+    recently held first."""
+    ids = SessionAttendee.objects.filter(
+        user=viewer, role="trainee", acknowledged_at__isnull=True
+    ).values("session_id")
+    return (
+        sessions_visible_to(viewer)
+        .filter(_id_in(ids), state=State.COMPLETED)
+        .order_by("-starts_at", "-id")
+    )
+
+
 def sessions_for_trainee(
     viewer: User, agent: User, now: datetime | None = None
 ) -> QuerySet[CoachingSession]:

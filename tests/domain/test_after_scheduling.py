@@ -441,3 +441,29 @@ def test_invitation_and_cancellation_e_mails_carry_the_calendar(org, run_worker,
     to_sam = [m for m in mailoutbox if m.to == ["sam.supervisor@demo.example"]]
     assert to_sam and all("text/calendar" not in m.message().as_string() for m in to_sam)
     assert timezone.now() == NOW
+
+
+# --- the agent's homepage lists ------------------------------------------------------------------
+def test_upcoming_and_awaiting_acknowledgement_lists(org, clock):
+    from coaching import selectors
+
+    later = sched(org, title="Later", trainees=[ref(org.tier1)], start=START + timedelta(days=1))
+    soon = sched(org, title="Soon", trainees=[ref(org.alice)])
+    other = sched(org, org.carl, title="Dan's", coach=ref(org.carl), trainees=[ref(org.dan)])
+    assert [s.title for s in selectors.sessions_upcoming_for(fresh(org.alice))] == ["Soon", "Later"]
+    assert [s.title for s in selectors.sessions_upcoming_for(fresh(org.cora))] == ["Soon", "Later"]
+    assert [s.title for s in selectors.sessions_upcoming_for(fresh(org.dan))] == ["Dan's"]
+    clock.move_to(START + timedelta(hours=2))
+    services.session_complete(actor=org.cora, session_id=soon.pk, notes="n")
+    services.session_complete(actor=org.carl, session_id=other.pk, notes="n")
+    assert [s.title for s in selectors.sessions_upcoming_for(fresh(org.alice))] == ["Later"]
+    assert [s.title for s in selectors.sessions_awaiting_acknowledgement(fresh(org.alice))] == [
+        "Soon"
+    ]
+    services.session_acknowledge(actor=org.alice, session_id=soon.pk)
+    assert list(selectors.sessions_awaiting_acknowledgement(fresh(org.alice))) == []
+    assert [s.title for s in selectors.sessions_awaiting_acknowledgement(fresh(org.dan))] == [
+        "Dan's"
+    ]
+    assert list(selectors.sessions_awaiting_acknowledgement(fresh(org.cora))) == []
+    assert later.pk
