@@ -9,7 +9,7 @@ from django.utils import timezone
 from ninja import Header, Query, Router, Schema, Status
 from pydantic import Field
 
-from coaching import availability, calendar, selectors, services
+from coaching import availability, selectors, services
 from coaching.availability import FREE_SLOTS_LIMIT_MAX
 from coaching.models import CoachingSession
 from coaching.rules import DURATION_MAX, DURATION_MIN
@@ -46,6 +46,7 @@ from config.api_common import (
     problems,
 )
 from core.errors import NotFound, PermissionDenied
+from directory import feed_keys
 from directory.models import Case, User
 from directory.permissions import Perm, has_perm
 from directory.policies import may_view_agent_page, may_view_case_page
@@ -350,10 +351,10 @@ class FeedOut(Schema):
 def my_calendar(request: HttpRequest) -> dict[str, Any]:
     """Your private calendar feed (iCalendar) of the sessions you coach or attend, to subscribe
     to in Outlook, Google Calendar or Apple Calendar."""
-    return {"feed_url": calendar.feed_url(_user(request))}
+    return {"feed_url": feed_keys.feed_url(_user(request))}
 
 
 @me_router.post("/me/calendar/rotate", response={200: FeedOut, **problems(401, 403)})
 def rotate_my_calendar(request: HttpRequest) -> dict[str, Any]:
     """A new feed URL; the old one stops working at once."""
-    return {"feed_url": calendar.feed_url(calendar_feed_rotate(actor=_user(request)))}
+    return {"feed_url": feed_keys.feed_url(calendar_feed_rotate(actor=_user(request)))}

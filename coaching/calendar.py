@@ -9,8 +9,6 @@ written in UTC; each calendar shows them in its owner's zone.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
@@ -150,27 +148,3 @@ def feed(
             )
         )
     return cal.to_ical().decode()
-
-
-# --- the private feed URL ----------------------------------------------------------------------
-def feed_token(user: User) -> str:
-    """The secret part of the user's feed URL: an HMAC of their id and feed key. A new key (see
-    `directory.services.calendar_feed_rotate`) makes every older URL fail."""
-    message = f"calendar-feed:{user.pk}:{user.calendar_feed_key}".encode()
-    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:40]
-
-
-def feed_path(user: User) -> str:
-    return f"/calendar/{user.pk}/{feed_token(user)}.ics"
-
-
-def feed_url(user: User) -> str:
-    return f"{settings.SITE_URL}{feed_path(user)}"
-
-
-def feed_owner(user_id: int, token: str) -> User | None:
-    """The active user whose feed URL this is, or None (constant-time comparison)."""
-    user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None or not hmac.compare_digest(feed_token(user), token):
-        return None
-    return user

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from directory import feed_keys
 from directory.models import User
 
 from . import calendar
@@ -56,7 +57,7 @@ def feed_entries(
 
 @require_GET
 def calendar_feed(request: HttpRequest, user_id: int, token: str) -> HttpResponse:
-    owner = calendar.feed_owner(user_id, token)
+    owner = feed_keys.feed_owner(user_id, token)
     if owner is None:
         raise Http404("No such calendar.")
     body = calendar.feed(owner, feed_entries(owner.pk))

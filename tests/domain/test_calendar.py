@@ -11,6 +11,7 @@ from icalendar import Calendar
 
 from coaching import calendar
 from coaching.models import CalendarMethod, CoachingSession
+from directory import feed_keys
 from directory.models import User
 from notifications.calendar_mail import with_calendar
 
@@ -118,12 +119,12 @@ def test_e_mail_carries_the_calendar_as_text_calendar_with_its_method(org, sessi
 
 
 def test_feed_url_is_secret_per_user_and_changes_with_the_key(org):
-    token = calendar.feed_token(org.alice)
-    assert calendar.feed_owner(org.alice.pk, token) == org.alice
-    assert calendar.feed_owner(org.bob.pk, token) is None
+    token = feed_keys.feed_token(org.alice)
+    assert feed_keys.feed_owner(org.alice.pk, token) == org.alice
+    assert feed_keys.feed_owner(org.bob.pk, token) is None
     assert (
-        calendar.feed_owner(org.alice.pk, token[:-1] + ("0" if token[-1] != "0" else "1")) is None
+        feed_keys.feed_owner(org.alice.pk, token[:-1] + ("0" if token[-1] != "0" else "1")) is None
     )
-    assert calendar.feed_token(org.bob) != token
+    assert feed_keys.feed_token(org.bob) != token
     User.objects.filter(pk=org.alice.pk).update(calendar_feed_key="rotated")
-    assert calendar.feed_owner(org.alice.pk, token) is None
+    assert feed_keys.feed_owner(org.alice.pk, token) is None
