@@ -228,12 +228,11 @@ def free_slots_for(
 
     from core.errors import FieldCode, FieldError, PermissionDenied, ValidationFailed
 
-    from . import policies
-    from .selectors import session_for
+    from .policies import access_session, is_coach
 
     now = now or timezone.now()
-    session = session_for(viewer, session_id)
-    if policies.schedule_denial(viewer, session) is not None:
+    session = access_session(viewer, session_id, now=now)
+    if not is_coach(viewer, session):
         raise PermissionDenied("Only the session's coach may look for free slots.")
     errors: list[FieldError] = []
     for name, value in (("from", start), ("to", end)):

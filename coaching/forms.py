@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from django.http import QueryDict
@@ -16,10 +17,22 @@ from django.utils import timezone
 
 from core.errors import FieldCode, FieldError
 from core.timeutils import zone
+from directory.models import User
+from directory.parties import PartyRef
 
-from .rules import PartyRef, SessionFields, validate_session_fields
+from .models import Origin
+from .rules import ResolvedFields, SessionFields, clean_schedule, validate_session_fields
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+class FormMode(StrEnum):
+    """The suggestion form's three uses: a new suggestion, its edit, the coach's schedule step."""
+
+    SUGGEST = "suggest"
+    EDIT = "edit"
+    SCHEDULE = "schedule"
+
 
 # The form's fields, in the order errors are listed (and the services' error names).
 SESSION_FIELDS = (
@@ -62,23 +75,20 @@ class SessionForm:
     data: dict[str, Any]
     fields: SessionFields
     errors: list[FieldError] = field(default_factory=list)
+    origin: str = Origin.HOMEPAGE
     starts_at: datetime | None = None
     duration_minutes: int | None = None
     location: str = ""
-
-    @property
-    def is_valid(self) -> bool:
-        return not self.errors
 
 
 def parse_session_form(
     post: QueryDict,
     *,
     tz_name: str | None,
-    mode: str = "suggest",
+    mode: FormMode = FormMode.SUGGEST,
     keep_expiry: datetime | None = None,
 ) -> SessionForm:
-    """Read the suggestion form. `mode` is "suggest", "edit" or "schedule".
+    """Read the suggestion form in one of its three uses.
 
     `keep_expiry` is the stored expiry when editing: an unchanged `datetime-local` value (which
     has no seconds) then means "keep", so an edit that touches only the title records only that.
@@ -95,7 +105,7 @@ def parse_session_form(
         "duration_minutes": post.get("duration_minutes", "").strip(),
         "location": post.get("location", ""),
     }
-    required = _required_errors() if mode != "suggest" else {}
+    required = _required_errors() if mode != FormMode.SUGGEST else {}
     fields = SessionFields(title=data["title"])
 
     if data["coach"]:
@@ -105,7 +115,7 @@ def parse_session_form(
             errors.append(
                 FieldError("coach", FieldCode.INVALID, "Pick the coach from the list of matches.")
             )
-    elif mode != "suggest":
+    elif mode != FormMode.SUGGEST:
         errors.append(required["coach"])
 
     trainees: list[PartyRef] = []
@@ -128,10 +138,10 @@ def parse_session_form(
             errors.append(
                 FieldError("coaching_area_id", FieldCode.INVALID, "Pick a coaching area.")
             )
-    elif mode != "suggest":
+    elif mode != FormMode.SUGGEST:
         errors.append(required["coaching_area_id"])
 
-    if mode != "schedule":
+    if mode != FormMode.SCHEDULE:
         if data["expires_at"]:
             try:
                 expires_at = parse_local_input(data["expires_at"], tz_name)
@@ -167,8 +177,10 @@ def parse_session_form(
             break
     fields.reference_case_ids = case_ids
 
-    form = SessionForm(data=data, fields=fields, errors=errors)
-    if mode == "schedule":
+    form = SessionForm(
+        data=data, fields=fields, errors=errors, origin=post.get("origin", Origin.HOMEPAGE)
+    )
+    if mode == FormMode.SCHEDULE:
         if data["starts_at"]:
             try:
                 form.starts_at = parse_local_input(data["starts_at"], tz_name)
@@ -194,17 +206,13 @@ def parse_session_form(
 def with_rule_errors(
     form: SessionForm,
     *,
-    author: Any,
+    author: User | None,
     tz_name: str | None,
-    current: Any = None,
-    mode: str = "suggest",
+    current: ResolvedFields | None = None,
+    mode: FormMode = FormMode.SUGGEST,
 ) -> list[FieldError]:
     """When the form cannot go to the service (a value did not even parse), still run the
     service's own rules over the rest, so every problem is shown at once and not one by one."""
-    from django.utils import timezone as tz
-
-    from .rules import clean_schedule
-
     _, rule_errors = validate_session_fields(
         form.fields,
         author=author,
@@ -212,12 +220,12 @@ def with_rule_errors(
         current=current,
         require_expiry=False,
     )
-    if mode == "schedule":
+    if mode == FormMode.SCHEDULE:
         rule_errors += clean_schedule(
             starts_at=form.starts_at,
             duration_minutes=form.duration_minutes,
             location=form.location,
-            now=tz.now(),
+            now=timezone.now(),
         )
     parsed = {e.field for e in form.errors}
     return form.errors + [e for e in rule_errors if e.field not in parsed]

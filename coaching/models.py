@@ -194,10 +194,6 @@ class CoachingSession(models.Model):
         return str(coach) if coach is not None else ""
 
     @property
-    def was_scheduled(self) -> bool:
-        return self.scheduled_at is not None
-
-    @property
     def ends_at(self) -> datetime | None:
         if self.starts_at is None or self.duration_minutes is None:
             return None

@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from ninja import Schema
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
-from coaching.models import CoachingSession, Origin, SessionEvent, State
-from coaching.policies import allowed_actions, may_read_notes
-from coaching.rules import PartyRef, SessionFields
+from coaching.models import Action, CancelReason, CoachingSession, Origin, SessionEvent, State
+from coaching.policies import Verb, allowed_actions, may_read_notes
+from coaching.rules import SessionFields
 from coaching.selectors import Prefill
 from config.api_common import BodyId, BodyInt, InputTime, Text, Time
-from directory.models import User, UserGroup
+from directory.models import User
+from directory.parties import PartyRef, PartyType, party_summary
 from directory.schemas import UserOut
-
-StateName = Literal["suggested", "scheduled", "completed", "canceled"]
-OriginName = Literal["homepage", "agent_analytics", "case_analytics"]
-CancelReasonName = Literal[
-    "deleted_by_supervisor",
-    "declined_by_coach",
-    "declined_by_trainee",
-    "expired",
-    "canceled_by_coach",
-]
 
 
 # --- input ---------------------------------------------------------------------------------------
 class PartyIn(BaseModel):
-    type: Literal["user", "group"]
+    type: PartyType
     id: BodyId
 
     def ref(self) -> PartyRef:
@@ -45,7 +36,7 @@ class SuggestIn(BaseModel):
         None, description="Defaults to now + 3 calendar months; at most 1 year ahead."
     )
     reference_case_ids: list[BodyId] = Field(default_factory=list)
-    origin: OriginName = "homepage"
+    origin: Origin = Origin.HOMEPAGE
 
     def fields(self) -> SessionFields:
         return SessionFields(
@@ -136,7 +127,7 @@ class AcknowledgeIn(BaseModel):
 
 # --- output --------------------------------------------------------------------------------------
 class PartyOut(Schema):
-    type: Literal["user", "group"]
+    type: PartyType
     id: int
     name: str
 
@@ -159,21 +150,26 @@ class ScheduleOut(Schema):
 
 
 class CancellationOut(Schema):
-    reason: CancelReasonName
+    reason: CancelReason
     note: str
     by: UserOut | None
     at: Time
 
 
-class ActionsOut(Schema):
-    edit: bool
-    delete: bool
-    schedule: bool
-    decline: bool
-    reschedule: bool
-    cancel: bool
-    complete: bool = Field(description="False before the session's start.")
-    acknowledge: bool
+if TYPE_CHECKING:
+
+    class ActionsOut(Schema):
+        pass
+
+else:
+    # One field per `Verb`: a new verb is in every session's `actions` at once.
+    ActionsOut = create_model(
+        "ActionsOut",
+        __base__=Schema,
+        **{
+            verb.value: (bool, Field(description=f"May the caller {verb} it now?")) for verb in Verb
+        },
+    )
 
 
 class AcknowledgementOut(Schema):
@@ -212,7 +208,7 @@ class ConflictOut(Schema):
 class SessionOut(Schema):
     id: int
     title: str
-    state: StateName
+    state: State
     coach: PartyOut
     trainees: list[PartyOut]
     coaching_area: AreaOut
@@ -220,7 +216,7 @@ class SessionOut(Schema):
     reference_cases: list[CaseRefOut]
     suggested_by: UserOut | None
     suggested_by_name: str
-    origin: OriginName
+    origin: Origin
     created_at: Time
     updated_at: Time
     version: int
@@ -241,27 +237,19 @@ class PrefillOut(Schema):
     reference_case_ids: list[int]
     reference_cases: list[CaseRefOut]
     expires_at: Time
-    origin: OriginName
+    origin: Origin
 
 
 class HistoryItemOut(Schema):
     at: Time
     actor: UserOut | None
     actor_name: str
-    action: str
+    action: Action
     changes: dict[str, Any]
 
 
 class HistoryOut(Schema):
     items: list[HistoryItemOut]
-
-
-def party(obj: User | UserGroup) -> dict[str, Any]:
-    return {
-        "type": PartyRef.of(obj).type,
-        "id": obj.pk,
-        "name": obj.name if isinstance(obj, UserGroup) else str(obj),
-    }
 
 
 def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[str, Any]:
@@ -292,7 +280,7 @@ def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[s
             ],
         }
     cancellation = None
-    if state == "canceled":
+    if state == State.CANCELED:
         cancellation = {
             "reason": session.effective_cancel_reason,
             "note": session.cancel_note,
@@ -303,9 +291,9 @@ def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[s
         "id": session.pk,
         "title": session.title,
         "state": state,
-        "coach": party(session.coach),
-        "trainees": [party(u) for u in session.trainee_users.all()]
-        + [party(g) for g in session.trainee_groups.all()],
+        "coach": party_summary(session.coach),
+        "trainees": [party_summary(u) for u in session.trainee_users.all()]
+        + [party_summary(g) for g in session.trainee_groups.all()],
         "coaching_area": session.coaching_area,
         "expires_at": session.expires_at,
         "reference_cases": list(session.reference_cases.all()),
@@ -325,7 +313,7 @@ def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[s
 
 def prefill_out(prefill: Prefill) -> dict[str, Any]:
     return {
-        "trainees": [party(o) for o in prefill.trainee_objects],
+        "trainees": [party_summary(o) for o in prefill.trainee_objects],
         "reference_case_ids": list(prefill.reference_case_ids),
         "reference_cases": list(prefill.reference_cases),
         "expires_at": prefill.expires_at,
@@ -341,6 +329,3 @@ def event_out(event: SessionEvent) -> dict[str, Any]:
         "action": event.action,
         "changes": event.changes or {},
     }
-
-
-__all__ = ["Origin"]

@@ -14,13 +14,13 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from django.db.models.lookups import In
 from django.utils import timezone
 
-from core.errors import NotFound
 from core.timeutils import default_expiry
 from directory.models import Case, CaseParticipant, User, UserGroup, UserGroupMembership
+from directory.parties import PartyRef
 from directory.permissions import Perm, has_perm
+from directory.policies import sees_all_analytics
 
 from .models import (
-    CancelReason,
     CoachingSession,
     Origin,
     SessionAttendee,
@@ -30,8 +30,7 @@ from .models import (
     SessionTraineeUser,
     State,
 )
-from .policies import is_admin
-from .rules import DURATION_MAX, PartyRef
+from .rules import DURATION_MAX
 
 
 # --- building blocks ---------------------------------------------------------------------------
@@ -44,13 +43,13 @@ class _InArray(In):
     other filters (e.g. all open suggestions for `state=suggested`) and hash-join: a cost that
     grows with the table. Same rows either way (ids are never NULL)."""
 
-    def as_postgresql(self, compiler, connection):  # type: ignore[no-untyped-def]
+    def as_postgresql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
 
 
-def _id_in(ids: QuerySet) -> Q:  # type: ignore[type-arg]
+def _id_in(ids: QuerySet) -> Q:
     return Q(_InArray(F("id"), ids.query))
 
 
@@ -126,11 +125,6 @@ def with_related(qs: QuerySet[CoachingSession]) -> QuerySet[CoachingSession]:
 
 
 # --- visibility --------------------------------------------------------------------------------
-def sees_everything(viewer: User) -> bool:
-    """QM Admins, and whoever may open any analytics page (where every session is listed)."""
-    return is_admin(viewer) or has_perm(viewer, Perm.VIEW_ANALYTICS)
-
-
 def sessions_visible_to(viewer: User, now: datetime | None = None) -> QuerySet[CoachingSession]:
     """Sessions `viewer` may see. An agent (no View Analytics) sees their own involvement, but
     never a session canceled before it was scheduled, unless they wrote it or coach it."""
@@ -141,7 +135,7 @@ def sessions_visible_to(viewer: User, now: datetime | None = None) -> QuerySet[C
         or not has_perm(viewer, Perm.VIEW_SUGGESTIONS)
     ):
         return qs.none()
-    if sees_everything(viewer):
+    if sees_all_analytics(viewer):
         return qs
     now = now or timezone.now()
     # own | (involved & ~canceled_before_scheduled), written as: the id is among the viewer's
@@ -155,18 +149,6 @@ def sessions_visible_to(viewer: User, now: datetime | None = None) -> QuerySet[C
         _coached_session_ids(viewer),
     )
     return qs.filter(_id_in(candidates), own | ~canceled_before_scheduled_q(now))
-
-
-def session_for(viewer: User, session_id: int) -> CoachingSession:
-    """One session, or NotFound when it does not exist or the viewer may not see it."""
-    session = with_related(sessions_visible_to(viewer)).filter(pk=session_id).first()
-    if session is None:
-        raise NotFound("There is no such coaching session, or you may not see it.")
-    return session
-
-
-def hides_canceled_suggestions(viewer: User) -> bool:
-    return not sees_everything(viewer)
 
 
 # --- the lists of decisions.md -----------------------------------------------------------------
@@ -235,7 +217,7 @@ def sessions_for_trainee(
     a group), as far as `viewer` may see them."""
     now = now or timezone.now()
     qs = sessions_visible_to(viewer, now).filter(trainee_q(agent))
-    if viewer.pk == agent.pk or hides_canceled_suggestions(viewer):
+    if viewer.pk == agent.pk or not sees_all_analytics(viewer):
         qs = qs.exclude(canceled_before_scheduled_q(now))
     return qs.order_by("-created_at", "-id")
 
@@ -248,7 +230,7 @@ def sessions_for_case(
     qs = sessions_visible_to(viewer, now).filter(
         id__in=SessionReferenceCase.objects.filter(case=case).values("session_id")
     )
-    if hides_canceled_suggestions(viewer):
+    if not sees_all_analytics(viewer):
         qs = qs.exclude(canceled_before_scheduled_q(now))
     return qs.order_by("-created_at", "-id")
 
@@ -297,24 +279,3 @@ def prefill_for_case(viewer: User, case: Case) -> Prefill:
         reference_case_ids=[case.pk],
         reference_cases=[case],
     )
-
-
-__all__ = [
-    "CancelReason",
-    "Prefill",
-    "coach_q",
-    "open_q",
-    "prefill_for_agent",
-    "prefill_for_case",
-    "prefill_for_homepage",
-    "session_for",
-    "session_history",
-    "sessions_for_case",
-    "sessions_for_trainee",
-    "sessions_suggested_by",
-    "sessions_to_coach",
-    "sessions_visible_to",
-    "state_q",
-    "trainee_q",
-    "with_related",
-]

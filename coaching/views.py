@@ -1,38 +1,38 @@
 """The coaching pages: homepage widget, the suggestion form (suggest, edit, schedule), decline and
 delete dialogs, and the session page with its history.
 
-Views translate HTTP to a selector or service call and back; every rule lives in `rules`,
-`policies` and the services. With htmx a form answers with its own fragment (re-rendered with
-errors, status 422) or, once done, with an `HX-Trigger: coaching:changed` event that closes the
-dialog and refreshes the widget; without JavaScript the same URLs work as plain pages.
+Views translate HTTP to an access function, a selector or a service call and back; every rule
+lives in `rules`, `policies` and the services, and every refusal they raise is answered by
+`core.middleware.ApplicationErrorMiddleware`. With htmx a form answers with its own fragment
+(re-rendered with errors, status 422) or, once done, with an `HX-Trigger: coaching:changed` event
+that closes the dialog and refreshes the widget; without JavaScript the same URLs work as plain
+pages.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from core.errors import ApplicationError, FieldError, NotFound, ValidationFailed
-from core.http import is_htmx
-from directory.models import Case, User, UserGroup
-from directory.permissions import Perm, Role, has_perm
-from directory.policies import may_view_agent_page, may_view_case_page
-from directory.selectors import active_coaching_areas, cases_by_ids, parties_by_tokens, role_names
+from core.errors import FieldError
+from core.http import AuthenticatedRequest, is_htmx
+from core.pages import case_option, done, form_errors, party_option, safe_next
+from directory.models import User
+from directory.parties import PartyRef
+from directory.policies import access_agent, access_case
+from directory.selectors import active_coaching_areas, cases_by_ids, parties_by_tokens
 
 from . import selectors, services
 from .forms import (
     SCHEDULE_FIELDS,
     SESSION_FIELDS,
+    FormMode,
     SessionForm,
     errors_by_field,
     parse_session_form,
@@ -40,253 +40,35 @@ from .forms import (
     with_rule_errors,
 )
 from .models import CoachingSession, Origin
-from .policies import allowed_actions
-from .rules import PartyRef
-
-SECTION_LIMIT = 50
-
-
-# --- small helpers shared by the pages ---------------------------------------------------------
-def problem(
-    request: HttpRequest, status: int, message: str, title: str | None = None
-) -> HttpResponse:
-    """A refusal as a page, or as a dialog fragment when htmx asked (the dialog shows it)."""
-    titles = {
-        403: "You may not do this",
-        404: "Not found",
-        409: "This can no longer be done",
-        412: "Changed meanwhile",
-    }
-    ctx = {
-        "status": status,
-        "title": title or titles.get(status, "Something went wrong"),
-        "message": message,
-    }
-    template = (
-        "partials/problem.html"
-        if is_htmx(request)
-        else f"{status if status in (403, 404) else 'problem'}.html"
-    )
-    if not is_htmx(request) and status in (403, 404):
-        ctx["exception"] = message
-    return render(request, template, ctx, status=status)
-
-
-def from_error(request: HttpRequest, err: ApplicationError) -> HttpResponse:
-    return problem(request, err.status, err.message)
-
-
-def safe_next(request: HttpRequest, fallback: str) -> str:
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return fallback
-
-
-def done(request: HttpRequest, message: str, url: str) -> HttpResponse:
-    """After a change: htmx closes the dialog and refreshes what shows sessions; a plain request
-    follows the redirect and sees the message."""
-    if is_htmx(request):
-        response = HttpResponse("")
-        response["HX-Reswap"] = "none"
-        response["HX-Trigger"] = json.dumps({"coaching:changed": {"message": message, "url": url}})
-        return response
-    messages.success(request, message)
-    return HttpResponseRedirect(url)
-
-
-def party_option(obj: User | UserGroup) -> dict[str, Any]:
-    """How a user or group shows as an option or a picked chip."""
-    if isinstance(obj, UserGroup):
-        count = getattr(obj, "member_count", None)
-        detail = "User group" if count is None else f"{count} member{'s' if count != 1 else ''}"
-        return {
-            "token": PartyRef.of(obj).token,
-            "label": obj.name,
-            "detail": detail,
-            "kind": "group",
-        }
-    return {
-        "token": PartyRef.of(obj).token,
-        "label": str(obj),
-        "detail": obj.username,
-        "kind": "user",
-    }
-
-
-def case_option(case: Case) -> dict[str, Any]:
-    return {"token": str(case.pk), "label": case.number, "detail": case.subject, "kind": "case"}
-
-
-def _parse_tokens(tokens: list[str]) -> list[tuple[str, int]]:
-    out: list[tuple[str, int]] = []
-    for token in tokens:
-        try:
-            ref = PartyRef.parse(token)
-        except ValueError:
-            continue
-        out.append((ref.type, ref.id))
-    return out
+from .policies import Verb, access_session, allowed_actions, suggest_denial
+from .selectors import Prefill
+from .widget import agent_widget, case_widget, home_widget
 
 
 # --- the coaching widget -----------------------------------------------------------------------
-@dataclass
-class Card:
-    session: CoachingSession
-    actions: dict[str, bool]
-
-
-@dataclass
-class Section:
-    key: str
-    title: str
-    cards: list[Card]
-    empty: str
-    more: bool = False
-
-
-@dataclass
-class Widget:
-    scope: str
-    refresh_url: str
-    suggest_url: str | None
-    can_view: bool
-    sections: list[Section] = field(default_factory=list)
-    return_url: str = "/"
-
-
-def _cards(viewer: User, qs: Any) -> tuple[list[Card], bool]:
-    rows = list(selectors.with_related(qs)[: SECTION_LIMIT + 1])
-    return [Card(s, allowed_actions(viewer, s)) for s in rows[:SECTION_LIMIT]], len(
-        rows
-    ) > SECTION_LIMIT
-
-
-def coaching_widget(viewer: User, *, agent: User | None = None, case: Case | None = None) -> Widget:
-    """The Coaching widget as `viewer` may see it, on the homepage, an agent's or a case's page."""
-    can_view = has_perm(viewer, Perm.VIEW_SUGGESTIONS)
-    can_create = has_perm(viewer, Perm.CREATE_SUGGESTIONS)
-    widget_url = reverse("coaching_widget")
-    new_url = reverse("session_new")
-    if agent is not None or case is not None:
-        # An analytics page: one section, the sessions of that agent or of that case.
-        if agent is not None:
-            scope, key, query = "agent", "trainee", f"agent={agent.pk}"
-            return_url = reverse("agent_analytics", args=[agent.pk])
-            title = f"Coaching sessions for {agent}"
-            empty = f"No coaching sessions for {agent} yet."
-            sessions = selectors.sessions_for_trainee(viewer, agent)
-        else:
-            assert case is not None
-            scope, key, query = "case", "case", f"case={case.pk}"
-            return_url = reverse("case_analytics", args=[case.pk])
-            title = f"Coaching sessions referencing {case.number}"
-            empty = f"No coaching session references {case.number} yet."
-            sessions = selectors.sessions_for_case(viewer, case)
-        widget = Widget(
-            scope,
-            f"{widget_url}?{query}",
-            f"{new_url}?{query}" if can_create else None,
-            can_view,
-            return_url=return_url,
-        )
-        if can_view:
-            cards, more = _cards(viewer, sessions)
-            widget.sections.append(Section(key, title, cards, empty, more))
-        return widget
-
-    widget = Widget(
-        "home", widget_url, new_url if can_create else None, can_view, return_url=reverse("home")
-    )
-    if not can_view:
-        return widget
-    roles = role_names(viewer)
-    authored, more_authored = _cards(viewer, selectors.sessions_suggested_by(viewer))
-    if can_create or authored:
-        widget.sections.append(
-            Section(
-                "authored",
-                "My Suggestions",
-                authored,
-                "You have not suggested a coaching session yet.",
-                more_authored,
-            )
-        )
-    to_coach, more_coach = _cards(viewer, selectors.sessions_to_coach(viewer))
-    if to_coach or Role.COACH in roles:
-        widget.sections.append(
-            Section(
-                "coach",
-                "Suggested Coaching Sessions",
-                to_coach,
-                "No suggested coaching sessions are waiting for you.",
-                more_coach,
-            )
-        )
-    scheduled, more_scheduled = _cards(viewer, selectors.sessions_scheduled_to_coach(viewer))
-    if scheduled or Role.COACH in roles:
-        widget.sections.append(
-            Section(
-                "coach-scheduled",
-                "Scheduled Coaching Sessions",
-                scheduled,
-                "No coaching session is scheduled with you as coach.",
-                more_scheduled,
-            )
-        )
-    mine, more_mine = _cards(viewer, selectors.sessions_for_trainee(viewer, viewer))
-    if mine or Role.AGENT in roles:
-        widget.sections.append(
-            Section(
-                "trainee",
-                "My Coaching Sessions",
-                mine,
-                "No coaching sessions for you at the moment.",
-                more_mine,
-            )
-        )
-    return widget
+@login_required
+def home(request: AuthenticatedRequest) -> HttpResponse:
+    return render(request, "coaching/home.html", {"widget": home_widget(request.user)})
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    widget = coaching_widget(request.user)  # type: ignore[arg-type]
-    return render(request, "coaching/home.html", {"widget": widget})
-
-
-@login_required
-def widget_view(request: HttpRequest) -> HttpResponse:
+def widget_view(request: AuthenticatedRequest) -> HttpResponse:
     """The widget alone, for htmx to refresh it after a change."""
-    viewer: User = request.user  # type: ignore[assignment]
-    agent = case = None
+    viewer = request.user
     if (raw := request.GET.get("agent", "")).isdigit():
-        agent = User.objects.filter(pk=int(raw)).first()
-        if agent is None:
-            return problem(request, 404, "There is no such agent.")
-        if not may_view_agent_page(viewer, agent):
-            return problem(
-                request, 403, "You need the View Analytics permission to see this agent."
-            )
+        widget = agent_widget(viewer, access_agent(viewer, int(raw)))
     elif (raw := request.GET.get("case", "")).isdigit():
-        case = Case.objects.filter(pk=int(raw)).first()
-        if case is None:
-            return problem(request, 404, "There is no such case.")
-        if not may_view_case_page(viewer, case):
-            return problem(request, 403, "You need the View Analytics permission to see this case.")
-    widget = coaching_widget(viewer, agent=agent, case=case)
+        widget = case_widget(viewer, access_case(viewer, int(raw)))
+    else:
+        widget = home_widget(viewer)
     return render(request, "coaching/_widget.html", {"widget": widget})
 
 
 # --- the session page --------------------------------------------------------------------------
 @login_required
-def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    viewer: User = request.user  # type: ignore[assignment]
-    try:
-        session = selectors.session_for(viewer, pk)
-    except NotFound as err:
-        return from_error(request, err)
+def session_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    viewer = request.user
+    session = access_session(viewer, pk)
     history = list(selectors.session_history(session))
     return render(
         request,
@@ -296,24 +78,24 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- the suggestion form -----------------------------------------------------------------------
-MODES = {
-    "suggest": ("Suggest Session", "Suggest Session"),
-    "edit": ("Edit Suggestion", "Save Changes"),
-    "schedule": ("Schedule Session", "Schedule"),
+MODES = {  # heading, submit button
+    FormMode.SUGGEST: ("Suggest Session", "Suggest Session"),
+    FormMode.EDIT: ("Edit Suggestion", "Save Changes"),
+    FormMode.SCHEDULE: ("Schedule Session", "Schedule"),
 }
 
 
 def _form_context(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     *,
-    mode: str,
+    mode: FormMode,
     action: str,
     values: dict[str, Any],
-    errors: list[Any] | None = None,
+    errors: list[FieldError] | None = None,
     session: CoachingSession | None = None,
     origin: str = Origin.HOMEPAGE,
 ) -> dict[str, Any]:
-    known = SESSION_FIELDS + (SCHEDULE_FIELDS if mode == "schedule" else ())
+    known = SESSION_FIELDS + (SCHEDULE_FIELDS if mode == FormMode.SCHEDULE else ())
     by_field, other = errors_by_field(errors or [], known)
     areas = list(active_coaching_areas())
     if session is not None and session.coaching_area not in areas:
@@ -335,12 +117,22 @@ def _form_context(
     }
 
 
+def _party_refs(tokens: list[str]) -> list[tuple[str, int]]:
+    refs: list[tuple[str, int]] = []
+    for token in tokens:
+        try:
+            ref = PartyRef.parse(token)
+        except ValueError:
+            continue
+        refs.append((ref.type, ref.id))
+    return refs
+
+
 def _values_from_form(form: SessionForm) -> dict[str, Any]:
     """Re-show what was typed and picked (names looked up again from the tokens)."""
     d = form.data
-    party_tokens = _parse_tokens([d["coach"]] if d["coach"] else [])
-    coach = parties_by_tokens(party_tokens)
-    trainees = parties_by_tokens(_parse_tokens(d["trainees"]))
+    coach = parties_by_tokens(_party_refs([d["coach"]] if d["coach"] else []))
+    trainees = parties_by_tokens(_party_refs(d["trainees"]))
     case_ids = [int(c) for c in d["reference_case_ids"] if c.isdigit()]
     return {
         "title": d["title"],
@@ -371,60 +163,8 @@ def _values_from_session(session: CoachingSession, tz_name: str | None) -> dict[
     }
 
 
-def _render_form(request: HttpRequest, ctx: dict[str, Any], status: int = 200) -> HttpResponse:
-    template = (
-        "coaching/_session_form.html" if is_htmx(request) else "coaching/session_form_page.html"
-    )
-    return render(request, template, ctx, status=status)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def session_new(request: HttpRequest) -> HttpResponse:
-    viewer: User = request.user  # type: ignore[assignment]
-    if not has_perm(viewer, Perm.CREATE_SUGGESTIONS):
-        return problem(
-            request, 403, "You need the Create Suggestions permission to suggest a session."
-        )
-    action = reverse("session_new")
-    tz_name = viewer.time_zone
-    if request.method == "POST":
-        origin = request.POST.get("origin", Origin.HOMEPAGE)
-        if origin not in Origin.values:
-            origin = Origin.HOMEPAGE
-        form = parse_session_form(request.POST, tz_name=tz_name, mode="suggest")
-
-        def suggest() -> HttpResponse:
-            session = services.session_suggest(actor=viewer, fields=form.fields, origin=origin)
-            url = reverse("session_detail", args=[session.pk])
-            return done(request, f"Suggested “{session.title}”.", safe_next(request, url))
-
-        errors = _submit(request, form, suggest, author=viewer)
-        if isinstance(errors, HttpResponse):
-            return errors
-        ctx = _form_context(
-            request,
-            mode="suggest",
-            action=action,
-            values=_values_from_form(form),
-            errors=errors,
-            origin=origin,
-        )
-        return _render_form(request, ctx, status=422)
-
-    if (raw := request.GET.get("agent", "")).isdigit():
-        agent = User.objects.filter(pk=int(raw), is_active=True).first()
-        if agent is None:
-            return problem(request, 404, "There is no such agent.")
-        prefill = selectors.prefill_for_agent(viewer, agent)
-    elif (raw := request.GET.get("case", "")).isdigit():
-        case = Case.objects.filter(pk=int(raw)).first()
-        if case is None:
-            return problem(request, 404, "There is no such case.")
-        prefill = selectors.prefill_for_case(viewer, case)
-    else:
-        prefill = selectors.prefill_for_homepage(viewer)
-    values = {
+def _values_from_prefill(prefill: Prefill, tz_name: str | None) -> dict[str, Any]:
+    return {
         "title": "",
         "coach": [],
         "trainees": [party_option(p) for p in prefill.trainee_objects],
@@ -432,76 +172,97 @@ def session_new(request: HttpRequest) -> HttpResponse:
         "expires_at": to_local_input(prefill.expires_at, tz_name),
         "reference_cases": [case_option(c) for c in prefill.reference_cases],
     }
-    ctx = _form_context(
-        request, mode="suggest", action=action, values=values, origin=prefill.origin
+
+
+def _render_form(
+    request: AuthenticatedRequest, ctx: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    template = (
+        "coaching/_session_form.html" if is_htmx(request) else "coaching/session_form_page.html"
     )
-    return _render_form(request, ctx)
+    return render(request, template, ctx, status=status)
 
 
 def _submit(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     form: SessionForm,
     run: Callable[[], HttpResponse],
     *,
     author: User | None,
-    mode: str = "suggest",
+    mode: FormMode = FormMode.SUGGEST,
     session: CoachingSession | None = None,
 ) -> HttpResponse | list[FieldError]:
     """The one way a form reaches its service: a form that did not even parse gets the rules'
     errors for every field at once; otherwise the service runs (`run` answers its success), and
-    its field errors come back for the form, any other refusal as an error page."""
-    viewer: User = request.user  # type: ignore[assignment]
+    its field errors come back for the form."""
     if form.errors:
         current = services.resolved_of(session) if session is not None else None
         return with_rule_errors(
-            form, author=author, tz_name=viewer.time_zone, current=current, mode=mode
+            form, author=author, tz_name=request.user.time_zone, current=current, mode=mode
         )
-    try:
-        return run()
-    except ValidationFailed as err:
-        return err.errors
-    except ApplicationError as err:
-        return from_error(request, err)
+    return form_errors(run)
 
 
-def _session_or_problem(request: HttpRequest, pk: int) -> CoachingSession | HttpResponse:
-    try:
-        return selectors.session_for(request.user, pk)  # type: ignore[arg-type]
-    except NotFound as err:
-        return from_error(request, err)
-
-
-def _refusal(request: HttpRequest, session: CoachingSession, action: str) -> HttpResponse | None:
-    """Why `action` is refused (state first: a closed suggestion is 409 for everyone), or None."""
-    from .policies import decline_denial, manage_denial, schedule_denial, state_denial
-
+def _prefill(request: AuthenticatedRequest) -> Prefill:
+    """The form's starting values for the page it was opened from: an agent's or a case's, which
+    the viewer must be able to open (as for the API's prefill), or the homepage."""
     viewer = request.user
-    if allowed_actions(viewer, session)[action]:  # type: ignore[arg-type]
-        return None
-    denial = {
-        "edit": manage_denial,
-        "delete": manage_denial,
-        "schedule": schedule_denial,
-        "decline": decline_denial,
-    }[action](viewer, session)  # type: ignore[arg-type]
-    err = denial or state_denial(session)
-    assert err is not None
-    return from_error(request, err)
+    if (raw := request.GET.get("agent", "")).isdigit():
+        agent = access_agent(viewer, int(raw), require_active=True)
+        return selectors.prefill_for_agent(viewer, agent)
+    if (raw := request.GET.get("case", "")).isdigit():
+        return selectors.prefill_for_case(viewer, access_case(viewer, int(raw)))
+    return selectors.prefill_for_homepage(viewer)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    viewer: User = request.user  # type: ignore[assignment]
-    session = _session_or_problem(request, pk)
-    if isinstance(session, HttpResponse):
-        return session
-    if (refused := _refusal(request, session, "edit")) is not None:
-        return refused
+def session_new(request: AuthenticatedRequest) -> HttpResponse:
+    viewer = request.user
+    if (refused := suggest_denial(viewer)) is not None:
+        raise refused
+    action = reverse("session_new")
+    if request.method == "POST":
+        form = parse_session_form(request.POST, tz_name=viewer.time_zone, mode=FormMode.SUGGEST)
+
+        def suggest() -> HttpResponse:
+            session = services.session_suggest(actor=viewer, fields=form.fields, origin=form.origin)
+            url = reverse("session_detail", args=[session.pk])
+            return done(request, f"Suggested “{session.title}”.", safe_next(request, url))
+
+        errors = _submit(request, form, suggest, author=viewer)
+        if isinstance(errors, HttpResponse):
+            return errors
+        values = _values_from_form(form)
+        ctx = _form_context(
+            request,
+            mode=FormMode.SUGGEST,
+            action=action,
+            values=values,
+            errors=errors,
+            origin=form.origin,
+        )
+        return _render_form(request, ctx, status=422)
+    prefill = _prefill(request)
+    values = _values_from_prefill(prefill, viewer.time_zone)
+    ctx = _form_context(
+        request, mode=FormMode.SUGGEST, action=action, values=values, origin=prefill.origin
+    )
+    return _render_form(request, ctx)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    viewer = request.user
+    session = access_session(viewer, pk, Verb.EDIT)
     action = reverse("session_edit", args=[pk])
     if request.method == "POST":
         form = parse_session_form(
-            request.POST, tz_name=viewer.time_zone, mode="edit", keep_expiry=session.expires_at
+            request.POST,
+            tz_name=viewer.time_zone,
+            mode=FormMode.EDIT,
+            keep_expiry=session.expires_at,
         )
 
         def edit() -> HttpResponse:
@@ -512,32 +273,29 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
         errors = _submit(request, form, edit, author=session.suggested_by, session=session)
         if isinstance(errors, HttpResponse):
             return errors
+        values = _values_from_form(form)
         ctx = _form_context(
             request,
-            mode="edit",
+            mode=FormMode.EDIT,
             action=action,
-            values=_values_from_form(form),
+            values=values,
             errors=errors,
             session=session,
         )
         return _render_form(request, ctx, status=422)
     values = _values_from_session(session, viewer.time_zone)
-    ctx = _form_context(request, mode="edit", action=action, values=values, session=session)
+    ctx = _form_context(request, mode=FormMode.EDIT, action=action, values=values, session=session)
     return _render_form(request, ctx)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def session_schedule(request: HttpRequest, pk: int) -> HttpResponse:
-    viewer: User = request.user  # type: ignore[assignment]
-    session = _session_or_problem(request, pk)
-    if isinstance(session, HttpResponse):
-        return session
-    if (refused := _refusal(request, session, "schedule")) is not None:
-        return refused
+def session_schedule(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    viewer = request.user
+    session = access_session(viewer, pk, Verb.SCHEDULE)
     action = reverse("session_schedule", args=[pk])
     if request.method == "POST":
-        form = parse_session_form(request.POST, tz_name=viewer.time_zone, mode="schedule")
+        form = parse_session_form(request.POST, tz_name=viewer.time_zone, mode=FormMode.SCHEDULE)
 
         def schedule() -> HttpResponse:
             services.session_schedule(
@@ -552,23 +310,35 @@ def session_schedule(request: HttpRequest, pk: int) -> HttpResponse:
             return done(request, f"Scheduled “{session.title}”.", safe_next(request, url))
 
         errors = _submit(
-            request, form, schedule, author=session.suggested_by, mode="schedule", session=session
+            request,
+            form,
+            schedule,
+            author=session.suggested_by,
+            mode=FormMode.SCHEDULE,
+            session=session,
         )
         if isinstance(errors, HttpResponse):
             return errors
         values = _values_from_form(form)
         values["expires_at"] = to_local_input(session.expires_at, viewer.time_zone)
         ctx = _form_context(
-            request, mode="schedule", action=action, values=values, errors=errors, session=session
+            request,
+            mode=FormMode.SCHEDULE,
+            action=action,
+            values=values,
+            errors=errors,
+            session=session,
         )
         return _render_form(request, ctx, status=422)
     values = _values_from_session(session, viewer.time_zone)
-    ctx = _form_context(request, mode="schedule", action=action, values=values, session=session)
+    ctx = _form_context(
+        request, mode=FormMode.SCHEDULE, action=action, values=values, session=session
+    )
     return _render_form(request, ctx)
 
 
 def _dialog(
-    request: HttpRequest, template: str, ctx: dict[str, Any], status: int = 200
+    request: AuthenticatedRequest, template: str, ctx: dict[str, Any], status: int = 200
 ) -> HttpResponse:
     ctx = {**ctx, "as_page": not is_htmx(request), "next": safe_next(request, "")}
     if is_htmx(request):
@@ -578,18 +348,10 @@ def _dialog(
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def session_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    viewer: User = request.user  # type: ignore[assignment]
-    session = _session_or_problem(request, pk)
-    if isinstance(session, HttpResponse):
-        return session
-    if (refused := _refusal(request, session, "delete")) is not None:
-        return refused
+def session_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    session = access_session(request.user, pk, Verb.DELETE)
     if request.method == "POST":
-        try:
-            services.session_delete(actor=viewer, session_id=pk)
-        except ApplicationError as err:
-            return from_error(request, err)
+        services.session_delete(actor=request.user, session_id=pk)
         url = reverse("session_detail", args=[pk])
         return done(request, f"Deleted the suggestion “{session.title}”.", safe_next(request, url))
     return _dialog(request, "coaching/_delete_dialog.html", {"session": session})
@@ -597,31 +359,21 @@ def session_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def session_decline(request: HttpRequest, pk: int) -> HttpResponse:
-    viewer: User = request.user  # type: ignore[assignment]
-    session = _session_or_problem(request, pk)
-    if isinstance(session, HttpResponse):
-        return session
-    if (refused := _refusal(request, session, "decline")) is not None:
-        return refused
+def session_decline(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    session = access_session(request.user, pk, Verb.DECLINE)
+    reason = request.POST.get("reason", "")
     if request.method == "POST":
-        reason = request.POST.get("reason", "")
-        try:
-            services.session_decline(actor=viewer, session_id=pk, reason=reason)
-        except ValidationFailed as err:
-            errors = err.errors
-        except ApplicationError as err:
-            return from_error(request, err)
-        else:
+
+        def decline() -> HttpResponse:
+            services.session_decline(actor=request.user, session_id=pk, reason=reason)
             url = reverse("session_detail", args=[pk])
             return done(request, f"Declined “{session.title}”.", safe_next(request, url))
+
+        errors = form_errors(decline)
+        if isinstance(errors, HttpResponse):
+            return errors
         error = " ".join(e.message for e in errors)
-        return _dialog(
-            request,
-            "coaching/_decline_dialog.html",
-            {"session": session, "reason": reason, "error": error},
-            status=422,
-        )
-    return _dialog(
-        request, "coaching/_decline_dialog.html", {"session": session, "reason": "", "error": ""}
-    )
+        ctx = {"session": session, "reason": reason, "error": error}
+        return _dialog(request, "coaching/_decline_dialog.html", ctx, status=422)
+    ctx = {"session": session, "reason": "", "error": ""}
+    return _dialog(request, "coaching/_decline_dialog.html", ctx)

@@ -30,8 +30,6 @@ from ninja.openapi.schema import OpenAPISchema
 from ninja.parser import Parser
 
 from config.errors_views import (
-    CODE_INTERNAL_ERROR,
-    CODE_METHOD_NOT_ALLOWED,
     PROBLEM_CONTENT_TYPE,
     problem_response,
 )
@@ -134,7 +132,7 @@ def _problem_on_405(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
         if isinstance(response, HttpResponseNotAllowed):
             return problem_response(
                 status=405,
-                code=CODE_METHOD_NOT_ALLOWED,
+                code=ErrorCode.METHOD_NOT_ALLOWED,
                 title="Method not allowed",
                 detail=f"{request.method} is not allowed here; use {response['Allow']}.",
                 headers={"Allow": response["Allow"]},
@@ -281,7 +279,7 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     )
     return problem_response(
         status=500,
-        code=CODE_INTERNAL_ERROR,
+        code=ErrorCode.INTERNAL_ERROR,
         title="Internal server error",
         detail="The server failed to answer this request; the error has been logged.",
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from django.db.models import QuerySet
 from ninja import Schema
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
+
+from core.errors import ErrorCode, FieldCode
 
 # Database keys are 64-bit; a larger number would overflow the driver instead of finding nothing.
 MAX_ID = 2**63 - 1
@@ -76,11 +78,7 @@ Time = Annotated[datetime, AfterValidator(_utc)]
 
 class FieldErrorOut(Schema):
     field: str = Field(description="The field (dotted path for nested values) that is violated.")
-    code: str = Field(
-        description="Machine code: required, too_long, in_past, too_far, unknown_id, inactive, "
-        "duplicate, out_of_range, empty_group, invalid, or one of the rule codes "
-        "(supervisor_cannot_be_coach, ...)."
-    )
+    code: FieldCode = Field(description="Which rule the value breaks.")
     message: str
 
 
@@ -91,19 +89,12 @@ class Problem(Schema):
     title: str
     status: int
     detail: str
-    code: str = Field(
-        description="malformed_request (400), not_authenticated (401), permission_denied (403), "
-        "not_found (404), method_not_allowed (405), invalid_state (409), version_conflict (412), "
-        "validation_failed (422), internal_error (500)."
-    )
+    code: ErrorCode = Field(description="What went wrong; the API's description lists when each.")
     errors: list[FieldErrorOut]
 
 
 def problems(*statuses: int) -> dict[int, Any]:
     return {status: Problem for status in statuses}
-
-
-T = TypeVar("T")
 
 
 def page(qs: QuerySet[Any], *, limit: int, offset: int) -> tuple[list[Any], int]:

@@ -21,6 +21,9 @@ class ErrorCode(StrEnum):
     VALIDATION_FAILED = "validation_failed"
     SCHEDULE_CONFLICT = "schedule_conflict"
     ALREADY_ACKNOWLEDGED = "already_acknowledged"
+    # Answered by the HTTP layer only; no service raises these.
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    INTERNAL_ERROR = "internal_error"
 
 
 class FieldCode(StrEnum):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from django.contrib.auth.models import AnonymousUser
 from django.db import models
+
+from core.memo import memo
+from directory.models import User
 
 
 class Perm(models.TextChoices):
@@ -37,13 +41,13 @@ ROLE_PERMISSIONS: dict[Role, tuple[Perm, ...]] = {
 }
 
 
-def has_perm(user: object, perm: Perm) -> bool:
-    return bool(getattr(user, "is_authenticated", False)) and user.has_perm(perm.full)  # type: ignore[attr-defined]
+def has_perm(user: User | AnonymousUser, perm: Perm) -> bool:
+    return user.is_authenticated and user.has_perm(perm.full)
 
 
-def is_qm_admin(user: object) -> bool:
-    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+def is_qm_admin(user: User | AnonymousUser) -> bool:
+    if not user.is_authenticated or not user.is_active:
         return False
-    if getattr(user, "is_superuser", False):
+    if user.is_superuser:
         return True
-    return user.groups.filter(name=Role.QM_ADMIN).exists()  # type: ignore[attr-defined]
+    return memo(user, "is_qm_admin", user.groups.filter(name=Role.QM_ADMIN).exists)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from ninja import Schema
 from pydantic import Field
+
+from directory.models import ParticipantRole
+from directory.permissions import Perm, Role
 
 
 class UserOut(Schema):
@@ -16,10 +17,8 @@ class UserOut(Schema):
 
 
 class MeOut(UserOut):
-    permissions: list[str] = Field(
-        description="Permission codes held: view_suggestions, create_suggestions, view_analytics."
-    )
-    roles: list[str] = Field(description="Role names: QM Admin, Supervisor, Coach, Agent, Auditor.")
+    permissions: list[Perm] = Field(description="The permission codes the caller holds.")
+    roles: list[str] = Field(description=f"Role names: {', '.join(Role)}.")
     time_zone: str
 
 
@@ -41,7 +40,7 @@ class CaseOut(Schema):
 
 class ParticipantOut(Schema):
     user: UserOut
-    role: Literal["agent", "auditor"]
+    role: ParticipantRole
 
 
 class CaseDetailOut(CaseOut):

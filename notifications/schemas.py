@@ -1,24 +1,14 @@
 from __future__ import annotations
 
-from typing import Literal
-
 from ninja import Schema
 
 from config.api_common import Time
-
-KindName = Literal[
-    "session_suggested",
-    "session_canceled_by_supervisor",
-    "session_canceled_by_coach",
-    "session_canceled_by_trainee",
-    "session_expired",
-    "session_scheduled",
-]
+from notifications.models import Kind
 
 
 class NotificationOut(Schema):
     id: int
-    kind: KindName
+    kind: Kind
     message: str
     session_id: int
     session_title: str

@@ -7,12 +7,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.errors import NotFound
 from directory.models import User, UserGroup, UserGroupMembership
 
 from .models import EmailStatus, Kind, Notification
+from .tasks import deliver_email
 
 if TYPE_CHECKING:
     from coaching.models import CalendarRevision
@@ -52,20 +54,23 @@ def notify(
     recipients: Iterable[Recipient],
     actor: User | None,
     now: datetime | None = None,
+    skip: Iterable[Recipient] = (),
     calendar: CalendarRevision | None = None,
 ) -> list[Notification]:
-    """Write one notification per recipient and queue its e-mail.
+    """Write one notification per recipient (but none to those in `skip`) and queue its e-mail.
 
     Must run inside the transaction of the change it reports. The e-mail task row lives in the
     same database, so it is written in that transaction too: it commits (or rolls back) with the
     notification, and no crash between commit and an on-commit hook can lose it. The worker only
     sees it once committed.
     """
-    assert transaction.get_connection().in_atomic_block, (
-        "notify() belongs inside the change's transaction"
-    )
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("notify() belongs inside the transaction of the change it reports")
     now = now or timezone.now()
     ids = expand_recipients(recipients, exclude=actor)
+    if skip:
+        told = set(expand_recipients(skip, exclude=None))
+        ids = [uid for uid in ids if uid not in told]
     if not ids:
         return []
     if callable(message):
@@ -96,14 +101,12 @@ def notify(
                 session_id=session_id, kind=kind, created_at=now, recipient_id__in=ids
             )
         )
-    from .tasks import deliver_email
-
     for n in rows:
         deliver_email.enqueue(n.pk)
     return rows
 
 
-def notifications_for(user: User, *, unread_only: bool = False):  # type: ignore[no-untyped-def]
+def notifications_for(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
     qs = Notification.objects.filter(recipient=user)
     if unread_only:
         qs = qs.filter(read_at__isnull=True)

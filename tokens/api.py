@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 
 from config.api_common import Text, Time, problems
 from core.errors import NotAuthenticated
+from core.http import AuthenticatedRequest
+from directory.models import User
 from directory.permissions import Perm, has_perm
 from directory.schemas import MeOut, UserOut
 
@@ -33,16 +35,16 @@ class TokenOut(Schema):
 def issue_token(request: HttpRequest, payload: TokenIn) -> dict[str, object]:
     """Exchange a username and password for a bearer token (valid API_TOKEN_TTL_DAYS days)."""
     user = authenticate(request, username=payload.username, password=payload.password)
-    if user is None or not user.is_active:
+    if not isinstance(user, User) or not user.is_active:
         raise NotAuthenticated("Wrong username or password.")
-    token, raw = token_issue(user=user, name=payload.name)  # type: ignore[arg-type]
+    token, raw = token_issue(user=user, name=payload.name)
     return {"token": raw, "user": user, "expires_at": token.expires_at}
 
 
 @router.get("/me", response={200: MeOut, **problems(401)})
-def me(request: HttpRequest) -> dict[str, object]:
+def me(request: AuthenticatedRequest) -> dict[str, object]:
     """The caller, with the permissions and roles they hold."""
-    user = request.auth  # type: ignore[attr-defined]
+    user = request.auth
     return {
         "id": user.pk,
         "username": user.username,

@@ -12,8 +12,8 @@ from django.test import Client
 from icalendar import Calendar
 
 from coaching import services
-from coaching.rules import PartyRef
 from directory.models import User
+from directory.parties import PartyRef
 
 from .conftest import assert_problem, snapshot, suggest
 
@@ -23,16 +23,16 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def clock():  # type: ignore[no-untyped-def]
+def clock():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
 
 
-def body(response) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def body(response) -> dict:
     return json.loads(response.content)
 
 
-def scheduled(org, as_user, **kw):  # type: ignore[no-untyped-def]
+def scheduled(org, as_user, **kw):
     s = suggest(org, **kw)
     r = as_user("cora").post(
         f"/coaching-sessions/{s.pk}/schedule", {"starts_at": MON_9, "duration_minutes": 60}

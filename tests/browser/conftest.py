@@ -81,13 +81,13 @@ class PageProblems:
 
 
 @pytest.fixture
-def new_page(browser, live_server) -> Iterator[Callable[..., Any]]:  # type: ignore[no-untyped-def]
+def new_page(browser, live_server) -> Iterator[Callable[..., Any]]:
     """`new_page(user, viewport=DESKTOP)` -> a Playwright page signed in as `user` (or anonymous
     with user=None), its base URL in `page.base`."""
     contexts = []
     problems = PageProblems()
 
-    def make(user=None, viewport: dict[str, int] | None = None):  # type: ignore[no-untyped-def]
+    def make(user=None, viewport: dict[str, int] | None = None):
         context = browser.new_context(viewport=viewport or DESKTOP, locale="en-GB")
         context.set_default_timeout(8000)
         if user is not None:
@@ -106,7 +106,7 @@ def new_page(browser, live_server) -> Iterator[Callable[..., Any]]:  # type: ign
         page = context.new_page()
         page.on("console", problems.console)
         page.on("pageerror", problems.error)
-        page.base = live_server.url  # type: ignore[attr-defined]
+        page.base = live_server.url
         return page
 
     yield make

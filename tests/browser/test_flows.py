@@ -12,7 +12,8 @@ from playwright.sync_api import expect
 
 from coaching import services
 from coaching.models import CancelReason, CoachingSession, Origin, State
-from coaching.rules import PartyRef, SessionFields
+from coaching.rules import SessionFields
+from directory.parties import PartyRef
 from notifications.models import Notification
 
 from .conftest import PHONE, check_a11y, go, mark_page, pick, same_page, snap
@@ -20,7 +21,7 @@ from .conftest import PHONE, check_a11y, go, mark_page, pick, same_page, snap
 pytestmark = pytest.mark.browser
 
 
-def suggest(org, **kw):  # type: ignore[no-untyped-def]
+def suggest(org, **kw):
     fields = dict(
         title="Empathy on refunds",
         coach=PartyRef.of(org.cora),
@@ -32,7 +33,7 @@ def suggest(org, **kw):  # type: ignore[no-untyped-def]
     return services.session_suggest(actor=org.sam, fields=SessionFields(**fields), now=now)
 
 
-def open_dialog(page, name: str):  # type: ignore[no-untyped-def]
+def open_dialog(page, name: str):
     page.get_by_role("link", name=name).first.click()
     dialog = page.locator("#modal[open]")
     expect(dialog).to_be_visible()

@@ -42,12 +42,12 @@ START = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)  # the Monday after
 
 
 @pytest.fixture(autouse=True)
-def clock():  # type: ignore[no-untyped-def]
+def clock():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
 
 
-def sched(org, actor=None, *, start=START, minutes=60, allow=False, **kw):  # type: ignore[no-untyped-def]
+def sched(org, actor=None, *, start=START, minutes=60, allow=False, **kw):
     s = suggest(org, **kw)
     return services.session_schedule(
         actor=actor or org.cora,
@@ -63,7 +63,7 @@ def kinds(session: CoachingSession, kind: Kind) -> list[tuple[str, str]]:
     return inbox(session, kind=kind)
 
 
-def ics(notification: Notification):  # type: ignore[no-untyped-def]
+def ics(notification: Notification):
     assert notification.calendar is not None
     (event,) = Calendar.from_ical(notification.calendar.ics).walk("VEVENT")
     return notification.calendar.method, event

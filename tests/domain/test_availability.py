@@ -29,7 +29,7 @@ def at(day: int, hh: int, mm: int = 0) -> datetime:
     return MON + timedelta(days=day, hours=hh, minutes=mm)
 
 
-def book(session: CoachingSession, user: User, start: datetime, minutes: int, **kw) -> None:  # type: ignore[no-untyped-def]
+def book(session: CoachingSession, user: User, start: datetime, minutes: int, **kw) -> None:
     """The attendance row a scheduled session gives each person invited to it."""
     SessionAttendee.objects.create(
         session=session,
@@ -42,7 +42,7 @@ def book(session: CoachingSession, user: User, start: datetime, minutes: int, **
 
 
 @pytest.fixture
-def other(org):  # type: ignore[no-untyped-def]
+def other(org):
     return suggest(org, title="Other session")
 
 
@@ -158,7 +158,7 @@ def test_clashes_name_each_person_and_hide_titles_the_caller_may_not_see(org):
 
 
 # --- free slots --------------------------------------------------------------------------------
-def slots(org, *, people=(), minutes=30, start=None, end=None, now=None, limit=5):  # type: ignore[no-untyped-def]
+def slots(org, *, people=(), minutes=30, start=None, end=None, now=None, limit=5):
     return availability.free_slots(
         coach=User.objects.get(pk=org.cora.pk),
         user_ids=[p.pk for p in people],

@@ -22,7 +22,7 @@ START = datetime(2030, 3, 4, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def session(org) -> CoachingSession:  # type: ignore[no-untyped-def]
+def session(org) -> CoachingSession:
     s = schedule(
         org.cora,
         suggest(org, title='Refunds; empathy, "tone"', trainees=[ref(org.tier1)]),
@@ -34,7 +34,7 @@ def session(org) -> CoachingSession:  # type: ignore[no-untyped-def]
     return CoachingSession.objects.select_related("coaching_area").get(pk=s.pk)
 
 
-def parse(text: str):  # type: ignore[no-untyped-def]
+def parse(text: str):
     cal = Calendar.from_ical(text)
     (event,) = cal.walk("VEVENT")
     return cal, event

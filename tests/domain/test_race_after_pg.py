@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)
 ROUNDS = 15
 
 
-def _started_session(org) -> CoachingSession:  # type: ignore[no-untyped-def]
+def _started_session(org) -> CoachingSession:
     s = suggest(org, coach=ref(org.coaching_team), trainees=[ref(org.alice)])
     start = timezone.now() + timedelta(hours=1)
     services.session_schedule(
@@ -67,7 +67,7 @@ def test_reschedule_cancel_and_complete_race(org):
         barrier = threading.Barrier(len(acts))
         outcome: dict[str, object] = {}
 
-        def run(name, fn, barrier=barrier, outcome=outcome):  # type: ignore[no-untyped-def]
+        def run(name, fn, barrier=barrier, outcome=outcome):
             try:
                 barrier.wait(timeout=30)
                 fn()

@@ -25,19 +25,19 @@ DUE = START - timedelta(hours=24)
 
 
 @pytest.fixture
-def clock():  # type: ignore[no-untyped-def]
+def clock():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
 
 
-def scheduled(org, start=START, **kw):  # type: ignore[no-untyped-def]
+def scheduled(org, start=START, **kw):
     s = suggest(org, **kw)
     return services.session_schedule(
         actor=org.cora, session_id=s.pk, starts_at=start, duration_minutes=30
     )
 
 
-def reminded(session) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def reminded(session) -> list[tuple[str, str]]:
     return inbox(session, kind=Kind.SESSION_REMINDER)
 
 

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SESSIONS = 8
 
 
-def _schedule_long_ago(org, count: int) -> list[CoachingSession]:  # type: ignore[no-untyped-def]
+def _schedule_long_ago(org, count: int) -> list[CoachingSession]:
     """Sessions starting in an hour, scheduled 25 hours ago: their reminders (24 hours before)
     came due 23 hours ago, while no worker ran."""
     start = timezone.now().replace(microsecond=0) + timedelta(hours=1)
