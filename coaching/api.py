@@ -323,7 +323,7 @@ def free_slots(
     viewer = request.auth
     slots = availability.free_slots_for(
         viewer,
-        id,
+        access_session(viewer, id),
         duration_minutes=duration_minutes,
         start=from_,
         end=to,

@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from directory.models import User, UserGroup
 from directory.working_hours import stored_or_default, working_intervals
 
-from .models import SessionAttendee
+from .models import CoachingSession, SessionAttendee
 from .rules import DURATION_MAX, group_active_member_ids
 
 GRID = timedelta(minutes=15)
@@ -213,7 +213,7 @@ def free_slots(
 
 def free_slots_for(
     viewer: User,
-    session_id: int,
+    session: CoachingSession,
     *,
     duration_minutes: int | None,
     start: datetime | None,
@@ -223,15 +223,15 @@ def free_slots_for(
 ) -> list[tuple[datetime, datetime]]:
     """The free slots of a session as its coach asks for them: the people who would attend (the
     coach person and every trainee user, groups expanded now), the session itself not counted as
-    busy. For the coach, or a member of the coach group, while it may be scheduled or moved."""
+    busy. For the coach, or a member of the coach group; `session` as `access_session` gave it to
+    the viewer."""
     from django.utils import timezone
 
     from core.errors import FieldCode, FieldError, PermissionDenied, ValidationFailed
 
-    from .policies import access_session, is_coach
+    from .policies import is_coach
 
     now = now or timezone.now()
-    session = access_session(viewer, session_id, now=now)
     if not is_coach(viewer, session):
         raise PermissionDenied("Only the session's coach may look for free slots.")
     errors: list[FieldError] = []

@@ -79,6 +79,7 @@ class SessionForm:
     starts_at: datetime | None = None
     duration_minutes: int | None = None
     location: str = ""
+    when: WhenWhere | None = None
 
 
 def parse_session_form(
@@ -181,25 +182,15 @@ def parse_session_form(
         data=data, fields=fields, errors=errors, origin=post.get("origin", Origin.HOMEPAGE)
     )
     if mode == FormMode.SCHEDULE:
-        if data["starts_at"]:
-            try:
-                form.starts_at = parse_local_input(data["starts_at"], tz_name)
-            except ValueError:
-                errors.append(
-                    FieldError("starts_at", FieldCode.INVALID, "Enter the session's date and time.")
-                )
-        if data["duration_minutes"]:
-            if data["duration_minutes"].isdigit():
-                form.duration_minutes = int(data["duration_minutes"])
-            else:
-                errors.append(
-                    FieldError(
-                        "duration_minutes",
-                        FieldCode.INVALID,
-                        "Enter the duration as a whole number of minutes.",
-                    )
-                )
-        form.location = data["location"]
+        when = parse_when_where(post, tz_name=tz_name)
+        form.starts_at, form.duration_minutes, form.location = (
+            when.starts_at,
+            when.duration_minutes,
+            when.location,
+        )
+        errors += when.errors
+        data.update(starts_at=when.data["starts_at"], allow_conflicts=when.allow_conflicts)
+        form.when = when
     return form
 
 
@@ -245,3 +236,51 @@ def errors_by_field(
         elif e.message not in other:
             other.append(e.message)
     return by_field, other
+
+
+@dataclass
+class WhenWhere:
+    """The schedule and reschedule forms' date, duration and place, "schedule anyway", and the
+    free time picked (without JavaScript, a pick comes back as `take_slot`)."""
+
+    data: dict[str, Any]
+    starts_at: datetime | None = None
+    duration_minutes: int | None = None
+    location: str = ""
+    allow_conflicts: bool = False
+    take_slot: str = ""
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def parse_when_where(post: QueryDict, *, tz_name: str | None) -> WhenWhere:
+    data: dict[str, Any] = {
+        "starts_at": post.get("take_slot", "").strip() or post.get("starts_at", "").strip(),
+        "duration_minutes": post.get("duration_minutes", "").strip(),
+        "location": post.get("location", ""),
+        "allow_conflicts": post.get("allow_conflicts") == "1",
+    }
+    when = WhenWhere(
+        data=data,
+        location=data["location"],
+        allow_conflicts=data["allow_conflicts"],
+        take_slot=post.get("take_slot", "").strip(),
+    )
+    if data["starts_at"]:
+        try:
+            when.starts_at = parse_local_input(data["starts_at"], tz_name)
+        except ValueError:
+            when.errors.append(
+                FieldError("starts_at", FieldCode.INVALID, "Enter the session's date and time.")
+            )
+    if data["duration_minutes"]:
+        if data["duration_minutes"].isdigit():
+            when.duration_minutes = int(data["duration_minutes"])
+        else:
+            when.errors.append(
+                FieldError(
+                    "duration_minutes",
+                    FieldCode.INVALID,
+                    "Enter the duration as a whole number of minutes.",
+                )
+            )
+    return when
