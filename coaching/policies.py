@@ -122,6 +122,8 @@ def needs_open_suggestion(
         return InvalidState("This suggestion has expired and can no longer be changed.")
     if session.state == State.SCHEDULED:
         return InvalidState("This session has already been scheduled.")
+    if session.state == State.COMPLETED:
+        return InvalidState("This session has already been held and completed.")
     if session.state == State.CANCELED:
         reason = CancelReason(session.cancel_reason).label.lower()
         return InvalidState(f"This suggestion has already been canceled ({reason}).")

@@ -73,34 +73,42 @@ def group_active_member_ids(group_ids: Iterable[int]) -> dict[int, set[int]]:
     return members
 
 
-def clean_title(raw: str | None, errors: list[FieldError]) -> str:
-    title = (raw or "").strip()
-    if not title:
-        errors.append(FieldError("title", FieldCode.REQUIRED, "Enter a title."))
-    elif len(title) > TITLE_MAX:
-        errors.append(
-            FieldError(
-                "title",
-                FieldCode.TOO_LONG,
-                f"The title is {len(title)} characters long; it may have at most {TITLE_MAX}.",
-            )
+def bounded_text(
+    raw: str | None, *, field: str, limit: int, name: str, required: str | None = None
+) -> tuple[str, FieldError | None]:
+    """Free text trimmed, required (when `required` gives the message) and at most `limit`
+    characters; `name` opens the too-long message ("The title", "The notes")."""
+    text = (raw or "").strip()
+    if not text:
+        return text, FieldError(field, FieldCode.REQUIRED, required) if required else None
+    if len(text) > limit:
+        are = name.endswith("s") and not name.endswith("ss")
+        return text, FieldError(
+            field,
+            FieldCode.TOO_LONG,
+            f"{name} {'are' if are else 'is'} {len(text)} characters long; "
+            f"{'they' if are else 'it'} may have at most {limit}.",
         )
+    return text, None
+
+
+def clean_title(raw: str | None, errors: list[FieldError]) -> str:
+    title, error = bounded_text(
+        raw, field="title", limit=TITLE_MAX, name="The title", required="Enter a title."
+    )
+    errors += [error] if error else []
     return title
 
 
 def clean_reason(raw: str | None, *, doing: str = "declining") -> tuple[str, list[FieldError]]:
-    reason = (raw or "").strip()
-    if not reason:
-        return reason, [FieldError("reason", FieldCode.REQUIRED, f"Enter a reason for {doing}.")]
-    if len(reason) > REASON_MAX:
-        return reason, [
-            FieldError(
-                "reason",
-                FieldCode.TOO_LONG,
-                f"The reason is {len(reason)} characters long; it may have at most {REASON_MAX}.",
-            )
-        ]
-    return reason, []
+    reason, error = bounded_text(
+        raw,
+        field="reason",
+        limit=REASON_MAX,
+        name="The reason",
+        required=f"Enter a reason for {doing}.",
+    )
+    return reason, [error] if error else []
 
 
 def clean_origin(raw: str) -> list[FieldError]:
@@ -417,51 +425,35 @@ def clean_completion(
     notes: str | None, action_items: Sequence[str] | None
 ) -> tuple[str, list[str], list[FieldError]]:
     """Completion: notes required (1-5000 characters), at most 20 action items of 1-500."""
-    errors: list[FieldError] = []
-    text = (notes or "").strip()
-    if not text:
-        errors.append(FieldError("notes", FieldCode.REQUIRED, "Enter the session's notes."))
-    elif len(text) > NOTES_MAX:
-        errors.append(
-            FieldError(
-                "notes",
-                FieldCode.TOO_LONG,
-                f"The notes are {len(text)} characters long; they may have at most {NOTES_MAX}.",
-            )
-        )
-    items = [(item or "").strip() for item in (action_items or [])]
-    if len(items) > ACTION_ITEMS_MAX:
+    text, error = bounded_text(
+        notes,
+        field="notes",
+        limit=NOTES_MAX,
+        name="The notes",
+        required="Enter the session's notes.",
+    )
+    errors = [error] if error else []
+    raw_items = list(action_items or [])
+    if len(raw_items) > ACTION_ITEMS_MAX:
         errors.append(
             FieldError(
                 "action_items", FieldCode.TOO_LONG, f"Give at most {ACTION_ITEMS_MAX} action items."
             )
         )
-    for i, item in enumerate(items):
-        if not item:
-            errors.append(
-                FieldError(
-                    f"action_items[{i}]", FieldCode.REQUIRED, f"Action item {i + 1} is empty."
-                )
-            )
-        elif len(item) > ACTION_ITEM_MAX:
-            errors.append(
-                FieldError(
-                    f"action_items[{i}]",
-                    FieldCode.TOO_LONG,
-                    f"Action item {i + 1} may have at most {ACTION_ITEM_MAX} characters.",
-                )
-            )
+    items: list[str] = []
+    for i, raw in enumerate(raw_items):
+        item, error = bounded_text(
+            raw,
+            field=f"action_items[{i}]",
+            limit=ACTION_ITEM_MAX,
+            name=f"Action item {i + 1}",
+            required=f"Action item {i + 1} is empty.",
+        )
+        items.append(item)
+        errors += [error] if error else []
     return text, items, errors
 
 
 def clean_comment(raw: str | None) -> tuple[str, list[FieldError]]:
-    comment = (raw or "").strip()
-    if len(comment) > COMMENT_MAX:
-        return comment, [
-            FieldError(
-                "comment",
-                FieldCode.TOO_LONG,
-                f"The comment may have at most {COMMENT_MAX} characters.",
-            )
-        ]
-    return comment, []
+    comment, error = bounded_text(raw, field="comment", limit=COMMENT_MAX, name="The comment")
+    return comment, [error] if error else []

@@ -142,19 +142,27 @@ def _cancel(
     actor: User | None,
     now: datetime,
 ) -> None:
-    """Cancel the session, record why and tell those `messaging` names."""
+    """Cancel the session, record why and tell those `messaging` names. A session that was
+    scheduled also frees its people's time and sends its calendars a cancellation."""
+    was_scheduled = session.state == State.SCHEDULED
     session.state = State.CANCELED
     session.cancel_reason = reason
     session.cancel_note = note
     session.canceled_by = actor
     session.canceled_by_name = str(actor) if actor is not None else ""
     session.canceled_at = now
+    if was_scheduled:
+        session.calendar_sequence += 1
     reminders.drop_pending(session, now=now, note="canceled")
-    _touch(session, now, CANCEL_COLUMNS)
+    _touch(session, now, CANCEL_COLUMNS + (["calendar_sequence"] if was_scheduled else []))
     audit.record(
         session, actor=actor, action=action, changes={"reason": note} if note else {}, now=now
     )
-    announce(action, session, actor=actor, now=now)
+    revision = None
+    if was_scheduled:
+        SessionAttendee.objects.filter(session=session).update(busy=False)
+        revision = _calendar_revision(session, CalendarMethod.CANCEL, now)
+    announce(action, session, actor=actor, now=now, calendar=revision)
 
 
 # --- the verbs ---------------------------------------------------------------------------------
@@ -535,25 +543,13 @@ def session_cancel(
         reason, errors = clean_reason(reason, doing="canceling")
         if errors:
             raise ValidationFailed(errors)
-        session.calendar_sequence += 1
-        session.state = State.CANCELED
-        session.cancel_reason = CancelReason.CANCELED_BY_COACH
-        session.cancel_note = reason
-        session.canceled_by = actor
-        session.canceled_by_name = str(actor)
-        session.canceled_at = now
-        reminders.drop_pending(session, now=now, note="canceled")
-        _touch(session, now, CANCEL_COLUMNS + ["calendar_sequence"])
-        SessionAttendee.objects.filter(session=session).update(busy=False)
-        audit.record(
-            session, actor=actor, action=Action.CANCELED, changes={"reason": reason}, now=now
-        )
-        announce(
-            Action.CANCELED,
+        _cancel(
             session,
+            reason=CancelReason.CANCELED_BY_COACH,
+            action=Action.CANCELED,
+            note=reason,
             actor=actor,
             now=now,
-            calendar=_calendar_revision(session, CalendarMethod.CANCEL, now),
         )
     return session
 

@@ -12,6 +12,7 @@ pages.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -498,83 +499,86 @@ def session_reschedule(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _dialog(request, template, ctx, status=status)
 
 
-def _simple_dialog(
-    request: AuthenticatedRequest,
-    session: CoachingSession,
-    template: str,
-    fields: tuple[str, ...],
-    run: Callable[[], HttpResponse],
-) -> HttpResponse:
-    """A dialog of text fields whose service either answers or names the fields it refuses."""
-    values = {name: request.POST.get(name, "") for name in fields}
-    status = 200
-    errors: list[FieldError] = []
-    if request.method == "POST":
-        result = form_errors(run)
-        if isinstance(result, HttpResponse):
-            return result
-        errors, status = result, 422
-    by_field: dict[str, list[str]] = {}
-    for e in errors:
-        by_field.setdefault(e.field.split("[", 1)[0], []).append(e.message)
-    ctx = {
-        "session": session,
-        "values": values,
-        "errors": by_field,
-        "error_count": len(errors),
-        "show_notes": may_read_notes(request.user, session),
-    }
-    return _dialog(request, template, ctx, status=status)
+@dataclass(frozen=True)
+class TextDialog:
+    """A dialog of text fields for a verb: its template, its fields, what it calls and what it
+    says once done."""
+
+    template: str
+    fields: tuple[str, ...]
+    run: Callable[[User, int, dict[str, str]], object]
+    done: str
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def session_cancel(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    session = access_session(request.user, pk, Verb.CANCEL)
-
-    def cancel() -> HttpResponse:
-        services.session_cancel(
-            actor=request.user, session_id=pk, reason=request.POST.get("reason", "")
-        )
-        url = reverse("session_detail", args=[pk])
-        return done(request, f"Canceled “{session.title}”.", safe_next(request, url))
-
-    return _simple_dialog(request, session, "coaching/_cancel_dialog.html", ("reason",), cancel)
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def session_complete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    session = access_session(request.user, pk, Verb.COMPLETE)
+TEXT_DIALOGS = {
+    Verb.CANCEL: TextDialog(
+        "coaching/_cancel_dialog.html",
+        ("reason",),
+        lambda actor, pk, v: services.session_cancel(
+            actor=actor, session_id=pk, reason=v["reason"]
+        ),
+        "Canceled “{title}”.",
+    ),
+    Verb.COMPLETE: TextDialog(
+        "coaching/_complete_dialog.html",
+        ("notes", "action_items"),
+        lambda actor, pk, v: services.session_complete(
+            actor=actor, session_id=pk, notes=v["notes"], action_items=_lines(v["action_items"])
+        ),
+        "Completed “{title}”.",
+    ),
+    Verb.ACKNOWLEDGE: TextDialog(
+        "coaching/_acknowledge_dialog.html",
+        ("comment",),
+        lambda actor, pk, v: services.session_acknowledge(
+            actor=actor, session_id=pk, comment=v["comment"]
+        ),
+        "Acknowledged “{title}”.",
+    ),
+}
 
-    def complete() -> HttpResponse:
-        items = [line for line in request.POST.get("action_items", "").splitlines() if line.strip()]
-        services.session_complete(
-            actor=request.user,
-            session_id=pk,
-            notes=request.POST.get("notes", ""),
-            action_items=items,
-        )
-        url = reverse("session_detail", args=[pk])
-        return done(request, f"Completed “{session.title}”.", safe_next(request, url))
 
-    return _simple_dialog(
-        request, session, "coaching/_complete_dialog.html", ("notes", "action_items"), complete
-    )
+def text_dialog(verb: Verb) -> Callable[[AuthenticatedRequest, int], HttpResponse]:
+    """The view of a `TEXT_DIALOGS` entry: GET shows the dialog, POST runs the service and is
+    done, or shows the dialog again with each refusal beside its field."""
+    spec = TEXT_DIALOGS[verb]
+
+    @login_required
+    @require_http_methods(["GET", "POST"])
+    def view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+        session = access_session(request.user, pk, verb)
+        values = {name: request.POST.get(name, "") for name in spec.fields}
+
+        def run() -> HttpResponse:
+            spec.run(request.user, pk, values)
+            url = reverse("session_detail", args=[pk])
+            return done(request, spec.done.format(title=session.title), safe_next(request, url))
+
+        status, errors = 200, []
+        if request.method == "POST":
+            result = form_errors(run)
+            if isinstance(result, HttpResponse):
+                return result
+            status, errors = 422, result
+        by_field: dict[str, list[str]] = {}
+        for e in errors:
+            by_field.setdefault(e.field.split("[", 1)[0], []).append(e.message)
+        ctx = {
+            "session": session,
+            "values": values,
+            "errors": by_field,
+            "error_count": len(errors),
+            "show_notes": may_read_notes(request.user, session),
+        }
+        return _dialog(request, spec.template, ctx, status=status)
+
+    return view
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def session_acknowledge(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    session = access_session(request.user, pk, Verb.ACKNOWLEDGE)
-
-    def acknowledge() -> HttpResponse:
-        services.session_acknowledge(
-            actor=request.user, session_id=pk, comment=request.POST.get("comment", "")
-        )
-        url = reverse("session_detail", args=[pk])
-        return done(request, f"Acknowledged “{session.title}”.", safe_next(request, url))
-
-    return _simple_dialog(
-        request, session, "coaching/_acknowledge_dialog.html", ("comment",), acknowledge
-    )
+session_cancel = text_dialog(Verb.CANCEL)
+session_complete = text_dialog(Verb.COMPLETE)
+session_acknowledge = text_dialog(Verb.ACKNOWLEDGE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -66,6 +67,19 @@ def _input_time(value: datetime) -> datetime:
 
 # A time sent by the client; a missing offset is reported by the services' rules (422 `invalid`).
 InputTime = Annotated[datetime, BeforeValidator(_time_text), AfterValidator(_input_time)]
+
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _query_time_text(value: object) -> object:
+    # In a query string every value is text, so "0.5" would pass as seconds since 1970.
+    if isinstance(value, str) and not _ISO_DATETIME.match(value.strip()):
+        raise PydanticCustomError("datetime_type", "Give the time as an ISO 8601 date and time.")
+    return value
+
+
+# A time in a query string (`?from=2030-03-04T09:00:00Z`).
+QueryTime = Annotated[datetime, BeforeValidator(_query_time_text), AfterValidator(_input_time)]
 
 
 def _utc(value: datetime) -> datetime:

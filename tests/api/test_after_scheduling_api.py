@@ -232,6 +232,12 @@ def test_free_slots(org, as_user):
     assert_problem(
         as_user("sam").get(f"/coaching-sessions/{s.pk}/free-slots"), 403, "permission_denied"
     )
+    # Found by the fuzzing: a number in the query string is not a time.
+    assert_problem(
+        as_user("cora").get(f"/coaching-sessions/{s.pk}/free-slots?from=0.5"),
+        400,
+        "malformed_request",
+    )
     assert_problem(as_user("dan").get(f"/coaching-sessions/{s.pk}/free-slots"), 404, "not_found")
     assert_problem(
         as_user("cora").get(f"/coaching-sessions/{s.pk}/free-slots?duration_minutes=2"),

@@ -21,7 +21,7 @@ from .conftest import PHONE, check_a11y, go, snap
 pytestmark = pytest.mark.browser
 
 
-def scheduled(org, title: str, *, start, trainees=None, minutes: int = 60, coach=None):  # type: ignore[no-untyped-def]
+def scheduled(org, title: str, *, start, trainees=None, minutes: int = 60, coach=None):
     """A session Sam suggested and Cora scheduled (an hour before `start`, so it may lie in the
     past)."""
     s = services.session_suggest(
@@ -44,11 +44,11 @@ def scheduled(org, title: str, *, start, trainees=None, minutes: int = 60, coach
     )
 
 
-def card(page, section: str, title: str):  # type: ignore[no-untyped-def]
+def card(page, section: str, title: str):
     return page.locator(f'[data-section="{section}"] .session-card', has_text=title)
 
 
-def local(moment) -> str:  # type: ignore[no-untyped-def]
+def local(moment) -> str:
     return moment.astimezone(timezone.get_default_timezone()).strftime("%Y-%m-%dT%H:%M")
 
 

@@ -467,3 +467,26 @@ def test_upcoming_and_awaiting_acknowledgement_lists(org, clock):
     ]
     assert list(selectors.sessions_awaiting_acknowledgement(fresh(org.cora))) == []
     assert later.pk
+
+
+def test_a_completed_session_takes_no_suggestion_verb(org, clock):
+    """Found by the API fuzzing: a completed session once accepted a decline."""
+    s = sched(org)
+    clock.move_to(START + timedelta(hours=1))
+    services.session_complete(actor=org.cora, session_id=s.pk, notes="held")
+    before = world()
+    for verb in (
+        lambda: services.session_decline(actor=org.cora, session_id=s.pk, reason="no"),
+        lambda: services.session_decline(actor=org.alice, session_id=s.pk, reason="no"),
+        lambda: services.session_delete(actor=org.sam, session_id=s.pk),
+        lambda: services.session_schedule(
+            actor=org.cora,
+            session_id=s.pk,
+            starts_at=START + timedelta(days=2),
+            duration_minutes=30,
+        ),
+    ):
+        with pytest.raises(InvalidState, match="completed"):
+            verb()
+    assert world() == before
+    assert CoachingSession.objects.get(pk=s.pk).state == State.COMPLETED

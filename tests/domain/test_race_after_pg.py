@@ -4,11 +4,9 @@ wins at most once; a reschedule may also go before or after any of them, never a
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from coaching import services
@@ -17,7 +15,7 @@ from core.errors import InvalidState, ValidationFailed
 from directory.models import User
 from notifications.models import Kind, Notification
 
-from .helpers import ref, suggest
+from .helpers import at_once, ref, suggest
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 ROUNDS = 15
@@ -64,24 +62,9 @@ def test_reschedule_cancel_and_complete_race(org):
                 actor=user("cora.coach"), session_id=s.pk, notes="held"
             ),
         }
-        barrier = threading.Barrier(len(acts))
-        outcome: dict[str, object] = {}
-
-        def run(name, fn, barrier=barrier, outcome=outcome):
-            try:
-                barrier.wait(timeout=30)
-                fn()
-                outcome[name] = True
-            except Exception as exc:  # noqa: BLE001 - asserted below
-                outcome[name] = exc
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=run, args=(n, f)) for n, f in acts.items()]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        outcome = {
+            n: True if isinstance(r, CoachingSession) else r for n, r in at_once(acts).items()
+        }
         outcomes.append(outcome)
         closers = [n for n in ("cancel", "admin_cancel", "complete") if outcome[n] is True]
         s.refresh_from_db()

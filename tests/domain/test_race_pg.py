@@ -20,7 +20,7 @@ from core.errors import InvalidState
 from directory.models import User
 from notifications.models import Kind, Notification
 
-from .helpers import ref, suggest
+from .helpers import at_once, ref, suggest
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -92,24 +92,7 @@ def test_one_winner_per_round(org):
             trainees=[ref(org.alice)],
             expires_at=timezone.now() + timedelta(hours=1),
         )
-        acts = _actions(s.pk, s.expires_at)
-        barrier = threading.Barrier(len(acts))
-        outcome: dict[str, object] = {}
-
-        def run(name: str, fn, barrier=barrier, outcome=outcome) -> None:
-            try:
-                barrier.wait(timeout=30)
-                outcome[name] = fn()
-            except Exception as exc:  # noqa: BLE001 - recorded and asserted below
-                outcome[name] = exc
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=run, args=(n, f)) for n, f in acts.items()]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        outcome = at_once(_actions(s.pk, s.expires_at))
         winners = [n for n, r in outcome.items() if r is True]
         assert len(winners) == 1, outcome
         winner = winners[0]

@@ -22,7 +22,7 @@ from coaching.tasks import send_reminder
 from notifications.models import Kind, Notification
 
 from .helpers import ref, suggest
-from .test_email_crash import ROOT, _env, _wait_until_blocked, sent_ids, start_worker, worker
+from .test_email_crash import ROOT, _env, kill_while_blocked, sent_ids, start_worker, worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SESSIONS = 8
@@ -105,17 +105,17 @@ def test_a_worker_killed_inside_the_reminder_sends_nothing_and_it_goes_out_once_
     (session,) = _schedule_long_ago(org, 1)
     reminder = Reminder.objects.get(session=session, kind=ReminderKind.SESSION_START)
     # The reminder's task is the oldest due one, so the worker takes it first.
-    with transaction.atomic():
-        # Hold the session row (on SQLite: the database) so the worker stops inside the
-        # reminder's transaction; kill it there.
-        CoachingSession.objects.select_for_update().filter(pk=session.pk).update(location="Room 5")
-        proc = start_worker(tmp_path)
-        try:
-            _wait_until_blocked(proc)
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.communicate(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    # Hold the session row (on SQLite: the database) so the worker stops inside the reminder's
+    # transaction; kill it there.
+    returncode = kill_while_blocked(
+        tmp_path,
+        lambda: (
+            CoachingSession.objects.select_for_update()
+            .filter(pk=session.pk)
+            .update(location="Room 5")
+        ),
+    )
+    assert returncode == -signal.SIGKILL
     reminder.refresh_from_db()
     assert reminder.status == ReminderStatus.PENDING
     assert _reminder_notifications() == Counter()
