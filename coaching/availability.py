@@ -15,12 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
+from core.errors import FieldCode, FieldError, PermissionDenied, ValidationFailed
 from directory.models import User, UserGroup
 from directory.working_hours import stored_or_default, working_intervals
 
 from .models import CoachingSession, SessionAttendee
+from .policies import is_coach
 from .rules import DURATION_MAX, group_active_member_ids
+from .selectors import sessions_visible_to
 
 GRID = timedelta(minutes=15)
 FREE_SLOTS_WINDOW_MAX = timedelta(days=31)
@@ -116,8 +120,6 @@ def clashes(
     """The conflicts of a session planned at [starts_at, ends_at) for these people, as `viewer`
     may be told of them (each clash: the person, the other session's time, and its id and title
     where `viewer` may see it). Three queries whatever the number of people and clashes."""
-    from .selectors import sessions_visible_to
-
     rows = list(
         busy_rows(user_ids, starts_at, ends_at, exclude_session_id=exclude_session_id)
         .select_related("user", "session")
@@ -225,12 +227,6 @@ def free_slots_for(
     coach person and every trainee user, groups expanded now), the session itself not counted as
     busy. For the coach, or a member of the coach group; `session` as `access_session` gave it to
     the viewer."""
-    from django.utils import timezone
-
-    from core.errors import FieldCode, FieldError, PermissionDenied, ValidationFailed
-
-    from .policies import is_coach
-
     now = now or timezone.now()
     if not is_coach(viewer, session):
         raise PermissionDenied("Only the session's coach may look for free slots.")

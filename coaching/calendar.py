@@ -25,7 +25,8 @@ PRODID = "-//Coaching suggestions//Coaching sessions//EN"
 
 
 def uid_of(session: CoachingSession) -> str:
-    assert session.calendar_uid is not None, "only a scheduled session has a calendar identity"
+    if session.calendar_uid is None:
+        raise ValueError("Only a session that was scheduled has a calendar identity.")
     return str(session.calendar_uid)
 
 
@@ -63,7 +64,8 @@ def event_of(
     stamp: datetime,
 ) -> Event:
     starts_at, ends_at = session.starts_at, session.ends_at
-    assert starts_at is not None and ends_at is not None
+    if starts_at is None or ends_at is None:
+        raise ValueError("Only a session with a time can be a calendar event.")
     event = Event()
     event.add("uid", uid_of(session))
     event.add("sequence", session.calendar_sequence)

@@ -26,7 +26,14 @@ from directory.models import User
 from notifications.models import Kind
 from notifications.services import notify
 
-from .models import CoachingSession, Reminder, ReminderKind, ReminderStatus, State
+from .models import (
+    CoachingSession,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
+    SessionAttendee,
+    State,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +86,6 @@ def drop_pending(session: CoachingSession, *, now: datetime, note: str) -> None:
 
 
 def _recipients(session: CoachingSession, kind: ReminderKind) -> list[User | None]:
-    from .models import SessionAttendee
-
     if kind == ReminderKind.SESSION_START:
         # The people invited: the coach who holds it and each trainee.
         return list(
@@ -92,9 +97,8 @@ def _recipients(session: CoachingSession, kind: ReminderKind) -> list[User | Non
 
 
 def _text(session: CoachingSession, kind: ReminderKind) -> Callable[[User], str]:
-    if kind == ReminderKind.SESSION_START:
-        start = session.starts_at
-        assert start is not None
+    start = session.starts_at
+    if kind == ReminderKind.SESSION_START and start is not None:
         return lambda user: TEXT_SESSION_REMINDER.format(start=format_moment(start, user.time_zone))
     expiry = session.expires_at
     return lambda user: TEXT_SUGGESTION_EXPIRING.format(

@@ -414,7 +414,8 @@ def _check_conflicts(
 def _invite(session: CoachingSession, *, host: User, people: list[int]) -> None:
     """Write the invitation list: the coach who holds the session, then each trainee user."""
     starts_at, ends_at = session.starts_at, session.ends_at
-    assert starts_at is not None and ends_at is not None  # just scheduled
+    if starts_at is None or ends_at is None:
+        raise ValueError("Only a session with a time has attendees.")
     SessionAttendee.objects.filter(session=session).delete()
     SessionAttendee.objects.bulk_create(
         [
