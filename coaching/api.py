@@ -85,8 +85,9 @@ CONFLICT_PROBLEMS = {**problems(400, 401, 403, 404, 422), 409: ConflictProblem}
 
 
 def _reloaded(viewer: User, session_id: int) -> dict[str, Any]:
-    """The session as the service left it, with everything the answer shows loaded at once. Not
-    through `session_for`: a trainee who just declined may no longer see it, yet gets the answer."""
+    """The session as the service left it, with everything the answer shows loaded at once.
+    Not through `access_session`: a trainee who just declined may no longer see it, yet gets the
+    answer."""
     session = selectors.with_related(CoachingSession.objects.filter(pk=session_id)).get()
     return session_out(session, viewer, timezone.now())
 

@@ -7,9 +7,11 @@ inside the services; the pages show the services' `FieldError`s next to their fi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from django.http import QueryDict
@@ -61,6 +63,7 @@ def parse_local_input(raw: str, tz_name: str | None) -> datetime:
     return timezone.make_aware(value, zone(tz_name))
 
 
+@cache
 def _required_errors() -> dict[str, FieldError]:
     """The rules' own "required" errors, for the edit and schedule steps, where the services
     read a missing field as "keep as is" but the page's user has emptied it."""
@@ -82,6 +85,58 @@ class SessionForm:
     when: WhenWhere | None = None
 
 
+def _whole(raw: str) -> int:
+    if not raw.strip().isdigit():
+        raise ValueError(raw)
+    return int(raw)
+
+
+def _picked[T](
+    raws: list[str], parse: Callable[[str], T], name: str, message: str, errors: list[FieldError]
+) -> list[T]:
+    """Each value parsed; the first that does not parse is reported (once) with `message`."""
+    values: list[T] = []
+    for raw in raws:
+        try:
+            values.append(parse(raw))
+        except ValueError:
+            errors.append(FieldError(name, FieldCode.INVALID, message))
+            break
+    return values
+
+
+def _one[T](
+    raw: str,
+    parse: Callable[[str], T],
+    name: str,
+    message: str,
+    errors: list[FieldError],
+    *,
+    required: FieldError | None = None,
+) -> T | None:
+    """One value parsed, or None; a blank one is `required` when given."""
+    if not raw:
+        if required is not None:
+            errors.append(required)
+        return None
+    values = _picked([raw], parse, name, message, errors)
+    return values[0] if values else None
+
+
+def _expiry(
+    raw: str, tz_name: str | None, keep: datetime | None, errors: list[FieldError]
+) -> datetime | None:
+    if not raw:
+        # Blank is not "use the default": the spec makes Expiry Time mandatory.
+        errors.append(_required_errors()["expires_at"])
+        return None
+    message = "Enter the expiry time as a date and a time."
+    moment = _one(raw, lambda r: parse_local_input(r, tz_name), "expires_at", message, errors)
+    if keep is not None and raw == to_local_input(keep, tz_name):
+        return None  # unchanged: keep the stored value, to the second
+    return moment
+
+
 def parse_session_form(
     post: QueryDict,
     *,
@@ -89,7 +144,7 @@ def parse_session_form(
     mode: FormMode = FormMode.SUGGEST,
     keep_expiry: datetime | None = None,
 ) -> SessionForm:
-    """Read the suggestion form in one of its three uses.
+    """Read the suggestion form in one of its three uses, one field after the other.
 
     `keep_expiry` is the stored expiry when editing: an unchanged `datetime-local` value (which
     has no seconds) then means "keep", so an edit that touches only the title records only that.
@@ -106,78 +161,45 @@ def parse_session_form(
         "duration_minutes": post.get("duration_minutes", "").strip(),
         "location": post.get("location", ""),
     }
-    required = _required_errors() if mode != FormMode.SUGGEST else {}
-    fields = SessionFields(title=data["title"])
-
-    if data["coach"]:
-        try:
-            fields.coach = PartyRef.parse(data["coach"])
-        except ValueError:
-            errors.append(
-                FieldError("coach", FieldCode.INVALID, "Pick the coach from the list of matches.")
-            )
-    elif mode != FormMode.SUGGEST:
-        errors.append(required["coach"])
-
-    trainees: list[PartyRef] = []
-    for token in data["trainees"]:
-        try:
-            trainees.append(PartyRef.parse(token))
-        except ValueError:
-            errors.append(
-                FieldError(
-                    "trainees", FieldCode.INVALID, "Pick each trainee from the list of matches."
-                )
-            )
-            break
-    fields.trainees = trainees
-
-    if data["coaching_area_id"]:
-        if data["coaching_area_id"].isdigit():
-            fields.coaching_area_id = int(data["coaching_area_id"])
-        else:
-            errors.append(
-                FieldError("coaching_area_id", FieldCode.INVALID, "Pick a coaching area.")
-            )
-    elif mode != FormMode.SUGGEST:
-        errors.append(required["coaching_area_id"])
-
-    if mode != FormMode.SCHEDULE:
-        if data["expires_at"]:
-            try:
-                expires_at = parse_local_input(data["expires_at"], tz_name)
-            except ValueError:
-                errors.append(
-                    FieldError(
-                        "expires_at",
-                        FieldCode.INVALID,
-                        "Enter the expiry time as a date and a time.",
-                    )
-                )
-            else:
-                if keep_expiry is None or data["expires_at"] != to_local_input(
-                    keep_expiry, tz_name
-                ):
-                    fields.expires_at = expires_at
-        else:
-            # Blank is not "use the default": the spec makes Expiry Time mandatory.
-            errors.append(required["expires_at"] if required else _required_errors()["expires_at"])
-
-    case_ids: list[int] = []
-    for raw in data["reference_case_ids"]:
-        if raw.strip().isdigit():
-            case_ids.append(int(raw))
-        else:
-            errors.append(
-                FieldError(
-                    "reference_case_ids",
-                    FieldCode.INVALID,
-                    "Pick each reference case from the list of matches.",
-                )
-            )
-            break
-    fields.reference_case_ids = case_ids
-
+    # Suggesting, a blank field is "not given" and the service says it is required; editing and
+    # scheduling, the service would keep the stored value, so the emptied field is refused here.
+    required = {} if mode == FormMode.SUGGEST else _required_errors()
+    fields = SessionFields(
+        title=data["title"],
+        coach=_one(
+            data["coach"],
+            PartyRef.parse,
+            "coach",
+            "Pick the coach from the list of matches.",
+            errors,
+            required=required.get("coach"),
+        ),
+        trainees=_picked(
+            data["trainees"],
+            PartyRef.parse,
+            "trainees",
+            "Pick each trainee from the list of matches.",
+            errors,
+        ),
+        coaching_area_id=_one(
+            data["coaching_area_id"],
+            _whole,
+            "coaching_area_id",
+            "Pick a coaching area.",
+            errors,
+            required=required.get("coaching_area_id"),
+        ),
+        expires_at=None
+        if mode == FormMode.SCHEDULE
+        else _expiry(data["expires_at"], tz_name, keep_expiry, errors),
+        reference_case_ids=_picked(
+            data["reference_case_ids"],
+            _whole,
+            "reference_case_ids",
+            "Pick each reference case from the list of matches.",
+            errors,
+        ),
+    )
     form = SessionForm(
         data=data, fields=fields, errors=errors, origin=post.get("origin", Origin.HOMEPAGE)
     )
@@ -265,22 +287,18 @@ def parse_when_where(post: QueryDict, *, tz_name: str | None) -> WhenWhere:
         allow_conflicts=data["allow_conflicts"],
         take_slot=post.get("take_slot", "").strip(),
     )
-    if data["starts_at"]:
-        try:
-            when.starts_at = parse_local_input(data["starts_at"], tz_name)
-        except ValueError:
-            when.errors.append(
-                FieldError("starts_at", FieldCode.INVALID, "Enter the session's date and time.")
-            )
-    if data["duration_minutes"]:
-        if data["duration_minutes"].isdigit():
-            when.duration_minutes = int(data["duration_minutes"])
-        else:
-            when.errors.append(
-                FieldError(
-                    "duration_minutes",
-                    FieldCode.INVALID,
-                    "Enter the duration as a whole number of minutes.",
-                )
-            )
+    when.starts_at = _one(
+        data["starts_at"],
+        lambda r: parse_local_input(r, tz_name),
+        "starts_at",
+        "Enter the session's date and time.",
+        when.errors,
+    )
+    when.duration_minutes = _one(
+        data["duration_minutes"],
+        _whole,
+        "duration_minutes",
+        "Enter the duration as a whole number of minutes.",
+        when.errors,
+    )
     return when

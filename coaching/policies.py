@@ -44,7 +44,7 @@ class Verb(StrEnum):
     ACKNOWLEDGE = "acknowledge"
 
 
-# --- who is who ----------------------------------------------------------------------------------
+# --- who is who --------------------------------------------------------------------------------
 def viewer_group_ids(user: User) -> frozenset[int]:
     """The user groups the user is in, read once per request."""
     return memo(
@@ -113,7 +113,7 @@ def may_read_notes(user: User, session: CoachingSession) -> bool:
     )
 
 
-# --- in which state --------------------------------------------------------------------------------
+# --- in which state ----------------------------------------------------------------------------
 def needs_open_suggestion(
     user: User, session: CoachingSession, now: datetime
 ) -> ApplicationError | None:
@@ -162,7 +162,7 @@ def needs_unacknowledged(
     return None
 
 
-# --- the table -------------------------------------------------------------------------------------
+# --- the table ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Policy:
     who: Callable[[User, CoachingSession], bool]
@@ -237,7 +237,7 @@ def decline_reason_for(user: User, session: CoachingSession) -> CancelReason:
     )
 
 
-# --- the way to a session ---------------------------------------------------------------------------
+# --- the way to a session ----------------------------------------------------------------------
 NOT_FOUND = "There is no such coaching session, or you may not see it."
 
 

@@ -201,24 +201,68 @@ def _render_form(
     return render(request, template, ctx, status=status)
 
 
-def _submit(
+def _form_page(
     request: AuthenticatedRequest,
-    form: SessionForm,
-    run: Callable[[], HttpResponse],
     *,
-    author: User | None,
-    mode: FormMode = FormMode.SUGGEST,
+    mode: FormMode,
+    initial: Callable[[], tuple[dict[str, Any], str]],
+    run: Callable[[SessionForm], tuple[str, int]],
     session: CoachingSession | None = None,
-) -> HttpResponse | list[FieldError]:
-    """The one way a form reaches its service: a form that did not even parse gets the rules'
-    errors for every field at once; otherwise the service runs (`run` answers its success), and
-    its field errors come back for the form."""
-    if form.errors:
-        current = services.resolved_of(session) if session is not None else None
-        return with_rule_errors(
-            form, author=author, tz_name=request.user.time_zone, current=current, mode=mode
+) -> HttpResponse:
+    """The suggestion form in any of its uses. GET shows it with the `initial()` values (and
+    origin). POST parses it and, when it parses, runs the service (`run` answers the message and
+    the session's id) and answers `done`; otherwise, or when the service refuses the values, the
+    form comes back with every error at once (422): a field that did not parse, then the rules'
+    errors for the rest. Any other refusal goes on to the middleware."""
+    viewer = request.user
+    action = request.path
+    if request.method != "POST":
+        values, origin = initial()
+        ctx = _form_context(
+            request, mode=mode, action=action, values=values, session=session, origin=origin
         )
-    return form_errors(run)
+        return _render_form(request, ctx)
+    keep_expiry = session.expires_at if mode == FormMode.EDIT and session is not None else None
+    form = parse_session_form(
+        request.POST, tz_name=viewer.time_zone, mode=mode, keep_expiry=keep_expiry
+    )
+    author = session.suggested_by if session is not None else viewer
+    errors: list[FieldError] = []
+    conflicts: list[Clash] = []
+    # A free time picked without JavaScript: the form comes back with it filled in.
+    picked = bool(form.when and form.when.take_slot)
+    if picked:
+        pass
+    elif form.errors:
+        current = services.resolved_of(session) if session is not None else None
+        errors = with_rule_errors(
+            form, author=author, tz_name=viewer.time_zone, current=current, mode=mode
+        )
+    else:
+
+        def attempt() -> HttpResponse:
+            message, session_id = run(form)
+            url = reverse("session_detail", args=[session_id])
+            return done(request, message, safe_next(request, url))
+
+        found = clashes_of(lambda: form_errors(attempt))
+        if isinstance(found, HttpResponse):
+            return found
+        errors, conflicts = found
+    values = _values_from_form(form)
+    if mode == FormMode.SCHEDULE and session is not None:
+        values["expires_at"] = to_local_input(session.expires_at, viewer.time_zone)
+    ctx = _form_context(
+        request,
+        mode=mode,
+        action=action,
+        values=values,
+        errors=errors,
+        session=session,
+        origin=form.origin,
+        conflicts=conflicts,
+    )
+    return _render_form(request, ctx, status=200 if picked else 422)
 
 
 def _prefill(request: AuthenticatedRequest) -> Prefill:
@@ -239,34 +283,16 @@ def session_new(request: AuthenticatedRequest) -> HttpResponse:
     viewer = request.user
     if (refused := suggest_denial(viewer)) is not None:
         raise refused
-    action = reverse("session_new")
-    if request.method == "POST":
-        form = parse_session_form(request.POST, tz_name=viewer.time_zone, mode=FormMode.SUGGEST)
 
-        def suggest() -> HttpResponse:
-            session = services.session_suggest(actor=viewer, fields=form.fields, origin=form.origin)
-            url = reverse("session_detail", args=[session.pk])
-            return done(request, f"Suggested “{session.title}”.", safe_next(request, url))
+    def initial() -> tuple[dict[str, Any], str]:
+        prefill = _prefill(request)
+        return _values_from_prefill(prefill, viewer.time_zone), prefill.origin
 
-        errors = _submit(request, form, suggest, author=viewer)
-        if isinstance(errors, HttpResponse):
-            return errors
-        values = _values_from_form(form)
-        ctx = _form_context(
-            request,
-            mode=FormMode.SUGGEST,
-            action=action,
-            values=values,
-            errors=errors,
-            origin=form.origin,
-        )
-        return _render_form(request, ctx, status=422)
-    prefill = _prefill(request)
-    values = _values_from_prefill(prefill, viewer.time_zone)
-    ctx = _form_context(
-        request, mode=FormMode.SUGGEST, action=action, values=values, origin=prefill.origin
-    )
-    return _render_form(request, ctx)
+    def suggest(form: SessionForm) -> tuple[str, int]:
+        session = services.session_suggest(actor=viewer, fields=form.fields, origin=form.origin)
+        return f"Suggested “{session.title}”.", session.pk
+
+    return _form_page(request, mode=FormMode.SUGGEST, initial=initial, run=suggest)
 
 
 @login_required
@@ -274,36 +300,18 @@ def session_new(request: AuthenticatedRequest) -> HttpResponse:
 def session_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     viewer = request.user
     session = access_session(viewer, pk, Verb.EDIT)
-    action = reverse("session_edit", args=[pk])
-    if request.method == "POST":
-        form = parse_session_form(
-            request.POST,
-            tz_name=viewer.time_zone,
-            mode=FormMode.EDIT,
-            keep_expiry=session.expires_at,
-        )
 
-        def edit() -> HttpResponse:
-            services.session_edit(actor=viewer, session_id=pk, fields=form.fields)
-            url = reverse("session_detail", args=[pk])
-            return done(request, "Your changes are saved.", safe_next(request, url))
+    def edit(form: SessionForm) -> tuple[str, int]:
+        services.session_edit(actor=viewer, session_id=pk, fields=form.fields)
+        return "Your changes are saved.", pk
 
-        errors = _submit(request, form, edit, author=session.suggested_by, session=session)
-        if isinstance(errors, HttpResponse):
-            return errors
-        values = _values_from_form(form)
-        ctx = _form_context(
-            request,
-            mode=FormMode.EDIT,
-            action=action,
-            values=values,
-            errors=errors,
-            session=session,
-        )
-        return _render_form(request, ctx, status=422)
-    values = _values_from_session(session, viewer.time_zone)
-    ctx = _form_context(request, mode=FormMode.EDIT, action=action, values=values, session=session)
-    return _render_form(request, ctx)
+    return _form_page(
+        request,
+        mode=FormMode.EDIT,
+        initial=lambda: (_values_from_session(session, viewer.time_zone), session.origin),
+        run=edit,
+        session=session,
+    )
 
 
 @login_required
@@ -311,57 +319,26 @@ def session_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def session_schedule(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     viewer = request.user
     session = access_session(viewer, pk, Verb.SCHEDULE)
-    action = reverse("session_schedule", args=[pk])
-    if request.method == "POST":
-        form = parse_session_form(request.POST, tz_name=viewer.time_zone, mode=FormMode.SCHEDULE)
 
-        def schedule() -> HttpResponse:
-            services.session_schedule(
-                actor=viewer,
-                session_id=pk,
-                starts_at=form.starts_at,
-                duration_minutes=form.duration_minutes,
-                location=form.location,
-                fields=form.fields,
-                allow_conflicts=bool(form.when and form.when.allow_conflicts),
-            )
-            url = reverse("session_detail", args=[pk])
-            return done(request, f"Scheduled “{session.title}”.", safe_next(request, url))
-
-        picked = bool(form.when and form.when.take_slot)
-        conflicts: list[Clash] = []
-        errors: list[FieldError] = []
-        if not picked:
-            found = clashes_of(
-                lambda: _submit(
-                    request,
-                    form,
-                    schedule,
-                    author=session.suggested_by,
-                    mode=FormMode.SCHEDULE,
-                    session=session,
-                )
-            )
-            if isinstance(found, HttpResponse):
-                return found
-            errors, conflicts = found
-        values = _values_from_form(form)
-        values["expires_at"] = to_local_input(session.expires_at, viewer.time_zone)
-        ctx = _form_context(
-            request,
-            mode=FormMode.SCHEDULE,
-            action=action,
-            values=values,
-            errors=errors,
-            session=session,
-            conflicts=conflicts,
+    def schedule(form: SessionForm) -> tuple[str, int]:
+        services.session_schedule(
+            actor=viewer,
+            session_id=pk,
+            starts_at=form.starts_at,
+            duration_minutes=form.duration_minutes,
+            location=form.location,
+            fields=form.fields,
+            allow_conflicts=bool(form.when and form.when.allow_conflicts),
         )
-        return _render_form(request, ctx, status=200 if picked else 422)
-    values = _values_from_session(session, viewer.time_zone)
-    ctx = _form_context(
-        request, mode=FormMode.SCHEDULE, action=action, values=values, session=session
+        return f"Scheduled “{session.title}”.", pk
+
+    return _form_page(
+        request,
+        mode=FormMode.SCHEDULE,
+        initial=lambda: (_values_from_session(session, viewer.time_zone), session.origin),
+        run=schedule,
+        session=session,
     )
-    return _render_form(request, ctx)
 
 
 def _dialog(
