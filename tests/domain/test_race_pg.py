@@ -56,6 +56,7 @@ def _actions(session_id: int, expires_at):
             session_id=session_id,
             starts_at=timezone.now() + timedelta(days=2),
             duration_minutes=30,
+            allow_conflicts=True,  # every round takes the same hour
         )
         return True
 
@@ -116,10 +117,14 @@ def test_one_winner_per_round(org):
         kind, recipients = EXPECTED[winner]
         later = sorted(
             Notification.objects.filter(session=s)
-            .exclude(kind=Kind.SESSION_SUGGESTED)
+            .exclude(kind__in=[Kind.SESSION_SUGGESTED, Kind.SESSION_INVITATION])
             .values_list("kind", "recipient__username")
         )
         assert later == [(kind, r) for r in recipients], winner
+        invited = Notification.objects.filter(session=s, kind=Kind.SESSION_INVITATION)
+        assert list(invited.values_list("recipient__username", flat=True)) == (
+            ["alice.agent"] if winner == "schedule" else []
+        )
     assert sum(wins.values()) == ROUNDS
 
 
