@@ -7,7 +7,8 @@
   var TOAST_MS = 4500;
   var modal = null;
   var modalBody = null;
-  var opener = null;
+  var opener = null; // the last control that asked for the dialog
+  var returnTo = null; // the control the open dialog gives the focus back to
   var toastTimer = null;
 
   function $(selector, root) { return (root || document).querySelector(selector); }
@@ -33,8 +34,19 @@
     if (target) target.focus();
   }
 
+  function focusHeading(root) {
+    var heading = root && $("h1, h2", root);
+    if (!heading) return false;
+    heading.setAttribute("tabindex", "-1");
+    heading.focus();
+    return true;
+  }
+
   function openModal() {
-    if (modal && !modal.open) modal.showModal();
+    if (modal && !modal.open) {
+      returnTo = opener;
+      modal.showModal();
+    }
   }
 
   function closeModal() {
@@ -42,18 +54,17 @@
   }
 
   function onModalClosed() {
-    // Empty it so a stale form never flashes on the next opening, then give focus back.
+    // The close event comes a task later: by then another dialog may be opening.
+    if (modal.open) return;
+    // Empty it so a stale form never flashes on the next opening, then give focus back, unless
+    // the person has already moved on to another control.
     modalBody.innerHTML = "";
-    if (opener && document.body.contains(opener)) {
-      opener.focus();
-    } else {
-      var heading = $("#coaching-widget h2") || $("main h1");
-      if (heading) {
-        heading.setAttribute("tabindex", "-1");
-        heading.focus();
-      }
-    }
-    opener = null;
+    var target = returnTo;
+    returnTo = null;
+    var active = document.activeElement;
+    if (active && active !== document.body && active !== target && !modal.contains(active)) return;
+    if (target && document.body.contains(target)) target.focus();
+    else focusHeading($("#coaching-widget")) || focusHeading($("main"));
   }
 
   function openPickerIn(root) {
@@ -68,9 +79,19 @@
     if (target === modalBody) host = modalBody;
     else if (target.matches && target.matches("[data-dialog-content]")) host = target.parentElement;
     evt.detail.xhr._dialogHost = host;
+    // A region refreshed under the focus (the widget after a change, the inbox after "Mark as
+    // read") must not drop the focus to the page's start: it goes to the new region's heading.
+    var active = document.activeElement;
+    evt.detail.xhr._focusIn = !host && target.id && active && active !== document.body && target.contains(active) ? target.id : null;
   });
 
   document.addEventListener("htmx:afterSettle", function (evt) {
+    var lostIn = evt.detail.xhr && evt.detail.xhr._focusIn;
+    if (lostIn) {
+      evt.detail.xhr._focusIn = null;
+      var active = document.activeElement;
+      if (!active || active === document.body || !document.body.contains(active)) focusHeading(document.getElementById(lostIn));
+    }
     var host = evt.detail.xhr && evt.detail.xhr._dialogHost;
     if (!host) return;
     evt.detail.xhr._dialogHost = null;
@@ -365,8 +386,21 @@
     if (status) status.textContent = "Date and time set to " + button.textContent.trim() + ".";
   });
 
+  // --- the sticky top bar ---------------------------------------------------------------------
+  // The browser scrolls a control that gets focus clear of the scroll padding: as tall as the
+  // bar, so that tabbing back up the page never leaves the focus hidden under it (2.4.11).
+  function padForTopbar() {
+    var bar = $(".topbar");
+    if (!bar) return;
+    var sticky = window.getComputedStyle(bar).position === "sticky";
+    document.documentElement.style.scrollPaddingTop = sticky ? bar.offsetHeight + 8 + "px" : "";
+  }
+
   // --- start ----------------------------------------------------------------------------------
   function start() {
+    padForTopbar();
+    window.addEventListener("resize", padForTopbar);
+    if (window.ResizeObserver && $(".topbar")) new ResizeObserver(padForTopbar).observe($(".topbar"));
     modal = $("#modal");
     modalBody = $("#modal-body");
     if (!modal) return;

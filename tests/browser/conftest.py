@@ -160,6 +160,15 @@ def pick(page: Any, field_id: str, query: str, option: str) -> None:
     chips.filter(has_text=option).first.wait_for(state="visible")
 
 
+def settled(page: Any) -> None:
+    """Wait until the open dialog has taken the focus. Once an htmx swap settles, the page moves
+    the focus into the new content (the first field in error, or the first field); keys pressed
+    or text typed before that moment could land in the field it leaves."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#modal[open] :focus")).to_have_count(1)
+
+
 def mark_page(page: Any) -> None:
     """Tag the loaded document; `same_page` later tells whether the browser reloaded it."""
     page.evaluate("window.__noReload = 'yes'")

@@ -16,7 +16,7 @@ from coaching.rules import SessionFields
 from directory.parties import PartyRef
 from notifications.models import Notification
 
-from .conftest import PHONE, check_a11y, go, mark_page, pick, same_page, snap
+from .conftest import PHONE, check_a11y, go, mark_page, pick, same_page, settled, snap
 
 pytestmark = pytest.mark.browser
 
@@ -37,6 +37,7 @@ def open_dialog(page, name: str):
     page.get_by_role("link", name=name).first.click()
     dialog = page.locator("#modal[open]")
     expect(dialog).to_be_visible()
+    settled(page)
     return dialog
 
 
@@ -161,6 +162,7 @@ def test_validation_errors_are_shown_next_to_fields(new_page, org):
     expect(page.locator("#f-coach-error")).to_contain_text(
         "Sam Supervisor suggested this session and cannot also be its coach."
     )
+    settled(page)
     expect(page.locator("#f-trainees-error")).to_contain_text(
         "The group Sam Only has only Sam Supervisor"
     )
@@ -180,6 +182,7 @@ def test_validation_errors_are_shown_next_to_fields(new_page, org):
     expect(page.locator("#f-coach-error")).to_contain_text(
         "The group Sam Only has only Sam Supervisor, who suggested this session, so it cannot be the coach."
     )
+    settled(page)
     expect(page.locator("#f-trainees-error")).to_contain_text(
         "Sam Supervisor suggested this session and cannot also be a trainee."
     )
@@ -261,6 +264,7 @@ def test_coach_schedules_and_author_is_notified(new_page, org):
     check_a11y(page, "schedule-form")
     dialog.get_by_role("button", name="Schedule").click()
     expect(page.locator("#f-starts-error")).to_have_text("Enter the session's date and time.")
+    settled(page)
     when = (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
     page.get_by_label("Date and time").fill(when)
     page.get_by_label("Duration (minutes)").fill("45")
@@ -301,6 +305,7 @@ def test_coach_declines_with_reason(new_page, org):
     check_a11y(page, "decline-dialog")
     dialog.get_by_role("button", name="Decline").click()
     expect(page.locator("#f-reason-error")).to_have_text("Enter a reason for declining.")
+    settled(page)
     page.get_by_label("Reason").fill("Fully booked this month")
     page.locator("#modal").get_by_role("button", name="Decline").click()
     expect(page.locator("#modal[open]")).to_have_count(0)
