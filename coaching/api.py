@@ -40,8 +40,8 @@ from config.api_common import (
     MAX_OFFSET,
     OFFSET_DESCRIPTION,
     Id,
+    InputTime,
     Problem,
-    QueryTime,
     page,
     problems,
 )
@@ -314,8 +314,8 @@ def free_slots(
     request: AuthenticatedRequest,
     id: Id,
     duration_minutes: int | None = SlotDuration,
-    from_: QueryTime | None = SlotsFrom,
-    to: QueryTime | None = SlotsTo,
+    from_: InputTime | None = SlotsFrom,
+    to: InputTime | None = SlotsTo,
     limit: int = SlotsLimit,
 ) -> dict[str, Any]:
     """The next times when the coach and every trainee user are free, inside the coach's working

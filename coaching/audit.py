@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 
+from core.timeutils import localized
 from directory.models import User
 from directory.parties import Party, party_summary
 
@@ -96,7 +96,7 @@ def _value_text(name: str, value: Any) -> str:
     if name in ("expires_at", "starts_at") and isinstance(value, str):
         moment = parse_datetime(value)
         if moment is not None:
-            return date_format(timezone.localtime(moment), DATE_FORMAT)
+            return date_format(localized(moment), DATE_FORMAT)
     if name == "duration_minutes":
         return f"{value} minutes"
     return str(value)

@@ -18,7 +18,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from core.errors import FieldCode, FieldError
-from core.timeutils import zone
+from core.timeutils import localized, zone
 from directory.models import User
 from directory.parties import PartyRef
 
@@ -52,7 +52,7 @@ def to_local_input(moment: datetime | None, tz_name: str | None) -> str:
     """An aware datetime as a `datetime-local` value in the user's zone."""
     if moment is None:
         return ""
-    return moment.astimezone(zone(tz_name)).strftime(DATETIME_LOCAL)
+    return localized(moment, tz_name).strftime(DATETIME_LOCAL)
 
 
 def parse_local_input(raw: str, tz_name: str | None) -> datetime:

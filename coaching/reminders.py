@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.db import retry_on_conflict
 from core.timeutils import format_moment
 from directory.models import User
 from notifications.models import Kind
@@ -106,6 +107,7 @@ def _text(session: CoachingSession, kind: ReminderKind) -> Callable[[User], str]
     )
 
 
+@retry_on_conflict
 def reminder_send(*, reminder_id: int, now: datetime | None = None) -> bool:
     """Send one reminder if it is due, pending and still true. True when this call sent it."""
     now = now or timezone.now()

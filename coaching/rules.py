@@ -15,7 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.errors import FieldCode, FieldError
-from core.timeutils import max_expiry
+from core.timeutils import max_expiry, months_from_now
 from directory.models import Case, CoachingArea, User, UserGroup, UserGroupMembership
 from directory.parties import Party, PartyRef
 
@@ -73,16 +73,25 @@ def group_active_member_ids(group_ids: Iterable[int]) -> dict[int, set[int]]:
     return members
 
 
+def _has_nul(text: str) -> bool:
+    # No database stores NUL in text (PostgreSQL refuses it); a page's form may still send one.
+    return "\x00" in text
+
+
 def bounded_text(
     raw: str | None, *, field: str, limit: int, name: str, required: str | None = None
 ) -> tuple[str, FieldError | None]:
     """Free text trimmed, required (when `required` gives the message) and at most `limit`
     characters; `name` opens the too-long message ("The title", "The notes")."""
     text = (raw or "").strip()
+    are = name.endswith("s") and not name.endswith("ss")
+    if _has_nul(text):
+        return text, FieldError(
+            field, FieldCode.INVALID, f"{name} contain{'' if are else 's'} a NUL character."
+        )
     if not text:
         return text, FieldError(field, FieldCode.REQUIRED, required) if required else None
     if len(text) > limit:
-        are = name.endswith("s") and not name.endswith("ss")
         return text, FieldError(
             field,
             FieldCode.TOO_LONG,
@@ -161,6 +170,15 @@ def clean_schedule(
         errors.append(
             FieldError("starts_at", FieldCode.IN_PAST, "The session must start in the future.")
         )
+    elif starts_at > months_from_now(settings.COACHING_MAX_SCHEDULE_MONTHS, now=now):
+        months = settings.COACHING_MAX_SCHEDULE_MONTHS
+        errors.append(
+            FieldError(
+                "starts_at",
+                FieldCode.TOO_FAR,
+                f"The session may start at most {months} months from now.",
+            )
+        )
     if duration_minutes is None:
         errors.append(
             FieldError("duration_minutes", FieldCode.REQUIRED, "Enter the duration in minutes.")
@@ -173,7 +191,11 @@ def clean_schedule(
                 f"The duration must be between {DURATION_MIN} and {DURATION_MAX} minutes.",
             )
         )
-    if location and len(location) > LOCATION_MAX:
+    if location and _has_nul(location):
+        errors.append(
+            FieldError("location", FieldCode.INVALID, "The location contains a NUL character.")
+        )
+    elif location and len(location) > LOCATION_MAX:
         errors.append(
             FieldError(
                 "location",

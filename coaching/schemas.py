@@ -93,7 +93,7 @@ ALLOW_CONFLICTS = Field(
 
 
 class ScheduleIn(OverridesIn):
-    starts_at: InputTime = Field(description="In the future.")
+    starts_at: InputTime = Field(description="In the future, at most 24 months ahead (setting).")
     duration_minutes: BodyInt = Field(description="5 to 360.")
     location: Text = ""
     allow_conflicts: bool = ALLOW_CONFLICTS

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core.db import retry_on_conflict
 from core.errors import FieldError, ScheduleConflict, ValidationFailed, VersionConflict
 from core.timeutils import default_expiry
 from directory.models import User
@@ -166,6 +167,7 @@ def _cancel(
 
 
 # --- the verbs ---------------------------------------------------------------------------------
+@retry_on_conflict
 def session_suggest(
     *,
     actor: User,
@@ -200,6 +202,7 @@ def session_suggest(
     return session
 
 
+@retry_on_conflict
 def session_edit(
     *,
     actor: User,
@@ -236,6 +239,7 @@ def session_edit(
     return session
 
 
+@retry_on_conflict
 def session_delete(*, actor: User, session_id: int, now: datetime | None = None) -> CoachingSession:
     now = now or timezone.now()
     with transaction.atomic():
@@ -250,6 +254,7 @@ def session_delete(*, actor: User, session_id: int, now: datetime | None = None)
     return session
 
 
+@retry_on_conflict
 def session_schedule(
     *,
     actor: User,
@@ -321,6 +326,7 @@ def session_schedule(
     return session
 
 
+@retry_on_conflict
 def session_decline(
     *, actor: User, session_id: int, reason: str, now: datetime | None = None
 ) -> CoachingSession:
@@ -343,6 +349,7 @@ def session_decline(
     return session
 
 
+@retry_on_conflict
 def session_expire(*, session_id: int, now: datetime | None = None) -> bool:
     """Record that an open suggestion passed its Expiry Time. Safe to call any number of times,
     from any number of workers: only the first call after expiry changes anything."""
@@ -452,6 +459,7 @@ def _calendar_revision(
     )
 
 
+@retry_on_conflict
 def session_reschedule(
     *,
     actor: User,
@@ -533,6 +541,7 @@ def session_reschedule(
     return session
 
 
+@retry_on_conflict
 def session_cancel(
     *, actor: User, session_id: int, reason: str, now: datetime | None = None
 ) -> CoachingSession:
@@ -555,6 +564,7 @@ def session_cancel(
     return session
 
 
+@retry_on_conflict
 def session_complete(
     *,
     actor: User,
@@ -601,6 +611,7 @@ def session_complete(
     return session
 
 
+@retry_on_conflict
 def session_acknowledge(
     *, actor: User, session_id: int, comment: str | None = None, now: datetime | None = None
 ) -> CoachingSession:

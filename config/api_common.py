@@ -47,10 +47,22 @@ def _clean_text(value: str) -> str:
 Text = Annotated[str, Field(pattern=r"^[^\x00]*$"), AfterValidator(_clean_text)]
 
 
+# ISO 8601 date and time (the offset is checked by the rules, which name the field: 422).
+ISO_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?"
+)
+
+
 def _time_text(value: object) -> object:
-    # JSON has no time type: a time is an ISO 8601 string, never a number of seconds.
-    if not isinstance(value, str | datetime):
-        raise PydanticCustomError("datetime_type", "Give the time as an ISO 8601 string.")
+    # JSON has no time type: a time is an ISO 8601 string, never a number of seconds (pydantic
+    # would read "1893456000" as Unix seconds).
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not ISO_TIME.fullmatch(value):
+        raise PydanticCustomError(
+            "datetime_type",
+            "Give the time as an ISO 8601 string with its offset, e.g. 2030-03-04T10:00:00+01:00.",
+        )
     return value
 
 
@@ -67,19 +79,6 @@ def _input_time(value: datetime) -> datetime:
 
 # A time sent by the client; a missing offset is reported by the services' rules (422 `invalid`).
 InputTime = Annotated[datetime, BeforeValidator(_time_text), AfterValidator(_input_time)]
-
-_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
-
-
-def _query_time_text(value: object) -> object:
-    # In a query string every value is text, so "0.5" would pass as seconds since 1970.
-    if isinstance(value, str) and not _ISO_DATETIME.match(value.strip()):
-        raise PydanticCustomError("datetime_type", "Give the time as an ISO 8601 date and time.")
-    return value
-
-
-# A time in a query string (`?from=2030-03-04T09:00:00Z`).
-QueryTime = Annotated[datetime, BeforeValidator(_query_time_text), AfterValidator(_input_time)]
 
 
 def _utc(value: datetime) -> datetime:
@@ -118,4 +117,5 @@ def page(qs: QuerySet[Any], *, limit: int, offset: int) -> tuple[list[Any], int]
 
 LIMIT_DESCRIPTION = f"Page size (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})."
 OFFSET_DESCRIPTION = "How many items to skip."
-SEARCH_DESCRIPTION = "Case-insensitive text to look for."
+SEARCH_MAX = 100  # as in the pages' search boxes
+SEARCH_DESCRIPTION = f"Case-insensitive text to look for (at most {SEARCH_MAX} characters)."

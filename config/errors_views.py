@@ -62,6 +62,29 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
+def refusal(
+    request: HttpRequest,
+    *,
+    status: int,
+    code: ErrorCode,
+    title: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+) -> HttpResponse:
+    """A refusal decided before any view runs: problem+json under /api/, plain text elsewhere
+    (no page template: the middleware that renders pages has not run yet)."""
+    if _is_api(request):
+        return problem_response(
+            status=status, code=code, title=title, detail=detail, headers=headers
+        )
+    return HttpResponse(
+        f"{title}. {detail}\n",
+        status=status,
+        content_type="text/plain; charset=utf-8",
+        headers=headers,
+    )
+
+
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
         return problem_response(

@@ -24,6 +24,9 @@ class ErrorCode(StrEnum):
     # Answered by the HTTP layer only; no service raises these.
     METHOD_NOT_ALLOWED = "method_not_allowed"
     INTERNAL_ERROR = "internal_error"
+    REQUEST_TOO_LARGE = "request_too_large"
+    URI_TOO_LONG = "uri_too_long"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
 
 
 class FieldCode(StrEnum):

@@ -16,3 +16,12 @@ class AuthenticatedRequest(HttpRequest):
 def is_htmx(request: HttpRequest) -> bool:
     """True for a request htmx made (django-htmx's middleware sets `request.htmx`)."""
     return bool(getattr(request, "htmx", False))
+
+
+# Control characters (NUL above all, which PostgreSQL refuses in text) mean nothing in a search.
+_CONTROL = dict.fromkeys(range(32))
+
+
+def search_text(request: HttpRequest, name: str = "q", max_length: int = 100) -> str:
+    """A page's search box value: control characters dropped, trimmed, at most `max_length`."""
+    return request.GET.get(name, "").translate(_CONTROL).strip()[:max_length]

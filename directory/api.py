@@ -13,6 +13,7 @@ from config.api_common import (
     MAX_OFFSET,
     OFFSET_DESCRIPTION,
     SEARCH_DESCRIPTION,
+    SEARCH_MAX,
     Id,
     Text,
     page,
@@ -38,7 +39,7 @@ router = Router(tags=["directory"])
 
 Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=LIMIT_DESCRIPTION)
 Offset = Query(0, ge=0, le=MAX_OFFSET, description=OFFSET_DESCRIPTION)
-Search = Query("", description=SEARCH_DESCRIPTION)
+Search = Query("", max_length=SEARCH_MAX, description=SEARCH_DESCRIPTION)
 IncludeInactive = Query(False, description="Also list users removed from the directory.")
 
 

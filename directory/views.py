@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from core.errors import PermissionDenied
-from core.http import AuthenticatedRequest, is_htmx
+from core.http import AuthenticatedRequest, is_htmx, search_text
 from core.pages import case_option, party_option
 from directory.models import User
 from directory.permissions import Perm, has_perm
@@ -38,7 +38,7 @@ class LogoutView(auth_views.LogoutView):
 
 
 def _term(request: AuthenticatedRequest) -> str:
-    return request.GET.get("q", "").strip()[:TERM_MAX]
+    return search_text(request, max_length=TERM_MAX)
 
 
 # --- search pages ------------------------------------------------------------------------------

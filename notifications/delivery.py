@@ -18,6 +18,8 @@ from django.core.mail import EmailMessage, mailers
 from django.db import transaction
 from django.utils import timezone
 
+from core.db import retry_on_conflict
+
 from .calendar_mail import with_calendar
 from .models import EmailStatus, Notification
 
@@ -53,10 +55,16 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=settings.EMAIL_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0))
 
 
+@retry_on_conflict
 def _claim(notification_id: int, now: datetime) -> Notification | None:
     with transaction.atomic():
+        # Only the notification's own row: locking its recipient and session too (as a plain
+        # FOR UPDATE over the join does) deadlocks with every state change that writes a
+        # notification for that user on that session at the same moment. It waits for a lock
+        # held on this row rather than skipping it: the holder (a user marking it read, the
+        # sweep) is quick, and a skipped e-mail would wait for the sweep.
         n = (
-            Notification.objects.select_for_update()
+            Notification.objects.select_for_update(of=("self",))
             .select_related("recipient", "session")
             .filter(pk=notification_id)
             .first()
@@ -92,17 +100,23 @@ def deliver(notification_id: int, *, now: datetime | None = None) -> str:
         mailers.default.send_messages([_build_message(n)])
     except Exception as exc:  # any failure to hand the message over: try again later
         return _record_failure(n.pk, exc, now)
-    Notification.objects.filter(pk=n.pk, email_status=EmailStatus.SENDING).update(
-        email_status=EmailStatus.SENT, email_sent_at=timezone.now(), email_last_error=""
-    )
+    _mark_sent(n.pk)
     return EmailStatus.SENT
 
 
+@retry_on_conflict
+def _mark_sent(notification_id: int) -> None:
+    Notification.objects.filter(pk=notification_id, email_status=EmailStatus.SENDING).update(
+        email_status=EmailStatus.SENT, email_sent_at=timezone.now(), email_last_error=""
+    )
+
+
+@retry_on_conflict
 def _record_failure(notification_id: int, exc: Exception, now: datetime) -> str:
     from .tasks import deliver_email
 
     with transaction.atomic():
-        n = Notification.objects.select_for_update().get(pk=notification_id)
+        n = Notification.objects.select_for_update(of=("self",)).get(pk=notification_id)
         if n.email_status != EmailStatus.SENDING:
             return n.email_status
         n.email_last_error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -129,6 +143,7 @@ def _record_failure(notification_id: int, exc: Exception, now: datetime) -> str:
         return n.email_status
 
 
+@retry_on_conflict
 def sweep_email(
     *, now: datetime | None = None, stale_after: timedelta | None = None
 ) -> dict[str, int]:
@@ -145,12 +160,17 @@ def sweep_email(
         email_last_error="The worker stopped while sending; not resent.",
     )
     requeued = 0
-    due = list(
-        Notification.objects.filter(
-            email_status=EmailStatus.PENDING, email_next_attempt_at__lte=now - timedelta(minutes=5)
-        ).values_list("pk", flat=True)[:1000]
-    )
     with transaction.atomic():
+        # A row a worker holds right now is being delivered: it needs no new task.
+        due = list(
+            Notification.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(
+                email_status=EmailStatus.PENDING,
+                email_next_attempt_at__lte=now - timedelta(minutes=5),
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)[:1000]
+        )
         for pk in due:
             deliver_email.enqueue(pk)
             requeued += 1

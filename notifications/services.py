@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.db import retry_on_conflict
 from core.errors import NotFound
 from directory.models import User, UserGroup, UserGroupMembership
 
@@ -117,6 +118,7 @@ def unread_count(user: User) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
 
 
+@retry_on_conflict
 def notification_mark_read(*, user: User, notification_id: int) -> Notification:
     with transaction.atomic():
         n = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import BaseModel, Field
@@ -31,13 +32,19 @@ class TokenOut(Schema):
     expires_at: Time
 
 
-@router.post("/auth/token", auth=None, response={200: TokenOut, **problems(400, 401, 422)})
+@router.post("/auth/token", auth=None, response={200: TokenOut, **problems(400, 401, 422, 429)})
 def issue_token(request: HttpRequest, payload: TokenIn) -> dict[str, object]:
-    """Exchange a username and password for a bearer token (valid API_TOKEN_TTL_DAYS days)."""
+    """Exchange a username and password for a bearer token (valid API_TOKEN_TTL_DAYS days).
+
+    Repeated wrong passwords for one account, or from one client address, lock signing in for a
+    while (429 `too_many_attempts`, with `Retry-After` in seconds), on the login page as here."""
     user = authenticate(request, username=payload.username, password=payload.password)
     if not isinstance(user, User) or not user.is_active:
         raise NotAuthenticated("Wrong username or password.")
     token, raw = token_issue(user=user, name=payload.name)
+    # A sign-in like the login page's: it clears this account's and address's failure counts
+    # and is recorded (last login, the admin's access log).
+    user_logged_in.send(sender=type(user), request=request, user=user)
     return {"token": raw, "user": user, "expires_at": token.expires_at}
 
 

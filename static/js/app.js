@@ -386,6 +386,63 @@
     if (status) status.textContent = "Date and time set to " + button.textContent.trim() + ".";
   });
 
+  // --- a dialog sent after the sign-in ended ------------------------------------------------------
+  // The server answers such a request by sending the browser to the login page (HX-Redirect),
+  // announcing it first (coaching:login-required). What was typed in the dialog is kept in this
+  // tab's sessionStorage and put back in the same dialog once the person is back on the page.
+  var RESUME_KEY = "coaching:resume";
+
+  function here() { return location.pathname + location.search; }
+
+  document.addEventListener("coaching:login-required", function (evt) {
+    var form = evt.target && evt.target.closest ? evt.target.closest("form") : null;
+    if (!form || !modalBody || !modalBody.contains(form)) return;
+    var saved = { page: here(), url: form.getAttribute("hx-post") || form.getAttribute("action"), fields: [], pickers: {} };
+    $all("input, select, textarea", form).forEach(function (el) {
+      if (!el.name || el.name === "csrfmiddlewaretoken" || el.closest("[data-chips]")) return;
+      saved.fields.push([el.name, el.value]);
+    });
+    $all("[data-picker]", form).forEach(function (picker) {
+      saved.pickers[picker.getAttribute("data-name")] = $all("[data-chips] .chip", picker).map(function (chip) {
+        var kind = (chip.className.match(/chip-(\w+)/) || [])[1] || "user";
+        return { token: chip.getAttribute("data-token"), label: chip.querySelector(".chip-label").textContent, kind: kind };
+      });
+    });
+    try { sessionStorage.setItem(RESUME_KEY, JSON.stringify(saved)); } catch (e) { /* private mode: nothing kept */ }
+  });
+
+  function restoreForm(form, saved) {
+    saved.fields.forEach(function (pair) {
+      var el = form.elements.namedItem(pair[0]);
+      if (el && el.tagName) el.value = pair[1];
+    });
+    Object.keys(saved.pickers).forEach(function (name) {
+      var picker = $('[data-picker][data-name="' + name + '"]', form);
+      if (!picker) return;
+      var chips = parts(picker).chips;
+      chips.innerHTML = "";
+      saved.pickers[name].forEach(function (c) {
+        var values = { "data-token": c.token, "data-label": c.label, "data-kind": c.kind };
+        chips.appendChild(makeChip(picker, { getAttribute: function (n) { return values[n]; } }));
+      });
+    });
+  }
+
+  function resume() {
+    var raw = null;
+    try { raw = sessionStorage.getItem(RESUME_KEY); } catch (e) { return; }
+    if (!raw) return;
+    var saved = JSON.parse(raw);
+    if (saved.page !== here() || !saved.url || !window.htmx) return;
+    sessionStorage.removeItem(RESUME_KEY);
+    window.htmx.ajax("GET", saved.url, { target: modalBody, swap: "innerHTML" }).then(function () {
+      var form = $("form", modalBody);
+      if (!form) return;
+      restoreForm(form, saved);
+      toast("You were signed in again. The form is as you left it: check it and send it.");
+    });
+  }
+
   // --- the sticky top bar ---------------------------------------------------------------------
   // The browser scrolls a control that gets focus clear of the scroll padding: as tall as the
   // bar, so that tabbing back up the page never leaves the focus hidden under it (2.4.11).
@@ -415,6 +472,9 @@
     modal.addEventListener("mousedown", function (evt) {
       if (evt.target === modal) closeModal(); // a click on the backdrop
     });
+    // After htmx has started (it starts on DOMContentLoaded, after this deferred script).
+    if (document.readyState === "complete") resume();
+    else window.addEventListener("load", resume);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

@@ -460,3 +460,39 @@ def test_phone_width(new_page, org):
     go(page, f"/agents/{org.alice.pk}/")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     snap(page, "phone-agent-analytics")
+
+
+def test_dialog_sent_after_the_sign_in_ended_resumes_after_signing_in(new_page, org):
+    page = new_page(org.sam)
+    go(page, f"/agents/{org.alice.pk}/")
+    open_dialog(page, "Suggest Session")
+    page.get_by_label("Title").fill("Written before lunch")
+    pick(page, "f-coach", "Cora", "Cora Coach")
+    pick(page, "f-trainees", "Tier", "Tier 1")
+    page.get_by_label("Coaching Areas").select_option(label="Empathy")
+    # The sign-in ends while the dialog is open (expired, or signed out in another tab).
+    page.context.clear_cookies(name="sessionid")
+    page.locator("#modal").get_by_role("button", name="Suggest Session").click()
+    expect(page).to_have_url(page.base + f"/login/?next=/agents/{org.alice.pk}/")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    assert not CoachingSession.objects.filter(title="Written before lunch").exists()
+    page.get_by_label("Username").fill("sam.supervisor")
+    page.get_by_label("Password").fill("demo")
+    page.get_by_role("button", name="Log in").click()
+    # Back on the page, the same dialog, as it was left.
+    expect(page).to_have_url(page.base + f"/agents/{org.alice.pk}/")
+    dialog = page.locator("#modal[open]")
+    expect(dialog).to_be_visible()
+    expect(page.get_by_label("Title")).to_have_value("Written before lunch")
+    expect(page.get_by_label("Coaching Areas")).to_have_value(str(org.areas["Empathy"].pk))
+    coach = page.locator('[data-field="coach"] [data-chips] li')
+    expect(coach).to_have_text(re.compile("Cora Coach"))
+    trainees = page.locator('[data-field="trainees"] [data-chips] li')
+    expect(trainees).to_have_count(2)  # Alice (prefilled) and Tier 1
+    expect(page.locator("#toast")).to_contain_text("as you left it")
+    dialog.get_by_role("button", name="Suggest Session").click()
+    expect(page.locator("#modal[open]")).to_have_count(0)
+    s = CoachingSession.objects.get(title="Written before lunch")
+    assert s.origin == Origin.AGENT_ANALYTICS and s.coach_user == org.cora
+    assert list(s.trainee_users.all()) == [org.alice]
+    assert [g.name for g in s.trainee_groups.all()] == ["Tier 1"]
