@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
+import time_machine
 from icalendar import Calendar
 
 from coaching import calendar
@@ -19,6 +20,12 @@ from .helpers import ref, schedule, suggest
 
 pytestmark = pytest.mark.django_db
 START = datetime(2030, 3, 4, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(START - timedelta(days=3), tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture
