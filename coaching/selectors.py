@@ -23,6 +23,7 @@ from directory.policies import sees_all_analytics
 from .models import (
     CoachingSession,
     Origin,
+    SessionAttendee,
     SessionEvent,
     SessionReferenceCase,
     SessionTraineeGroup,
@@ -116,6 +117,10 @@ def with_related(qs: QuerySet[CoachingSession]) -> QuerySet[CoachingSession]:
         Prefetch("trainee_users", queryset=User.objects.order_by("display_name", "id")),
         Prefetch("trainee_groups", queryset=UserGroup.objects.order_by("name", "id")),
         Prefetch("reference_cases", queryset=Case.objects.order_by("number", "id")),
+        Prefetch(
+            "attendees",
+            queryset=SessionAttendee.objects.select_related("user").order_by("role", "id"),
+        ),
     )
 
 
@@ -175,6 +180,33 @@ def sessions_scheduled_to_coach(
         sessions_visible_to(viewer, now)
         .filter(_id_in(_coached_session_ids(viewer, upcoming)))
         .order_by("starts_at", "id")
+    )
+
+
+def sessions_upcoming_for(viewer: User, now: datetime | None = None) -> QuerySet[CoachingSession]:
+    """The scheduled sessions the viewer attends (as trainee, or as the coach who holds it) that
+    are ahead or possibly running, the next first: the agent's "Upcoming Coaching Sessions"."""
+    now = now or timezone.now()
+    ids = SessionAttendee.objects.filter(
+        user=viewer, busy=True, ends_at__gt=now, starts_at__gt=now - timedelta(minutes=DURATION_MAX)
+    ).values("session_id")
+    return (
+        sessions_visible_to(viewer, now)
+        .filter(_id_in(ids), state=State.SCHEDULED)
+        .order_by("starts_at", "id")
+    )
+
+
+def sessions_awaiting_acknowledgement(viewer: User) -> QuerySet[CoachingSession]:
+    """Completed sessions the viewer attended as a trainee and has not acknowledged yet, the most
+    recently held first."""
+    ids = SessionAttendee.objects.filter(
+        user=viewer, role="trainee", acknowledged_at__isnull=True
+    ).values("session_id")
+    return (
+        sessions_visible_to(viewer)
+        .filter(_id_in(ids), state=State.COMPLETED)
+        .order_by("-starts_at", "-id")
     )
 
 

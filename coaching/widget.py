@@ -92,6 +92,20 @@ HOME_SECTIONS = (
         _has_role(Role.COACH),
     ),
     HomeSection(
+        "upcoming",
+        "Upcoming Coaching Sessions",
+        "No coaching session is coming up for you.",
+        selectors.sessions_upcoming_for,
+        _has_role(Role.AGENT),
+    ),
+    HomeSection(
+        "acknowledge",
+        "Waiting for Your Acknowledgement",
+        "Nothing to acknowledge.",
+        selectors.sessions_awaiting_acknowledgement,
+        lambda viewer: False,  # shown only when there is something to acknowledge
+    ),
+    HomeSection(
         "trainee",
         "My Coaching Sessions",
         "No coaching sessions for you at the moment.",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -15,6 +16,9 @@ from directory.models import User, UserGroup, UserGroupMembership
 
 from .models import EmailStatus, Kind, Notification
 from .tasks import deliver_email
+
+if TYPE_CHECKING:
+    from coaching.models import CalendarRevision
 
 Recipient = User | UserGroup | None
 
@@ -47,11 +51,12 @@ def notify(
     *,
     kind: Kind,
     session_id: int,
-    message: str,
+    message: str | Callable[[User], str],
     recipients: Iterable[Recipient],
     actor: User | None,
     now: datetime | None = None,
     skip: Iterable[Recipient] = (),
+    calendar: CalendarRevision | None = None,
 ) -> list[Notification]:
     """Write one notification per recipient (but none to those in `skip`) and queue its e-mail.
 
@@ -69,12 +74,19 @@ def notify(
         ids = [uid for uid in ids if uid not in told]
     if not ids:
         return []
+    if callable(message):
+        # A text naming a time is written in each recipient's own zone.
+        people = User.objects.only("id", "time_zone").in_bulk(ids)
+        texts = {uid: message(people[uid]) for uid in ids}
+    else:
+        texts = dict.fromkeys(ids, message)
     rows = Notification.objects.bulk_create(
         [
             Notification(
                 recipient_id=uid,
                 kind=kind,
-                message=message,
+                message=texts[uid],
+                calendar=calendar,
                 session_id=session_id,
                 created_at=now,
                 email_status=EmailStatus.PENDING,

@@ -15,7 +15,18 @@ from directory.parties import PartyRef
 from notifications.models import Notification
 from tests.api.conftest import ROLES, assert_problem, future, snapshot, suggest, suggest_body
 
-ALL_FALSE = {"edit": False, "delete": False, "schedule": False, "decline": False}
+AFTER_SCHEDULING = {"reschedule": False, "cancel": False, "complete": False, "acknowledge": False}
+ALL_FALSE = {
+    "edit": False,
+    "delete": False,
+    "schedule": False,
+    "decline": False,
+    **AFTER_SCHEDULING,
+}
+
+
+def acts(**allowed: bool) -> dict[str, bool]:
+    return {**ALL_FALSE, **allowed}
 
 
 def notified(session_id: int) -> list[tuple[str, str]]:
@@ -51,7 +62,7 @@ def test_supervisor_suggests(org, as_user):
     assert s["suggested_by_name"] == "Sam Supervisor"
     assert s["origin"] == "case_analytics"
     assert s["schedule"] is None and s["cancellation"] is None
-    assert s["actions"] == {"edit": True, "delete": True, "schedule": False, "decline": False}
+    assert s["actions"] == acts(edit=True, delete=True)
     # Default expiry: three calendar months ahead, answered in UTC.
     assert s["expires_at"].endswith("Z")
     assert 88 <= (session.expires_at - timezone.now()).days <= 92
@@ -250,16 +261,16 @@ def test_suggest_malformed_is_400(org, as_user, raw, fields):
 # --- read one ----------------------------------------------------------------------------------
 VIEW_ONE = {
     # role: actions on Sam's suggestion (coach Cora, trainee Alice), or None for 404
-    "sam": {"edit": True, "delete": True, "schedule": False, "decline": False},
+    "sam": acts(edit=True, delete=True),
     "sue": ALL_FALSE,
-    "cora": {"edit": False, "delete": False, "schedule": True, "decline": True},
+    "cora": acts(schedule=True, decline=True),
     "carl": ALL_FALSE,
-    "alice": {"edit": False, "delete": False, "schedule": False, "decline": True},
+    "alice": acts(decline=True),
     "bob": None,
     "dan": None,
     "audrey": ALL_FALSE,
     "nora": None,
-    "admin": {"edit": True, "delete": True, "schedule": False, "decline": False},
+    "admin": acts(edit=True, delete=True),
 }
 
 
@@ -522,7 +533,7 @@ def test_coach_schedules(org, as_user):
             "is_active": True,
         },
     }
-    assert s["actions"] == ALL_FALSE
+    assert s["actions"] == acts(reschedule=True, cancel=True)  # complete: once it has started
     assert ("sam.supervisor", "session_scheduled") in notified(session.pk)
 
 
@@ -847,9 +858,10 @@ def test_list_paging(org, as_user):
 
 
 # The token (1), the caller's permissions (2) and QM Admin role (1), the page of sessions (1) and
-# their trainee users, trainee groups and cases (3), the count (1), and the caller's user groups for
-# `actions` (1): the same for 2 rows or 12. A superuser holds every permission without a query.
-@pytest.mark.parametrize("role,expected", [("sam", 10), ("alice", 10), ("admin", 7)])
+# their trainee users, trainee groups, cases and invitation lists (4), the count (1), and the
+# caller's user groups for `actions` (1): the same for 2 rows or 12. A superuser holds every
+# permission without a query.
+@pytest.mark.parametrize("role,expected", [("sam", 11), ("alice", 11), ("admin", 8)])
 def test_list_query_count_is_pinned(org, as_user, role, expected, django_assert_num_queries):
     for i in range(12):
         suggest(
