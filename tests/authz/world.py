@@ -134,6 +134,7 @@ def build(now: datetime) -> World:
                 session_id=session.pk,
                 starts_at=now + timedelta(days=7),
                 duration_minutes=30,
+                allow_conflicts=True,  # the stand-ins coach and attend many at once
             )
         elif state == "deleted_by_supervisor":
             services.session_delete(actor=author, session_id=session.pk)

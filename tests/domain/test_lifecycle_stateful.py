@@ -342,6 +342,7 @@ class Lifecycle(RuleBasedStateMachine):
                 session_id=pk,
                 starts_at=self.now() + timedelta(days=3),
                 duration_minutes=45,
+                allow_conflicts=True,  # clashes are not this test's subject
             ),
         ):
             self.close(s, "scheduled")
