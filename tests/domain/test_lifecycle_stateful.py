@@ -420,8 +420,12 @@ class Lifecycle(RuleBasedStateMachine):
 
     @invariant()
     def notifications_are_exactly_those_of_decisions_md(self) -> None:
+        # The suggestion's six kinds (decisions.md's first table); the kinds added on 2026-12-01
+        # for scheduled sessions (invitations, reminders) are not modelled here yet.
         actual = Counter(
-            Notification.objects.values_list("session_id", "recipient__username", "kind", "message")
+            Notification.objects.filter(kind__in=TEXT).values_list(
+                "session_id", "recipient__username", "kind", "message"
+            )
         )
         assert actual == self.expected
 
