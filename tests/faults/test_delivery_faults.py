@@ -156,9 +156,16 @@ def _kill_the_worker(web: Web, thread: threading.Thread, outcome: dict) -> None:
 def _deliver_and_check(env: dict[str, str], smtp: SmtpServer, org, tmp_path) -> None:
     worker = start_worker(env, batch=True, log=tmp_path / "worker.log")
     assert worker.wait(timeout=120) == 0
-    (scheduled,) = Notification.objects.filter(kind=Kind.SESSION_SCHEDULED)
-    assert scheduled.recipient_id == org.sam.pk
-    assert smtp.accepted == {scheduled.pk: 1}
+    # Scheduling tells the author and invites the trainee: one e-mail each, once.
+    written = {
+        (n.kind, n.recipient_id): n.pk
+        for n in Notification.objects.exclude(email_status=EmailStatus.SKIPPED)
+    }
+    assert set(written) == {
+        (Kind.SESSION_SCHEDULED, org.sam.pk),
+        (Kind.SESSION_INVITATION, org.alice.pk),
+    }
+    assert smtp.accepted == {nid: 1 for nid in written.values()}
     assert CoachingSession.objects.filter(state=State.SCHEDULED, version=2).count() == 1
 
 
