@@ -25,6 +25,14 @@
   }
 
   // --- the dialog -----------------------------------------------------------------------------
+  function movedInto(root, focusAtSwap) {
+    // Someone who moved into the new content between the swap and its settling (a quick typist,
+    // a screen reader, a test driver) keeps their place: pulling the focus away then would send
+    // their keys to another field.
+    var active = document.activeElement;
+    return focusAtSwap !== undefined && active !== focusAtSwap && active !== root && root.contains(active);
+  }
+
   function focusInitial(root) {
     var target =
       $("[aria-invalid='true']", root) ||
@@ -85,6 +93,10 @@
     evt.detail.xhr._focusIn = !host && target.id && active && active !== document.body && target.contains(active) ? target.id : null;
   });
 
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    if (evt.detail.xhr) evt.detail.xhr._focusAtSwap = document.activeElement;
+  });
+
   document.addEventListener("htmx:afterSettle", function (evt) {
     var lostIn = evt.detail.xhr && evt.detail.xhr._focusIn;
     if (lostIn) {
@@ -95,11 +107,12 @@
     var host = evt.detail.xhr && evt.detail.xhr._dialogHost;
     if (!host) return;
     evt.detail.xhr._dialogHost = null;
+    var keep = movedInto(host, evt.detail.xhr._focusAtSwap);
     if (host === modalBody || modalBody.contains(host)) {
       if (!modalBody.children.length) return;
       openModal();
     }
-    focusInitial(host);
+    if (!keep) focusInitial(host);
   });
 
   document.addEventListener("htmx:responseError", function () {
