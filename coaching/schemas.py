@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from ninja import Schema
 from pydantic import BaseModel, Field
 
 from coaching.models import CoachingSession, Origin, SessionEvent
 from coaching.policies import allowed_actions
 from coaching.rules import PartyRef, SessionFields
 from coaching.selectors import Prefill
-from config.api_common import BodyId, BodyInt, InputTime, Text, Time
+from config.api_common import BodyId, BodyInt, InputTime, Out, Text, Time
 from directory.models import User, UserGroup
 from directory.schemas import UserOut
 
@@ -101,44 +100,44 @@ class DeclineIn(BaseModel):
 
 
 # --- output --------------------------------------------------------------------------------------
-class PartyOut(Schema):
+class PartyOut(Out):
     type: Literal["user", "group"]
     id: int
     name: str
 
 
-class AreaOut(Schema):
+class AreaOut(Out):
     id: int
     name: str
 
 
-class CaseRefOut(Schema):
+class CaseRefOut(Out):
     id: int
     number: str
 
 
-class ScheduleOut(Schema):
+class ScheduleOut(Out):
     starts_at: Time
     duration_minutes: int
     location: str
     scheduled_by: UserOut | None
 
 
-class CancellationOut(Schema):
+class CancellationOut(Out):
     reason: CancelReasonName
     note: str
     by: UserOut | None
     at: Time
 
 
-class ActionsOut(Schema):
+class ActionsOut(Out):
     edit: bool
     delete: bool
     schedule: bool
     decline: bool
 
 
-class SessionOut(Schema):
+class SessionOut(Out):
     id: int
     title: str
     state: StateName
@@ -158,12 +157,12 @@ class SessionOut(Schema):
     actions: ActionsOut = Field(description="What the caller may do to this session now.")
 
 
-class SessionPage(Schema):
+class SessionPage(Out):
     items: list[SessionOut]
     count: int
 
 
-class PrefillOut(Schema):
+class PrefillOut(Out):
     trainees: list[PartyOut]
     reference_case_ids: list[int]
     reference_cases: list[CaseRefOut]
@@ -171,7 +170,7 @@ class PrefillOut(Schema):
     origin: OriginName
 
 
-class HistoryItemOut(Schema):
+class HistoryItemOut(Out):
     at: Time
     actor: UserOut | None
     actor_name: str
@@ -179,7 +178,7 @@ class HistoryItemOut(Schema):
     changes: dict[str, Any]
 
 
-class HistoryOut(Schema):
+class HistoryOut(Out):
     items: list[HistoryItemOut]
 
 

@@ -25,9 +25,9 @@ from django.views.decorators.http import require_http_methods
 from core.errors import ApplicationError, FieldError, NotFound, ValidationFailed
 from core.http import is_htmx
 from directory.models import Case, User, UserGroup
-from directory.permissions import Perm, Role, has_perm
+from directory.permissions import Perm, Role, has_perm, role_names
 from directory.policies import may_view_agent_page, may_view_case_page
-from directory.selectors import active_coaching_areas, cases_by_ids, parties_by_tokens, role_names
+from directory.selectors import active_coaching_areas, cases_by_ids, parties_by_tokens
 
 from . import selectors, services
 from .forms import (

@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from django.db.models import QuerySet
-from ninja import Schema
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 # Database keys are 64-bit; a larger number would overflow the driver instead of finding nothing.
@@ -74,7 +73,15 @@ def _utc(value: datetime) -> datetime:
 Time = Annotated[datetime, AfterValidator(_utc)]
 
 
-class FieldErrorOut(Schema):
+class Out(BaseModel):
+    """An answer's schema. Plain pydantic reading dicts or model attributes: ninja's `Schema`
+    wraps every nested object in a Django attribute getter first, a cost paid per field of
+    every item of every list."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class FieldErrorOut(Out):
     field: str = Field(description="The field (dotted path for nested values) that is violated.")
     code: str = Field(
         description="Machine code: required, too_long, in_past, too_far, unknown_id, inactive, "
@@ -84,7 +91,7 @@ class FieldErrorOut(Schema):
     message: str
 
 
-class Problem(Schema):
+class Problem(Out):
     """RFC 9457 problem details; served as `application/problem+json`."""
 
     type: str

@@ -157,12 +157,3 @@ def parties_by_tokens(tokens: list[tuple[str, int]]) -> list[User | UserGroup]:
 def cases_by_ids(ids: list[int]) -> list[Case]:
     cases = Case.objects.in_bulk(ids) if ids else {}
     return [cases[pk] for pk in dict.fromkeys(ids) if pk in cases]
-
-
-def role_names(user: User) -> frozenset[str]:
-    """The permission roles (Django groups) the user holds, cached on the user for the request."""
-    cached = getattr(user, "_role_names", None)
-    if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True))
-        user._role_names = cached  # type: ignore[attr-defined]
-    return cached

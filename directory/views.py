@@ -16,14 +16,13 @@ from django.views.decorators.http import require_GET
 from coaching.views import case_option, coaching_widget, party_option, problem
 from core.http import is_htmx
 from directory.models import Case, User
-from directory.permissions import Perm, has_perm, is_qm_admin
+from directory.permissions import Perm, has_perm, is_qm_admin, role_names
 from directory.policies import may_view_agent_page, may_view_case_page
 from directory.selectors import (
     agent_evaluations,
     agent_score_series,
     case_evaluations,
     case_participants,
-    role_names,
     search_cases,
     search_groups,
     search_users,

@@ -2,9 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ninja import Schema
-
-from config.api_common import Time
+from config.api_common import Out, Time
 
 KindName = Literal[
     "session_suggested",
@@ -16,7 +14,7 @@ KindName = Literal[
 ]
 
 
-class NotificationOut(Schema):
+class NotificationOut(Out):
     id: int
     kind: KindName
     message: str
@@ -26,7 +24,7 @@ class NotificationOut(Schema):
     read_at: Time | None
 
 
-class NotificationPage(Schema):
+class NotificationPage(Out):
     items: list[NotificationOut]
     count: int
     unread_count: int
