@@ -9,13 +9,16 @@ broke before the message was accepted) goes back to pending with exponential bac
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, mailers
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .models import EmailStatus, Notification
@@ -50,49 +53,103 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=settings.EMAIL_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0))
 
 
-def _claim(notification_id: int, now: datetime) -> Notification | None:
-    with transaction.atomic():
-        n = (
-            Notification.objects.select_for_update()
-            .select_related("recipient", "session")
-            .filter(pk=notification_id)
-            .first()
+# Notifications per delivery task (`notify` queues one task per this many), and rows read at once.
+TASK_BATCH = 200
+READ_CHUNK = 100
+
+
+def _due(now: datetime) -> Q:
+    # A row whose next attempt is later belongs to the task queued for that time.
+    return Q(email_next_attempt_at__isnull=True) | Q(email_next_attempt_at__lte=now)
+
+
+def _claim(n: Notification, now: datetime) -> bool:
+    """pending -> sending, committed before the message leaves (autocommit: one statement)."""
+    claimed = (
+        Notification.objects.filter(_due(now), pk=n.pk, email_status=EmailStatus.PENDING).update(
+            email_status=EmailStatus.SENDING,
+            email_attempts=F("email_attempts") + 1,
+            email_claimed_at=now,
         )
-        if n is None or n.email_status != EmailStatus.PENDING:
-            return None
-        if n.email_next_attempt_at is not None and n.email_next_attempt_at > now:
-            return None  # a later task owns the next attempt
-        user = n.recipient
-        if not (user.is_active and user.email and user.email_notifications):
-            n.email_status = EmailStatus.SKIPPED
-            n.save(update_fields=["email_status"])
-            return None
+        == 1
+    )
+    if claimed:
         n.email_status = EmailStatus.SENDING
         n.email_attempts += 1
-        n.email_claimed_at = now
-        n.save(update_fields=["email_status", "email_attempts", "email_claimed_at"])
-        return n
+    return claimed
+
+
+def deliver_batch(notification_ids: list[int], *, now: datetime | None = None) -> dict[str, int]:
+    """Send the e-mails of these notifications that are still due, over one connection to the
+    mail server. Each message alone is claimed (committed) before it leaves and marked sent once
+    accepted, so a worker stopped mid-batch leaves at most one message `sending` (later
+    `uncertain`, never resent) and the rest pending for the sweep to queue again. A failure sends
+    that message back to pending with back-off; the rest go on over a new connection. Returns how
+    many ended in each status. Runs outside any transaction (as the worker runs it), so that each
+    claim commits before its message leaves."""
+    now = now or timezone.now()
+    counts: dict[str, int] = {}
+    mailer: Any = None
+
+    def count(status: str, n: int = 1) -> None:
+        counts[status] = counts.get(status, 0) + n
+
+    try:
+        for start in range(0, len(notification_ids), READ_CHUNK):
+            rows = list(
+                Notification.objects.select_related("recipient", "session")
+                .filter(_due(now), pk__in=notification_ids[start : start + READ_CHUNK])
+                .filter(email_status=EmailStatus.PENDING)
+                .order_by("pk")
+            )
+            skipped = [
+                n.pk
+                for n in rows
+                if not (
+                    n.recipient.is_active and n.recipient.email and n.recipient.email_notifications
+                )
+            ]
+            if skipped:
+                count(
+                    EmailStatus.SKIPPED,
+                    Notification.objects.filter(
+                        pk__in=skipped, email_status=EmailStatus.PENDING
+                    ).update(email_status=EmailStatus.SKIPPED),
+                )
+            for n in rows:
+                if n.pk in skipped or not _claim(n, now):
+                    continue  # skipped, or another worker got there first
+                try:
+                    if mailer is None:
+                        mailer = mailers.default
+                        mailer.open()
+                    mailer.send_messages([_build_message(n)])
+                except Exception as exc:  # any failure to hand the message over: later again
+                    count(_record_failure(n.pk, exc, now))
+                    with contextlib.suppress(Exception):
+                        mailer.close()
+                    mailer = None
+                    continue
+                Notification.objects.filter(pk=n.pk, email_status=EmailStatus.SENDING).update(
+                    email_status=EmailStatus.SENT, email_sent_at=timezone.now(), email_last_error=""
+                )
+                count(EmailStatus.SENT)
+    finally:
+        if mailer is not None:
+            with contextlib.suppress(Exception):
+                mailer.close()
+    return counts
 
 
 def deliver(notification_id: int, *, now: datetime | None = None) -> str:
     """Send one notification's e-mail if it is still due. Returns the resulting status."""
-    now = now or timezone.now()
-    n = _claim(notification_id, now)
-    if n is None:
-        current = (
-            Notification.objects.filter(pk=notification_id)
-            .values_list("email_status", flat=True)
-            .first()
-        )
-        return current or "missing"
-    try:
-        mailers.default.send_messages([_build_message(n)])
-    except Exception as exc:  # any failure to hand the message over: try again later
-        return _record_failure(n.pk, exc, now)
-    Notification.objects.filter(pk=n.pk, email_status=EmailStatus.SENDING).update(
-        email_status=EmailStatus.SENT, email_sent_at=timezone.now(), email_last_error=""
+    deliver_batch([notification_id], now=now)
+    current = (
+        Notification.objects.filter(pk=notification_id)
+        .values_list("email_status", flat=True)
+        .first()
     )
-    return EmailStatus.SENT
+    return current or "missing"
 
 
 def _record_failure(notification_id: int, exc: Exception, now: datetime) -> str:
@@ -131,7 +188,7 @@ def sweep_email(
 ) -> dict[str, int]:
     """Cron-safe housekeeping: stale claims become `uncertain`; due pending rows get a new task
     (the task is idempotent, so an extra one is harmless)."""
-    from .tasks import deliver_email
+    from .tasks import deliver_emails
 
     now = now or timezone.now()
     stale_after = stale_after or timedelta(seconds=settings.EMAIL_CLAIM_TIMEOUT_SECONDS)
@@ -148,9 +205,9 @@ def sweep_email(
         ).values_list("pk", flat=True)[:1000]
     )
     with transaction.atomic():
-        for pk in due:
-            deliver_email.enqueue(pk)
-            requeued += 1
+        for start in range(0, len(due), TASK_BATCH):
+            deliver_emails.enqueue(due[start : start + TASK_BATCH])
+        requeued = len(due)
         # Not again for five minutes, whatever the new task's fate.
         Notification.objects.filter(pk__in=due, email_status=EmailStatus.PENDING).update(
             email_next_attempt_at=now
