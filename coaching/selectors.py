@@ -260,6 +260,48 @@ def load_related(sessions: list[CoachingSession]) -> None:
         }
 
 
+def counts(querysets: list[QuerySet[Any]]) -> list[int]:
+    """The number of rows of each queryset, in one query (a page shows several sections, each
+    with its true count): `SELECT (SELECT COUNT(*) FROM (q1)), (SELECT COUNT(*) FROM (q2)), ...`."""
+    from django.db import connection
+
+    if not querysets:
+        return []
+    parts, params = [], []
+    for i, qs in enumerate(querysets):
+        sql, p = qs.order_by().values("pk").query.sql_with_params()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) c{i})")
+        params.extend(p)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        return [int(n) for n in cursor.fetchone()]
+
+
+def sessions_suggested_by_open(viewer: User, now: datetime | None = None) -> QuerySet[Any]:
+    """The author's open suggestions (what they may still edit or delete), newest first."""
+    return sessions_suggested_by(viewer).filter(open_q(now or timezone.now()))
+
+
+def sessions_suggested_by_past(viewer: User, now: datetime | None = None) -> QuerySet[Any]:
+    """The author's suggestions that are settled: scheduled, canceled, expired."""
+    return sessions_suggested_by(viewer).exclude(open_q(now or timezone.now()))
+
+
+def sessions_for_trainee_current(
+    viewer: User, agent: User, now: datetime | None = None
+) -> QuerySet[Any]:
+    """`sessions_for_trainee` still ahead: open suggestions and scheduled sessions."""
+    now = now or timezone.now()
+    return sessions_for_trainee(viewer, agent, now).filter(open_q(now) | Q(state=State.SCHEDULED))
+
+
+def sessions_for_trainee_past(
+    viewer: User, agent: User, now: datetime | None = None
+) -> QuerySet[Any]:
+    now = now or timezone.now()
+    return sessions_for_trainee(viewer, agent, now).exclude(open_q(now) | Q(state=State.SCHEDULED))
+
+
 # --- visibility --------------------------------------------------------------------------------
 def sees_everything(viewer: User) -> bool:
     """QM Admins, and whoever may open any analytics page (where every session is listed)."""

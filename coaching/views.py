@@ -19,6 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
@@ -42,8 +43,6 @@ from .forms import (
 from .models import CoachingSession, Origin
 from .policies import allowed_actions
 from .rules import PartyRef
-
-SECTION_LIMIT = 50
 
 
 # --- small helpers shared by the pages ---------------------------------------------------------
@@ -132,6 +131,11 @@ def _parse_tokens(tokens: list[str]) -> list[tuple[str, int]]:
 
 
 # --- the coaching widget -----------------------------------------------------------------------
+# Cards per section and per "Show more": a section shows its true count and loads the next page
+# in place, so a page costs the same whatever the number of sessions behind it.
+PAGE_SIZE = 10
+
+
 @dataclass
 class Card:
     session: CoachingSession
@@ -142,9 +146,35 @@ class Card:
 class Section:
     key: str
     title: str
-    cards: list[Card]
     empty: str
-    more: bool = False
+    sessions: Any  # the section's sessions, ordered (a queryset)
+    scope_query: str = ""  # "agent=<id>" or "case=<id>" on an analytics page
+    shown: bool = True  # shown even when empty
+    folded: bool = False  # past items: a closed disclosure, loaded when opened
+    count: int = 0
+    offset: int = 0
+    cards: list[Card] = field(default_factory=list)
+
+    def url(self, offset: int = 0) -> str:
+        query = "&".join(q for q in (self.scope_query, f"offset={offset}" if offset else "") if q)
+        base = reverse("coaching_section", args=[self.key])
+        return f"{base}?{query}" if query else base
+
+    @property
+    def next_offset(self) -> int:
+        return self.offset + len(self.cards)
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.count - self.next_offset)
+
+    @property
+    def next_count(self) -> int:
+        return min(PAGE_SIZE, self.remaining)
+
+    @property
+    def next_url(self) -> str:
+        return self.url(self.next_offset)
 
 
 @dataclass
@@ -157,11 +187,103 @@ class Widget:
     return_url: str = "/"
 
 
-def _cards(viewer: User, qs: Any) -> tuple[list[Card], bool]:
-    rows = list(selectors.with_related(qs)[: SECTION_LIMIT + 1])
-    return [Card(s, allowed_actions(viewer, s)) for s in rows[:SECTION_LIMIT]], len(
-        rows
-    ) > SECTION_LIMIT
+def _fill(viewer: User, sections: list[Section], *, offset: int = 0) -> None:
+    """True counts of every section in one query; a page of cards of each unfolded one; the
+    people, groups, areas and cases of all those cards in one more query."""
+    for section, count in zip(
+        sections, selectors.counts([s.sessions for s in sections]), strict=True
+    ):
+        section.count = count
+        section.offset = offset
+    rows: list[CoachingSession] = []
+    for section in sections:
+        if section.folded or section.count <= offset:
+            continue
+        page = list(section.sessions[offset : offset + PAGE_SIZE])
+        section.cards = [Card(s, {}) for s in page]
+        rows += page
+    selectors.load_related(rows)
+    now = timezone.now()
+    for section in sections:
+        for card in section.cards:
+            card.actions = allowed_actions(viewer, card.session, now)
+
+
+def _sections(
+    viewer: User, *, agent: User | None = None, case: Case | None = None
+) -> list[Section]:
+    """Every section the widget may show `viewer`, in order; those with `shown=False` appear only
+    when they have sessions."""
+    if agent is not None:
+        return [
+            Section(
+                "trainee",
+                f"Coaching sessions for {agent}",
+                f"No coaching sessions for {agent} yet.",
+                selectors.sessions_for_trainee(viewer, agent),
+                scope_query=f"agent={agent.pk}",
+            )
+        ]
+    if case is not None:
+        return [
+            Section(
+                "case",
+                f"Coaching sessions referencing {case.number}",
+                f"No coaching session references {case.number} yet.",
+                selectors.sessions_for_case(viewer, case),
+                scope_query=f"case={case.pk}",
+            )
+        ]
+    roles = role_names(viewer)
+    can_create = has_perm(viewer, Perm.CREATE_SUGGESTIONS)
+    return [
+        Section(
+            "authored",
+            "My Suggestions",
+            "You have no open suggestion."
+            if can_create
+            else "You have not suggested a coaching session yet.",
+            selectors.sessions_suggested_by_open(viewer),
+            shown=can_create,
+        ),
+        Section(
+            "authored-past",
+            "My past suggestions",
+            "None yet.",
+            selectors.sessions_suggested_by_past(viewer),
+            shown=False,
+            folded=True,
+        ),
+        Section(
+            "coach",
+            "Suggested Coaching Sessions",
+            "No suggested coaching sessions are waiting for you.",
+            selectors.sessions_to_coach(viewer),
+            shown=Role.COACH in roles,
+        ),
+        Section(
+            "coach-scheduled",
+            "Scheduled Coaching Sessions",
+            "No coaching session is scheduled with you as coach.",
+            selectors.sessions_scheduled_to_coach(viewer),
+            shown=Role.COACH in roles,
+        ),
+        Section(
+            "trainee",
+            "My Coaching Sessions",
+            "No coaching sessions for you at the moment.",
+            selectors.sessions_for_trainee_current(viewer, viewer),
+            shown=Role.AGENT in roles,
+        ),
+        Section(
+            "trainee-past",
+            "My past coaching sessions",
+            "None yet.",
+            selectors.sessions_for_trainee_past(viewer, viewer),
+            shown=False,
+            folded=True,
+        ),
+    ]
 
 
 def coaching_widget(viewer: User, *, agent: User | None = None, case: Case | None = None) -> Widget:
@@ -170,84 +292,61 @@ def coaching_widget(viewer: User, *, agent: User | None = None, case: Case | Non
     can_create = has_perm(viewer, Perm.CREATE_SUGGESTIONS)
     widget_url = reverse("coaching_widget")
     new_url = reverse("session_new")
-    if agent is not None or case is not None:
-        # An analytics page: one section, the sessions of that agent or of that case.
-        if agent is not None:
-            scope, key, query = "agent", "trainee", f"agent={agent.pk}"
-            return_url = reverse("agent_analytics", args=[agent.pk])
-            title = f"Coaching sessions for {agent}"
-            empty = f"No coaching sessions for {agent} yet."
-            sessions = selectors.sessions_for_trainee(viewer, agent)
-        else:
-            assert case is not None
-            scope, key, query = "case", "case", f"case={case.pk}"
-            return_url = reverse("case_analytics", args=[case.pk])
-            title = f"Coaching sessions referencing {case.number}"
-            empty = f"No coaching session references {case.number} yet."
-            sessions = selectors.sessions_for_case(viewer, case)
-        widget = Widget(
-            scope,
-            f"{widget_url}?{query}",
-            f"{new_url}?{query}" if can_create else None,
-            can_view,
-            return_url=return_url,
+    if agent is not None:
+        scope, query, return_url = (
+            "agent",
+            f"agent={agent.pk}",
+            reverse("agent_analytics", args=[agent.pk]),
         )
-        if can_view:
-            cards, more = _cards(viewer, sessions)
-            widget.sections.append(Section(key, title, cards, empty, more))
-        return widget
-
+    elif case is not None:
+        scope, query, return_url = (
+            "case",
+            f"case={case.pk}",
+            reverse("case_analytics", args=[case.pk]),
+        )
+    else:
+        scope, query, return_url = "home", "", reverse("home")
     widget = Widget(
-        "home", widget_url, new_url if can_create else None, can_view, return_url=reverse("home")
+        scope,
+        f"{widget_url}?{query}" if query else widget_url,
+        (f"{new_url}?{query}" if query else new_url) if can_create else None,
+        can_view,
+        return_url=return_url,
     )
     if not can_view:
         return widget
-    roles = role_names(viewer)
-    authored, more_authored = _cards(viewer, selectors.sessions_suggested_by(viewer))
-    if can_create or authored:
-        widget.sections.append(
-            Section(
-                "authored",
-                "My Suggestions",
-                authored,
-                "You have not suggested a coaching session yet.",
-                more_authored,
-            )
-        )
-    to_coach, more_coach = _cards(viewer, selectors.sessions_to_coach(viewer))
-    if to_coach or Role.COACH in roles:
-        widget.sections.append(
-            Section(
-                "coach",
-                "Suggested Coaching Sessions",
-                to_coach,
-                "No suggested coaching sessions are waiting for you.",
-                more_coach,
-            )
-        )
-    scheduled, more_scheduled = _cards(viewer, selectors.sessions_scheduled_to_coach(viewer))
-    if scheduled or Role.COACH in roles:
-        widget.sections.append(
-            Section(
-                "coach-scheduled",
-                "Scheduled Coaching Sessions",
-                scheduled,
-                "No coaching session is scheduled with you as coach.",
-                more_scheduled,
-            )
-        )
-    mine, more_mine = _cards(viewer, selectors.sessions_for_trainee(viewer, viewer))
-    if mine or Role.AGENT in roles:
-        widget.sections.append(
-            Section(
-                "trainee",
-                "My Coaching Sessions",
-                mine,
-                "No coaching sessions for you at the moment.",
-                more_mine,
-            )
-        )
+    sections = _sections(viewer, agent=agent, case=case)
+    _fill(viewer, sections)
+    widget.sections = [s for s in sections if s.count or (s.shown and not s.folded)]
     return widget
+
+
+def _scope(request: HttpRequest) -> tuple[User | None, Case | None, HttpResponse | None]:
+    """The agent or case a widget request is about (`?agent=` / `?case=`), or a refusal."""
+    viewer: User = request.user  # type: ignore[assignment]
+    if (raw := request.GET.get("agent", "")).isdigit():
+        agent = User.objects.filter(pk=int(raw)).first()
+        if agent is None:
+            return None, None, problem(request, 404, "There is no such agent.")
+        if not may_view_agent_page(viewer, agent):
+            return (
+                None,
+                None,
+                problem(request, 403, "You need the View Analytics permission to see this agent."),
+            )
+        return agent, None, None
+    if (raw := request.GET.get("case", "")).isdigit():
+        case = Case.objects.filter(pk=int(raw)).first()
+        if case is None:
+            return None, None, problem(request, 404, "There is no such case.")
+        if not may_view_case_page(viewer, case):
+            return (
+                None,
+                None,
+                problem(request, 403, "You need the View Analytics permission to see this case."),
+            )
+        return None, case, None
+    return None, None, None
 
 
 @login_required
@@ -259,24 +358,47 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def widget_view(request: HttpRequest) -> HttpResponse:
     """The widget alone, for htmx to refresh it after a change."""
-    viewer: User = request.user  # type: ignore[assignment]
-    agent = case = None
-    if (raw := request.GET.get("agent", "")).isdigit():
-        agent = User.objects.filter(pk=int(raw)).first()
-        if agent is None:
-            return problem(request, 404, "There is no such agent.")
-        if not may_view_agent_page(viewer, agent):
-            return problem(
-                request, 403, "You need the View Analytics permission to see this agent."
-            )
-    elif (raw := request.GET.get("case", "")).isdigit():
-        case = Case.objects.filter(pk=int(raw)).first()
-        if case is None:
-            return problem(request, 404, "There is no such case.")
-        if not may_view_case_page(viewer, case):
-            return problem(request, 403, "You need the View Analytics permission to see this case.")
-    widget = coaching_widget(viewer, agent=agent, case=case)
+    agent, case, refused = _scope(request)
+    if refused is not None:
+        return refused
+    widget = coaching_widget(request.user, agent=agent, case=case)  # type: ignore[arg-type]
     return render(request, "coaching/_widget.html", {"widget": widget})
+
+
+@login_required
+def section_view(request: HttpRequest, key: str) -> HttpResponse:
+    """One section's cards from `?offset=`: the next page ("Show more"), or a folded section
+    when it is opened. With htmx the cards alone; without, a page of its own."""
+    viewer: User = request.user  # type: ignore[assignment]
+    if not has_perm(viewer, Perm.VIEW_SUGGESTIONS):
+        return problem(request, 403, "You need the View Suggestions permission to see sessions.")
+    agent, case, refused = _scope(request)
+    if refused is not None:
+        return refused
+    section = next((s for s in _sections(viewer, agent=agent, case=case) if s.key == key), None)
+    if section is None:
+        return problem(request, 404, "There is no such section.")
+    raw = request.GET.get("offset", "0")
+    offset = min(int(raw), 10**9) if raw.isdigit() else 0
+    section.folded = False  # opened
+    _fill(viewer, [section], offset=offset)
+    if agent is not None:
+        return_url = reverse("agent_analytics", args=[agent.pk])
+    elif case is not None:
+        return_url = reverse("case_analytics", args=[case.pk])
+    else:
+        return_url = reverse("home")
+    current = getattr(getattr(request, "htmx", None), "current_url_abs_path", None)
+    if current and url_has_allowed_host_and_scheme(current, allowed_hosts=None):
+        return_url = current  # the page the cards are on: edit and delete come back to it
+    ctx = {"section": section, "return_url": return_url, "items_only": offset > 0}
+    if is_htmx(request):
+        return render(
+            request,
+            "coaching/_section_items.html" if offset else "coaching/_section_list.html",
+            ctx,
+        )
+    return render(request, "coaching/section_page.html", ctx)
 
 
 # --- the session page --------------------------------------------------------------------------

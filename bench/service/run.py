@@ -723,7 +723,9 @@ def background(
                 break
             time.sleep(0.5)
         elapsed = time.perf_counter() - started
-        sweep.wait(timeout=600)
+        if sweep.poll() is None:  # past the deadline: the measurement is what was done by then
+            sweep.terminate()
+            sweep.wait(timeout=60)
         expired = len(ids) - left
         notes = Notification.objects.filter(session_id__in=ids, kind="session_expired").count()
         result.update(
@@ -930,6 +932,19 @@ def compare(before_path: str, after_path: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def save(res: dict[str, Any], eps: list[Endpoint], measures: list[Measure], stem: str) -> str:
+    """Write what is measured so far (a run cut short keeps its finished phases)."""
+    res["endpoints"] = [
+        {k: v for k, v in asdict(e).items() if k not in ("headers", "body")} for e in eps
+    ]
+    res["measures"] = [asdict(m) for m in measures]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(res, indent=1, default=str))
+    report = markdown(res)
+    (RESULTS / f"{stem}.md").write_text(report)
+    return report
+
+
 # --- main ---------------------------------------------------------------------------------------
 def ensure_wrk() -> None:
     if shutil.which("wrk"):
@@ -956,7 +971,7 @@ def main() -> None:
     p.add_argument("--due", type=int, default=50_000, help="suggestions due at once (50,000)")
     p.add_argument("--expiry-timeout", type=float, default=900)
     p.add_argument("--email-seconds", type=float, default=30)
-    p.add_argument("--skip", default="", help="comma-separated: pgbench,background,layout2")
+    p.add_argument("--skip", default="", help="comma-separated: web,pgbench,background,layout2")
     p.add_argument("--fresh", action="store_true", help="rebuild the template database")
     p.add_argument("--keep", action="store_true", help="keep the run's database afterwards")
     p.add_argument("--label", default="", help="a word for the result file name (e.g. before)")
@@ -1014,6 +1029,9 @@ def main() -> None:
         eps = [e for e in eps if e.name == "me" or e.name in only]
 
     res: dict[str, Any] = {"info": info, "endpoints": [], "layouts": {}, "pgbench": {}}
+    stem = f"service-{time.strftime('%Y%m%d-%H%M')}-{commit.replace('+', '-')}"
+    if args.label:
+        stem += f"-{args.label}"
     measures: list[Measure] = []
     url = f"http://127.0.0.1:{web_port}"
     with contextlib.ExitStack() as stack:
@@ -1047,9 +1065,9 @@ def main() -> None:
             "db": CpuMeter(lambda: backends(run_db, "bench-web")),
         }
         say(f"gunicorn --workers {args.web_workers} on {url}; warming up each endpoint (2 s)")
-        for ep in eps:
+        for ep in [] if "web" in skip else eps:
             run_wrk(ep, url + ep.path, 2, args.connections, meters)
-        for rnd in range(1, args.rounds + 1):
+        for rnd in range(1, 0 if "web" in skip else args.rounds + 1):
             say(f"round {rnd} of {args.rounds} (load {loadavg()})")
             for ep in eps:
                 measures.append(
@@ -1067,7 +1085,8 @@ def main() -> None:
         for row in res["layouts"]["web"]:
             row["is_list"] = next(e.is_list for e in eps if e.name == row["endpoint"])
 
-        if "pgbench" not in skip:
+        save(res, eps, measures, stem)
+        if "pgbench" not in skip and "web" not in skip:
             say(f"pgbench floors ({args.pgbench_seconds:.0f} s per mode, load {loadavg()})")
             for ep in eps:
                 if ep.method != "GET":
@@ -1087,8 +1106,10 @@ def main() -> None:
                         flush=True,
                     )
 
+        save(res, eps, measures, stem)
         if "background" not in skip:
             res["background"] = background(args, run_db, data_dir, smtp_port, sink, logs)
+            save(res, eps, measures, stem)
 
         if "layout2" not in skip:
             say("2 web + 2 worker processes: every endpoint while the workers deliver e-mail")
