@@ -90,7 +90,10 @@ def trainee_q(user: User) -> Q:
 
 
 def coach_q(user: User) -> Q:
-    """Sessions where `user` is the coach, directly or through the coach group."""
+    """Sessions where `user` is the coach, directly or through the coach group. With the group
+    ids known (the signed-in user) this is an OR of two index conditions, which PostgreSQL
+    answers with a BitmapOr of `session_coach_user` and `session_coach_group` (each with the
+    state filter inside): the cost follows the coach's own sessions."""
     return Q(coach_user=user) | Q(coach_group_id__in=_groups_of(user))
 
 
@@ -358,7 +361,7 @@ def sessions_to_coach(viewer: User, now: datetime | None = None) -> QuerySet[Coa
     now = now or timezone.now()
     return (
         sessions_visible_to(viewer, now)
-        .filter(_id_in(_coached_session_ids(viewer, open_q(now))))
+        .filter(coach_q(viewer), open_q(now))
         .order_by("expires_at", "id")
     )
 
@@ -373,7 +376,7 @@ def sessions_scheduled_to_coach(
     upcoming = Q(state=State.SCHEDULED, starts_at__gt=now - timedelta(minutes=DURATION_MAX))
     return (
         sessions_visible_to(viewer, now)
-        .filter(_id_in(_coached_session_ids(viewer, upcoming)))
+        .filter(coach_q(viewer), upcoming)
         .order_by("starts_at", "id")
     )
 
