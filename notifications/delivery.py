@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage, mailers
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from .models import EmailStatus, Notification
@@ -63,16 +63,52 @@ def _due(now: datetime) -> Q:
     return Q(email_next_attempt_at__isnull=True) | Q(email_next_attempt_at__lte=now)
 
 
-def _claim(n: Notification, now: datetime) -> bool:
-    """pending -> sending, committed before the message leaves (autocommit: one statement)."""
-    claimed = (
-        Notification.objects.filter(_due(now), pk=n.pk, email_status=EmailStatus.PENDING).update(
-            email_status=EmailStatus.SENDING,
-            email_attempts=F("email_attempts") + 1,
-            email_claimed_at=now,
-        )
-        == 1
+def _mark_sent(ids: list[int]) -> None:
+    Notification.objects.filter(pk__in=ids, email_status=EmailStatus.SENDING).update(
+        email_status=EmailStatus.SENT, email_sent_at=timezone.now(), email_last_error=""
     )
+
+
+def _claim(n: Notification, now: datetime, accepted: int | None) -> bool:
+    """pending -> sending, committed before the message leaves. In the same statement (so one
+    commit per message, not two) the batch's previous message, which the mail server accepted
+    meanwhile, is recorded as sent."""
+    mine = Q(_due(now), pk=n.pk, email_status=EmailStatus.PENDING)
+    claim = {
+        "email_status": Value(EmailStatus.SENDING),
+        "email_attempts": F("email_attempts") + 1,
+        "email_claimed_at": Value(now),
+    }
+    if accepted is None:
+        changed, expected = Notification.objects.filter(mine).update(**claim), 1
+    else:
+        sent = {
+            "email_status": Value(EmailStatus.SENT),
+            "email_attempts": F("email_attempts"),
+            "email_claimed_at": F("email_claimed_at"),
+            "email_sent_at": Value(timezone.now()),
+            "email_last_error": Value(""),
+        }
+        keep = {"email_sent_at": F("email_sent_at"), "email_last_error": F("email_last_error")}
+        changed = Notification.objects.filter(
+            mine | Q(pk=accepted, email_status=EmailStatus.SENDING)
+        ).update(
+            **{
+                name: Case(
+                    When(pk=accepted, then=value),
+                    default={**claim, **keep}[name],
+                    output_field=Notification._meta.get_field(name),
+                )
+                for name, value in sent.items()
+            }
+        )
+        expected = 2
+    claimed = changed == expected
+    if accepted is not None and changed == 1:
+        # Either the claim or the previous row's record did not apply; which one, the row says.
+        claimed = Notification.objects.filter(
+            pk=n.pk, email_status=EmailStatus.SENDING, email_claimed_at=now
+        ).exists()
     if claimed:
         n.email_status = EmailStatus.SENDING
         n.email_attempts += 1
@@ -90,6 +126,7 @@ def deliver_batch(notification_ids: list[int], *, now: datetime | None = None) -
     now = now or timezone.now()
     counts: dict[str, int] = {}
     mailer: Any = None
+    accepted: int | None = None  # sent, not yet recorded
 
     def count(status: str, n: int = 1) -> None:
         counts[status] = counts.get(status, 0) + n
@@ -117,8 +154,12 @@ def deliver_batch(notification_ids: list[int], *, now: datetime | None = None) -
                     ).update(email_status=EmailStatus.SKIPPED),
                 )
             for n in rows:
-                if n.pk in skipped or not _claim(n, now):
-                    continue  # skipped, or another worker got there first
+                if n.pk in skipped:
+                    continue
+                claimed = _claim(n, now, accepted)
+                accepted = None
+                if not claimed:
+                    continue  # another worker got there first
                 try:
                     if mailer is None:
                         mailer = mailers.default
@@ -130,10 +171,11 @@ def deliver_batch(notification_ids: list[int], *, now: datetime | None = None) -
                         mailer.close()
                     mailer = None
                     continue
-                Notification.objects.filter(pk=n.pk, email_status=EmailStatus.SENDING).update(
-                    email_status=EmailStatus.SENT, email_sent_at=timezone.now(), email_last_error=""
-                )
+                accepted = n.pk  # recorded with the next claim, or below
                 count(EmailStatus.SENT)
+        if accepted is not None:
+            _mark_sent([accepted])
+            accepted = None
     finally:
         if mailer is not None:
             with contextlib.suppress(Exception):
