@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage, mailers
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import BooleanField, Case, F, Q, Value, When
 from django.utils import timezone
 
 from .models import EmailStatus, Notification
@@ -63,8 +63,21 @@ def _due(now: datetime) -> Q:
     return Q(email_next_attempt_at__isnull=True) | Q(email_next_attempt_at__lte=now)
 
 
+def _is(status: str, *also: Q) -> Case:
+    """`email_status = status AND also...`, written as a CASE so that PostgreSQL looks rows up
+    by primary key and never through the partial `notification_email_due` index: right after a
+    burst (an expiry writing 180,000 notifications) that index's statistics still say it is
+    empty, and a lookup by primary key walked every pending row instead (111 ms at 148,000)."""
+    condition = Q(email_status=status)
+    for q in also:
+        condition &= q
+    return Case(
+        When(condition, then=Value(True)), default=Value(False), output_field=BooleanField()
+    )
+
+
 def _mark_sent(ids: list[int]) -> None:
-    Notification.objects.filter(pk__in=ids, email_status=EmailStatus.SENDING).update(
+    Notification.objects.filter(_is(EmailStatus.SENDING), pk__in=ids).update(
         email_status=EmailStatus.SENT, email_sent_at=timezone.now(), email_last_error=""
     )
 
@@ -73,7 +86,7 @@ def _claim(n: Notification, now: datetime, accepted: int | None) -> bool:
     """pending -> sending, committed before the message leaves. In the same statement (so one
     commit per message, not two) the batch's previous message, which the mail server accepted
     meanwhile, is recorded as sent."""
-    mine = Q(_due(now), pk=n.pk, email_status=EmailStatus.PENDING)
+    mine = Q(_is(EmailStatus.PENDING, _due(now)), pk=n.pk)
     claim = {
         "email_status": Value(EmailStatus.SENDING),
         "email_attempts": F("email_attempts") + 1,
@@ -91,7 +104,7 @@ def _claim(n: Notification, now: datetime, accepted: int | None) -> bool:
         }
         keep = {"email_sent_at": F("email_sent_at"), "email_last_error": F("email_last_error")}
         changed = Notification.objects.filter(
-            mine | Q(pk=accepted, email_status=EmailStatus.SENDING)
+            mine | Q(_is(EmailStatus.SENDING), pk=accepted)
         ).update(
             **{
                 name: Case(
@@ -106,9 +119,11 @@ def _claim(n: Notification, now: datetime, accepted: int | None) -> bool:
     claimed = changed == expected
     if accepted is not None and changed == 1:
         # Either the claim or the previous row's record did not apply; which one, the row says.
-        claimed = Notification.objects.filter(
-            pk=n.pk, email_status=EmailStatus.SENDING, email_claimed_at=now
-        ).exists()
+        claimed = (
+            Notification.objects.filter(pk=n.pk)
+            .values_list("email_status", "email_claimed_at")
+            .first()
+        ) == (EmailStatus.SENDING, now)
     if claimed:
         n.email_status = EmailStatus.SENDING
         n.email_attempts += 1
@@ -135,8 +150,8 @@ def deliver_batch(notification_ids: list[int], *, now: datetime | None = None) -
         for start in range(0, len(notification_ids), READ_CHUNK):
             rows = list(
                 Notification.objects.select_related("recipient", "session")
-                .filter(_due(now), pk__in=notification_ids[start : start + READ_CHUNK])
-                .filter(email_status=EmailStatus.PENDING)
+                .filter(_is(EmailStatus.PENDING, _due(now)))
+                .filter(pk__in=notification_ids[start : start + READ_CHUNK])
                 .order_by("pk")
             )
             skipped = [
@@ -149,9 +164,9 @@ def deliver_batch(notification_ids: list[int], *, now: datetime | None = None) -
             if skipped:
                 count(
                     EmailStatus.SKIPPED,
-                    Notification.objects.filter(
-                        pk__in=skipped, email_status=EmailStatus.PENDING
-                    ).update(email_status=EmailStatus.SKIPPED),
+                    Notification.objects.filter(_is(EmailStatus.PENDING), pk__in=skipped).update(
+                        email_status=EmailStatus.SKIPPED
+                    ),
                 )
             for n in rows:
                 if n.pk in skipped:
@@ -251,7 +266,7 @@ def sweep_email(
             deliver_emails.enqueue(due[start : start + TASK_BATCH])
         requeued = len(due)
         # Not again for five minutes, whatever the new task's fate.
-        Notification.objects.filter(pk__in=due, email_status=EmailStatus.PENDING).update(
+        Notification.objects.filter(_is(EmailStatus.PENDING), pk__in=due).update(
             email_next_attempt_at=now
         )
     return {"uncertain": uncertain, "requeued": requeued}
