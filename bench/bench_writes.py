@@ -29,11 +29,12 @@ def main() -> None:
     from django_tasks_db.models import DBTaskResult
 
     from coaching.models import CoachingSession, State
-    from coaching.rules import PartyRef, SessionFields
+    from coaching.rules import SessionFields
     from coaching.services import expire_due_suggestions, session_suggest
     from core.testing import drain_tasks
     from demo.largeorg import add_due_suggestions
     from directory.models import CoachingArea, User, UserGroup, UserGroupMembership
+    from directory.parties import PartyRef
     from notifications.models import EmailStatus, Notification
 
     rows: list[dict[str, Any]] = []

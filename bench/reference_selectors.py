@@ -25,8 +25,8 @@ from coaching.models import (
     SessionTraineeUser,
     State,
 )
-from coaching.policies import is_admin
-from coaching.rules import PartyRef
+from directory.permissions import is_qm_admin as is_admin
+from directory.parties import PartyRef
 
 
 # --- building blocks ---------------------------------------------------------------------------

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from ninja import Header, Query, Router, Status
 
 from coaching import selectors, services
-from coaching.models import CoachingSession
+from coaching.models import CoachingSession, State
+from coaching.policies import access_session, suggest_denial
 from coaching.schemas import (
     DeclineIn,
     EditIn,
@@ -18,7 +19,6 @@ from coaching.schemas import (
     ScheduleIn,
     SessionOut,
     SessionPage,
-    StateName,
     SuggestIn,
     event_out,
     prefill_out,
@@ -34,10 +34,11 @@ from config.api_common import (
     page,
     problems,
 )
-from core.errors import NotFound, PermissionDenied
+from core.errors import FieldCode, FieldError, PermissionDenied, ValidationFailed
+from core.http import AuthenticatedRequest
 from directory.models import Case, User
 from directory.permissions import Perm, has_perm
-from directory.policies import may_view_agent_page, may_view_case_page
+from directory.policies import access_agent, access_case
 
 router = Router(tags=["coaching sessions"])
 
@@ -61,13 +62,10 @@ PrefillCase = Query(
 IfMatch = Header(None, alias="If-Match", description=IF_MATCH_DESCRIPTION)
 
 
-def _user(request: HttpRequest) -> User:
-    return request.auth  # type: ignore[attr-defined,no-any-return]
-
-
 def _reloaded(viewer: User, session_id: int) -> dict[str, Any]:
-    """The session as the service left it, with everything the answer shows loaded at once. Not
-    through `session_for`: a trainee who just declined may no longer see it, yet gets the answer."""
+    """The session as the service left it, with everything the answer shows loaded at once.
+    Not through `access_session`: a trainee who just declined may no longer see it, yet gets the
+    answer."""
     session = selectors.with_related(CoachingSession.objects.filter(pk=session_id)).get()
     return session_out(session, viewer, timezone.now())
 
@@ -88,26 +86,26 @@ def _if_match_version(header: str | None) -> int | None:
 
 
 @router.post("", response={201: SessionOut, **problems(400, 401, 403, 422)})
-def suggest(request: HttpRequest, payload: SuggestIn) -> Status[dict[str, Any]]:
+def suggest(request: AuthenticatedRequest, payload: SuggestIn) -> Status[dict[str, Any]]:
     """Suggest a coaching session (needs Create Suggestions). The coach is notified."""
-    viewer = _user(request)
+    viewer = request.auth
     session = services.session_suggest(actor=viewer, fields=payload.fields(), origin=payload.origin)
     return Status(201, _reloaded(viewer, session.pk))
 
 
 @router.get("", response={200: SessionPage, **problems(400, 401, 403, 422)})
 def list_sessions(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     suggested_by: Literal["me"] | None = SuggestedByFilter,
     coach: Literal["me"] | None = CoachFilter,
     trainee: Id | None = TraineeFilter,
     case: Id | None = CaseFilter,
-    state: StateName | None = StateFilter,
+    state: State | None = StateFilter,
     limit: int = Limit,
     offset: int = Offset,
 ) -> dict[str, Any]:
     """The sessions the caller may see, newest first; the filters combine (AND)."""
-    viewer = _user(request)
+    viewer = request.auth
     if not has_perm(viewer, Perm.VIEW_SUGGESTIONS):
         raise PermissionDenied("You need the View Suggestions permission to list sessions.")
     now = timezone.now()
@@ -129,31 +127,24 @@ def list_sessions(
 
 @router.get("/prefill", response={200: PrefillOut, **problems(400, 401, 403, 404, 422)})
 def prefill(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     agent: Id | None = PrefillAgent,
     case: Id | None = PrefillCase,
 ) -> dict[str, Any]:
     """The suggestion form's starting values for one of its three entry points (needs Create
     Suggestions). With neither parameter: the homepage's empty form."""
-    viewer = _user(request)
-    if not has_perm(viewer, Perm.CREATE_SUGGESTIONS):
-        raise PermissionDenied("You need the Create Suggestions permission to suggest a session.")
+    viewer = request.auth
+    if (refused := suggest_denial(viewer)) is not None:
+        raise refused
     if agent is not None and case is not None:
-        from core.errors import FieldCode, FieldError, ValidationFailed
-
         raise ValidationFailed(
             [FieldError("case", FieldCode.INVALID, "Give either agent or case, not both.")]
         )
     if agent is not None:
-        agent_user = User.objects.filter(pk=agent, is_active=True).first()
-        if agent_user is None or not may_view_agent_page(viewer, agent_user):
-            raise NotFound(f"There is no active user with id {agent}, or you may not see them.")
+        agent_user = access_agent(viewer, agent, require_active=True, hide=True)
         return prefill_out(selectors.prefill_for_agent(viewer, agent_user))
     if case is not None:
-        case_obj = Case.objects.filter(pk=case).first()
-        if case_obj is None or not may_view_case_page(viewer, case_obj):
-            raise NotFound(f"There is no case with id {case}, or you may not see it.")
-        return prefill_out(selectors.prefill_for_case(viewer, case_obj))
+        return prefill_out(selectors.prefill_for_case(viewer, access_case(viewer, case, hide=True)))
     return prefill_out(selectors.prefill_for_homepage(viewer))
 
 
@@ -161,11 +152,11 @@ def prefill(
     "/{id}",
     response={200: SessionOut, **problems(400, 401, 404, 422)},
 )
-def get_session(request: HttpRequest, response: HttpResponse, id: Id) -> dict[str, Any]:
+def get_session(request: AuthenticatedRequest, response: HttpResponse, id: Id) -> dict[str, Any]:
     """One session (404 when it does not exist or the caller may not see it). The `ETag` header
     carries its version, for `If-Match` on PATCH."""
-    viewer = _user(request)
-    session = selectors.session_for(viewer, id)
+    viewer = request.auth
+    session = access_session(viewer, id)
     response["ETag"] = _etag(session.version)
     return session_out(session, viewer, timezone.now())
 
@@ -175,14 +166,14 @@ def get_session(request: HttpRequest, response: HttpResponse, id: Id) -> dict[st
     response={200: SessionOut, **problems(400, 401, 403, 404, 409, 412, 422)},
 )
 def edit_session(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     response: HttpResponse,
     id: Id,
     payload: EditIn,
     if_match: str | None = IfMatch,
 ) -> dict[str, Any]:
     """The author (or a QM Admin) edits a suggestion; fields left out keep their value."""
-    viewer = _user(request)
+    viewer = request.auth
     expected = _if_match_version(if_match)
     if payload.version is not None:
         # Header and body disagreeing cannot both match: -1 matches no version, and the service
@@ -196,18 +187,18 @@ def edit_session(
 
 
 @router.delete("/{id}", response={204: None, **problems(400, 401, 403, 404, 409, 422)})
-def delete_session(request: HttpRequest, id: Id) -> HttpResponse:
+def delete_session(request: AuthenticatedRequest, id: Id) -> HttpResponse:
     """The author (or a QM Admin) deletes a suggestion: it becomes canceled /
     deleted_by_supervisor and the coach is notified."""
-    services.session_delete(actor=_user(request), session_id=id)
+    services.session_delete(actor=request.auth, session_id=id)
     return HttpResponse(status=204)
 
 
 @router.post("/{id}/schedule", response={200: SessionOut, **problems(400, 401, 403, 404, 409, 422)})
-def schedule_session(request: HttpRequest, id: Id, payload: ScheduleIn) -> dict[str, Any]:
+def schedule_session(request: AuthenticatedRequest, id: Id, payload: ScheduleIn) -> dict[str, Any]:
     """The coach (or a member of the coach group) schedules the suggestion, optionally adjusting
     its fields; the author is notified."""
-    viewer = _user(request)
+    viewer = request.auth
     session = services.session_schedule(
         actor=viewer,
         session_id=id,
@@ -220,16 +211,16 @@ def schedule_session(request: HttpRequest, id: Id, payload: ScheduleIn) -> dict[
 
 
 @router.post("/{id}/decline", response={200: SessionOut, **problems(400, 401, 403, 404, 409, 422)})
-def decline_session(request: HttpRequest, id: Id, payload: DeclineIn) -> dict[str, Any]:
+def decline_session(request: AuthenticatedRequest, id: Id, payload: DeclineIn) -> dict[str, Any]:
     """The coach or a trainee declines: the whole suggestion is canceled (declined_by_coach or
     declined_by_trainee) and the others are notified."""
-    viewer = _user(request)
+    viewer = request.auth
     session = services.session_decline(actor=viewer, session_id=id, reason=payload.reason)
     return _reloaded(viewer, session.pk)
 
 
 @router.get("/{id}/history", response={200: HistoryOut, **problems(400, 401, 404, 422)})
-def session_history(request: HttpRequest, id: Id) -> dict[str, Any]:
+def session_history(request: AuthenticatedRequest, id: Id) -> dict[str, Any]:
     """The audit trail, oldest first."""
-    session = selectors.session_for(_user(request), id)
+    session = access_session(request.auth, id)
     return {"items": [event_out(e) for e in selectors.session_history(session)]}

@@ -7,19 +7,34 @@ inside the services; the pages show the services' `FieldError`s next to their fi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from django.http import QueryDict
 from django.utils import timezone
 
 from core.errors import FieldCode, FieldError
-from core.timeutils import zone
+from core.timeutils import localized, zone
+from directory.models import User
+from directory.parties import PartyRef
 
-from .rules import PartyRef, SessionFields, validate_session_fields
+from .models import Origin
+from .rules import ResolvedFields, SessionFields, clean_schedule, validate_session_fields
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+class FormMode(StrEnum):
+    """The suggestion form's three uses: a new suggestion, its edit, the coach's schedule step."""
+
+    SUGGEST = "suggest"
+    EDIT = "edit"
+    SCHEDULE = "schedule"
+
 
 # The form's fields, in the order errors are listed (and the services' error names).
 SESSION_FIELDS = (
@@ -37,7 +52,7 @@ def to_local_input(moment: datetime | None, tz_name: str | None) -> str:
     """An aware datetime as a `datetime-local` value in the user's zone."""
     if moment is None:
         return ""
-    return moment.astimezone(zone(tz_name)).strftime(DATETIME_LOCAL)
+    return localized(moment, tz_name).strftime(DATETIME_LOCAL)
 
 
 def parse_local_input(raw: str, tz_name: str | None) -> datetime:
@@ -48,6 +63,7 @@ def parse_local_input(raw: str, tz_name: str | None) -> datetime:
     return timezone.make_aware(value, zone(tz_name))
 
 
+@cache
 def _required_errors() -> dict[str, FieldError]:
     """The rules' own "required" errors, for the edit and schedule steps, where the services
     read a missing field as "keep as is" but the page's user has emptied it."""
@@ -62,23 +78,72 @@ class SessionForm:
     data: dict[str, Any]
     fields: SessionFields
     errors: list[FieldError] = field(default_factory=list)
+    origin: str = Origin.HOMEPAGE
     starts_at: datetime | None = None
     duration_minutes: int | None = None
     location: str = ""
 
-    @property
-    def is_valid(self) -> bool:
-        return not self.errors
+
+def _whole(raw: str) -> int:
+    if not raw.strip().isdigit():
+        raise ValueError(raw)
+    return int(raw)
+
+
+def _picked[T](
+    raws: list[str], parse: Callable[[str], T], name: str, message: str, errors: list[FieldError]
+) -> list[T]:
+    """Each value parsed; the first that does not parse is reported (once) with `message`."""
+    values: list[T] = []
+    for raw in raws:
+        try:
+            values.append(parse(raw))
+        except ValueError:
+            errors.append(FieldError(name, FieldCode.INVALID, message))
+            break
+    return values
+
+
+def _one[T](
+    raw: str,
+    parse: Callable[[str], T],
+    name: str,
+    message: str,
+    errors: list[FieldError],
+    *,
+    required: FieldError | None = None,
+) -> T | None:
+    """One value parsed, or None; a blank one is `required` when given."""
+    if not raw:
+        if required is not None:
+            errors.append(required)
+        return None
+    values = _picked([raw], parse, name, message, errors)
+    return values[0] if values else None
+
+
+def _expiry(
+    raw: str, tz_name: str | None, keep: datetime | None, errors: list[FieldError]
+) -> datetime | None:
+    if not raw:
+        # Blank is not "use the default": the spec makes Expiry Time mandatory.
+        errors.append(_required_errors()["expires_at"])
+        return None
+    message = "Enter the expiry time as a date and a time."
+    moment = _one(raw, lambda r: parse_local_input(r, tz_name), "expires_at", message, errors)
+    if keep is not None and raw == to_local_input(keep, tz_name):
+        return None  # unchanged: keep the stored value, to the second
+    return moment
 
 
 def parse_session_form(
     post: QueryDict,
     *,
     tz_name: str | None,
-    mode: str = "suggest",
+    mode: FormMode = FormMode.SUGGEST,
     keep_expiry: datetime | None = None,
 ) -> SessionForm:
-    """Read the suggestion form. `mode` is "suggest", "edit" or "schedule".
+    """Read the suggestion form in one of its three uses, one field after the other.
 
     `keep_expiry` is the stored expiry when editing: an unchanged `datetime-local` value (which
     has no seconds) then means "keep", so an edit that touches only the title records only that.
@@ -95,98 +160,63 @@ def parse_session_form(
         "duration_minutes": post.get("duration_minutes", "").strip(),
         "location": post.get("location", ""),
     }
-    required = _required_errors() if mode != "suggest" else {}
-    fields = SessionFields(title=data["title"])
-
-    if data["coach"]:
-        try:
-            fields.coach = PartyRef.parse(data["coach"])
-        except ValueError:
-            errors.append(
-                FieldError("coach", FieldCode.INVALID, "Pick the coach from the list of matches.")
-            )
-    elif mode != "suggest":
-        errors.append(required["coach"])
-
-    trainees: list[PartyRef] = []
-    for token in data["trainees"]:
-        try:
-            trainees.append(PartyRef.parse(token))
-        except ValueError:
-            errors.append(
-                FieldError(
-                    "trainees", FieldCode.INVALID, "Pick each trainee from the list of matches."
-                )
-            )
-            break
-    fields.trainees = trainees
-
-    if data["coaching_area_id"]:
-        if data["coaching_area_id"].isdigit():
-            fields.coaching_area_id = int(data["coaching_area_id"])
-        else:
-            errors.append(
-                FieldError("coaching_area_id", FieldCode.INVALID, "Pick a coaching area.")
-            )
-    elif mode != "suggest":
-        errors.append(required["coaching_area_id"])
-
-    if mode != "schedule":
-        if data["expires_at"]:
-            try:
-                expires_at = parse_local_input(data["expires_at"], tz_name)
-            except ValueError:
-                errors.append(
-                    FieldError(
-                        "expires_at",
-                        FieldCode.INVALID,
-                        "Enter the expiry time as a date and a time.",
-                    )
-                )
-            else:
-                if keep_expiry is None or data["expires_at"] != to_local_input(
-                    keep_expiry, tz_name
-                ):
-                    fields.expires_at = expires_at
-        else:
-            # Blank is not "use the default": the spec makes Expiry Time mandatory.
-            errors.append(required["expires_at"] if required else _required_errors()["expires_at"])
-
-    case_ids: list[int] = []
-    for raw in data["reference_case_ids"]:
-        if raw.strip().isdigit():
-            case_ids.append(int(raw))
-        else:
-            errors.append(
-                FieldError(
-                    "reference_case_ids",
-                    FieldCode.INVALID,
-                    "Pick each reference case from the list of matches.",
-                )
-            )
-            break
-    fields.reference_case_ids = case_ids
-
-    form = SessionForm(data=data, fields=fields, errors=errors)
-    if mode == "schedule":
-        if data["starts_at"]:
-            try:
-                form.starts_at = parse_local_input(data["starts_at"], tz_name)
-            except ValueError:
-                errors.append(
-                    FieldError("starts_at", FieldCode.INVALID, "Enter the session's date and time.")
-                )
-        if data["duration_minutes"]:
-            if data["duration_minutes"].isdigit():
-                form.duration_minutes = int(data["duration_minutes"])
-            else:
-                errors.append(
-                    FieldError(
-                        "duration_minutes",
-                        FieldCode.INVALID,
-                        "Enter the duration as a whole number of minutes.",
-                    )
-                )
+    # Suggesting, a blank field is "not given" and the service says it is required; editing and
+    # scheduling, the service would keep the stored value, so the emptied field is refused here.
+    required = {} if mode == FormMode.SUGGEST else _required_errors()
+    fields = SessionFields(
+        title=data["title"],
+        coach=_one(
+            data["coach"],
+            PartyRef.parse,
+            "coach",
+            "Pick the coach from the list of matches.",
+            errors,
+            required=required.get("coach"),
+        ),
+        trainees=_picked(
+            data["trainees"],
+            PartyRef.parse,
+            "trainees",
+            "Pick each trainee from the list of matches.",
+            errors,
+        ),
+        coaching_area_id=_one(
+            data["coaching_area_id"],
+            _whole,
+            "coaching_area_id",
+            "Pick a coaching area.",
+            errors,
+            required=required.get("coaching_area_id"),
+        ),
+        expires_at=None
+        if mode == FormMode.SCHEDULE
+        else _expiry(data["expires_at"], tz_name, keep_expiry, errors),
+        reference_case_ids=_picked(
+            data["reference_case_ids"],
+            _whole,
+            "reference_case_ids",
+            "Pick each reference case from the list of matches.",
+            errors,
+        ),
+    )
+    form = SessionForm(
+        data=data, fields=fields, errors=errors, origin=post.get("origin", Origin.HOMEPAGE)
+    )
+    if mode == FormMode.SCHEDULE:
+        form.starts_at = _one(
+            data["starts_at"],
+            lambda r: parse_local_input(r, tz_name),
+            "starts_at",
+            "Enter the session's date and time.",
+            errors,
+        )
+        form.duration_minutes = _one(
+            data["duration_minutes"],
+            _whole,
+            "duration_minutes",
+            "Enter the duration as a whole number of minutes.",
+            errors,
+        )
         form.location = data["location"]
     return form
 
@@ -194,17 +224,13 @@ def parse_session_form(
 def with_rule_errors(
     form: SessionForm,
     *,
-    author: Any,
+    author: User | None,
     tz_name: str | None,
-    current: Any = None,
-    mode: str = "suggest",
+    current: ResolvedFields | None = None,
+    mode: FormMode = FormMode.SUGGEST,
 ) -> list[FieldError]:
     """When the form cannot go to the service (a value did not even parse), still run the
     service's own rules over the rest, so every problem is shown at once and not one by one."""
-    from django.utils import timezone as tz
-
-    from .rules import clean_schedule
-
     _, rule_errors = validate_session_fields(
         form.fields,
         author=author,
@@ -212,12 +238,12 @@ def with_rule_errors(
         current=current,
         require_expiry=False,
     )
-    if mode == "schedule":
+    if mode == FormMode.SCHEDULE:
         rule_errors += clean_schedule(
             starts_at=form.starts_at,
             duration_minutes=form.duration_minutes,
             location=form.location,
-            now=tz.now(),
+            now=timezone.now(),
         )
     parsed = {e.field for e in form.errors}
     return form.errors + [e for e in rule_errors if e.field not in parsed]

@@ -39,7 +39,7 @@ class SessionQuerySet(models.QuerySet["CoachingSession"]):
     _with_cards = False
 
     def with_cards(self) -> SessionQuerySet:
-        clone = self._chain()
+        clone = self._chain()  # type: ignore[attr-defined]
         clone._with_cards = True
         return clone
 
@@ -50,12 +50,12 @@ class SessionQuerySet(models.QuerySet["CoachingSession"]):
 
     def _fetch_all(self) -> None:
         fresh = self._result_cache is None
-        super()._fetch_all()  # type: ignore[misc]
+        super()._fetch_all()
         rows = self._result_cache
         if fresh and self._with_cards and rows and isinstance(rows[0], CoachingSession):
             from .selectors import load_related
 
-            load_related(rows)
+            load_related(rows)  # type: ignore[arg-type]
 
 
 class CoachingSession(models.Model):
@@ -201,10 +201,6 @@ class CoachingSession(models.Model):
     def coach_name(self) -> str:
         coach = self.coach
         return str(coach) if coach is not None else ""
-
-    @property
-    def was_scheduled(self) -> bool:
-        return self.scheduled_at is not None
 
 
 class SessionTraineeUser(models.Model):

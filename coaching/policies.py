@@ -1,38 +1,47 @@
 """Who may do what to a coaching session, in one place.
 
-Each `*_denial` function returns None when the action is allowed, or the error to raise. The
-services call them after locking the row; the API's `actions` and the pages' buttons call
-`allowed_actions`, so a button is shown exactly when the service would accept the click.
+`POLICIES` holds one entry per verb: who may ask for it, what they are told otherwise, and in which
+state of the session it can happen. `denial(verb, user, session)` reads it for everyone: the
+services (after locking the row), the API's `actions`, and the pages' buttons and refusals, so a
+button shows exactly when the service would accept the click. `access_session` is the one way to
+a session: it fetches it for a viewer, hides what they may not see, and applies `denial`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from django.utils import timezone
 
-from core.errors import ApplicationError, InvalidState, PermissionDenied
+from core.errors import ApplicationError, InvalidState, NotFound, PermissionDenied
+from core.memo import memo
 from directory.models import User
 from directory.permissions import Perm, has_perm, is_qm_admin
 
 from .models import CancelReason, CoachingSession, State
+from .selectors import sessions_visible_to, trainee_q, with_related
 
 
+class Verb(StrEnum):
+    """What a person may ask to do to a session: the keys of the API's `actions`."""
+
+    EDIT = "edit"
+    DELETE = "delete"
+    SCHEDULE = "schedule"
+    DECLINE = "decline"
+
+
+# --- who is who --------------------------------------------------------------------------------
 def viewer_group_ids(user: User) -> frozenset[int]:
-    """The user groups the user is in, cached on the user object for the request."""
-    cached = getattr(user, "_coaching_group_ids", None)
-    if cached is None:
-        cached = frozenset(user.group_memberships.values_list("group_id", flat=True))
-        user._coaching_group_ids = cached  # type: ignore[attr-defined]
-    return cached
-
-
-def is_admin(user: User) -> bool:
-    cached = getattr(user, "_coaching_is_admin", None)
-    if cached is None:
-        cached = is_qm_admin(user)
-        user._coaching_is_admin = cached  # type: ignore[attr-defined]
-    return cached
+    """The user groups the user is in, read once per request."""
+    return memo(
+        user,
+        "group_ids",
+        lambda: frozenset(user.group_memberships.values_list("group_id", flat=True)),
+    )
 
 
 def is_author(user: User, session: CoachingSession) -> bool:
@@ -52,52 +61,80 @@ def is_trainee(user: User, session: CoachingSession) -> bool:
     return any(g.pk in groups for g in session.trainee_groups.all())
 
 
-def state_denial(session: CoachingSession, now: datetime | None = None) -> ApplicationError | None:
-    """Every action needs an open suggestion; an expired one is closed even before the worker ran."""
-    now = now or timezone.now()
+def may_manage(user: User, session: CoachingSession) -> bool:
+    """Edit and delete: the author while they hold Create Suggestions, or a QM Admin."""
+    return is_qm_admin(user) or (
+        is_author(user, session) and has_perm(user, Perm.CREATE_SUGGESTIONS)
+    )
+
+
+def is_coach_or_trainee(user: User, session: CoachingSession) -> bool:
+    return is_coach(user, session) or is_trainee(user, session)
+
+
+# --- in which state ----------------------------------------------------------------------------
+def needs_open_suggestion(
+    user: User, session: CoachingSession, now: datetime
+) -> ApplicationError | None:
+    """An open suggestion; one past its expiry is closed even before the worker recorded it."""
     if session.is_past_expiry(now):
         return InvalidState("This suggestion has expired and can no longer be changed.")
     if session.state == State.SCHEDULED:
         return InvalidState("This session has already been scheduled.")
     if session.state == State.CANCELED:
-        reason = (
-            CancelReason(session.cancel_reason).label.lower()
-            if session.cancel_reason
-            else "canceled"
-        )
+        reason = CancelReason(session.cancel_reason).label.lower()
         return InvalidState(f"This suggestion has already been canceled ({reason}).")
     return None
+
+
+# --- the table ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Policy:
+    who: Callable[[User, CoachingSession], bool]
+    refusal: str  # what someone else is told (403)
+    state: Callable[[User, CoachingSession, datetime], ApplicationError | None]  # else 409
+
+
+MANAGE_REFUSAL = "Only the supervisor who suggested this session (or a QM Admin) may change it."
+
+POLICIES: dict[Verb, Policy] = {
+    Verb.EDIT: Policy(may_manage, MANAGE_REFUSAL, needs_open_suggestion),
+    Verb.DELETE: Policy(may_manage, MANAGE_REFUSAL, needs_open_suggestion),
+    Verb.SCHEDULE: Policy(
+        is_coach,
+        "Only the session's coach (or a member of its coach group) may schedule it.",
+        needs_open_suggestion,
+    ),
+    Verb.DECLINE: Policy(
+        is_coach_or_trainee,
+        "Only the session's coach or one of its trainees may decline it.",
+        needs_open_suggestion,
+    ),
+}
+
+
+def denial(
+    verb: Verb, user: User, session: CoachingSession, now: datetime | None = None
+) -> ApplicationError | None:
+    """Why `user` may not `verb` the session now (who first: 403; then the state: 409), or None."""
+    policy = POLICIES[verb]
+    if not policy.who(user, session):
+        return PermissionDenied(policy.refusal)
+    return policy.state(user, session, now or timezone.now())
+
+
+def allowed_actions(
+    user: User, session: CoachingSession, now: datetime | None = None
+) -> dict[str, bool]:
+    """Each verb, and whether `user` may do it now: the API's `actions`, the pages' buttons."""
+    now = now or timezone.now()
+    return {verb: denial(verb, user, session, now) is None for verb in Verb}
 
 
 def suggest_denial(user: User) -> ApplicationError | None:
     if not user.is_active or not has_perm(user, Perm.CREATE_SUGGESTIONS):
         return PermissionDenied("You need the Create Suggestions permission to suggest a session.")
     return None
-
-
-def manage_denial(user: User, session: CoachingSession) -> ApplicationError | None:
-    """Edit and delete: the author while they hold Create Suggestions, or a QM Admin."""
-    if is_admin(user):
-        return None
-    if is_author(user, session) and has_perm(user, Perm.CREATE_SUGGESTIONS):
-        return None
-    return PermissionDenied(
-        "Only the supervisor who suggested this session (or a QM Admin) may change it."
-    )
-
-
-def schedule_denial(user: User, session: CoachingSession) -> ApplicationError | None:
-    if is_coach(user, session):
-        return None
-    return PermissionDenied(
-        "Only the session's coach (or a member of its coach group) may schedule it."
-    )
-
-
-def decline_denial(user: User, session: CoachingSession) -> ApplicationError | None:
-    if is_coach(user, session) or is_trainee(user, session):
-        return None
-    return PermissionDenied("Only the session's coach or one of its trainees may decline it.")
 
 
 def decline_reason_for(user: User, session: CoachingSession) -> CancelReason:
@@ -109,13 +146,48 @@ def decline_reason_for(user: User, session: CoachingSession) -> CancelReason:
     )
 
 
-def allowed_actions(
-    user: User, session: CoachingSession, now: datetime | None = None
-) -> dict[str, bool]:
-    open_ = state_denial(session, now) is None
-    return {
-        "edit": open_ and manage_denial(user, session) is None,
-        "delete": open_ and manage_denial(user, session) is None,
-        "schedule": open_ and schedule_denial(user, session) is None,
-        "decline": open_ and decline_denial(user, session) is None,
-    }
+# --- the way to a session ----------------------------------------------------------------------
+NOT_FOUND = "There is no such coaching session, or you may not see it."
+
+
+def may_address(user: User, session_id: int) -> bool:
+    """Whoever sees the session may address it. So may a trainee who no longer sees it because it
+    was canceled before it was scheduled: they knew of it already, so they are told it is closed
+    (409, like everyone who lost the race) rather than that it does not exist."""
+    if sessions_visible_to(user).filter(pk=session_id).exists():
+        return True
+    return (
+        user.is_active
+        and has_perm(user, Perm.VIEW_SUGGESTIONS)
+        and CoachingSession.objects.filter(trainee_q(user), pk=session_id).exists()
+    )
+
+
+def access_session(
+    viewer: User,
+    session_id: int,
+    verb: Verb | None = None,
+    *,
+    for_update: bool = False,
+    now: datetime | None = None,
+) -> CoachingSession:
+    """The session as `viewer` may see it, or NotFound (never a hint that it exists); with `verb`,
+    also the refusal `denial` gives. Pages and the API read through here (with everything a page
+    shows loaded); the services pass `for_update`, which locks the row first so that what is
+    checked here still holds when they write."""
+    if for_update:
+        session = (
+            CoachingSession.objects.select_for_update(of=("self",))
+            .select_related("coach_user", "coach_group", "coaching_area", "suggested_by")
+            .filter(pk=session_id)
+            .first()
+        )
+        if session is not None and not may_address(viewer, session_id):
+            session = None
+    else:
+        session = with_related(sessions_visible_to(viewer, now)).filter(pk=session_id).first()
+    if session is None:
+        raise NotFound(NOT_FOUND)
+    if verb is not None and (refused := denial(verb, viewer, session, now)) is not None:
+        raise refused
+    return session

@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
 from django.conf import settings
 from django.utils import timezone
 
 from core.errors import FieldCode, FieldError
-from core.timeutils import max_expiry
+from core.timeutils import max_expiry, months_from_now
 from directory.models import Case, CoachingArea, User, UserGroup, UserGroupMembership
+from directory.parties import Party, PartyRef
+
+from .models import Origin
 
 TITLE_MAX = 200
 REASON_MAX = 1000
@@ -25,32 +27,6 @@ LOCATION_MAX = 200
 DURATION_MIN, DURATION_MAX = 5, 360
 TRAINEES_MAX = 200
 CASES_MAX = 50
-
-PartyType = Literal["user", "group"]
-
-
-@dataclass(frozen=True)
-class PartyRef:
-    """A user or a user group, as picked in the form: `{"type": "user"|"group", "id": n}`."""
-
-    type: PartyType
-    id: int
-
-    @classmethod
-    def of(cls, obj: User | UserGroup) -> PartyRef:
-        return cls("group" if isinstance(obj, UserGroup) else "user", obj.pk)
-
-    @classmethod
-    def parse(cls, token: str) -> PartyRef:
-        """Parse the pages' `user:12` / `group:3` tokens."""
-        kind, _, raw = token.partition(":")
-        if kind not in ("user", "group") or not raw.isdigit():
-            raise ValueError(token)
-        return cls(kind, int(raw))  # type: ignore[arg-type]
-
-    @property
-    def token(self) -> str:
-        return f"{self.type}:{self.id}"
 
 
 @dataclass
@@ -93,9 +69,16 @@ def group_active_member_ids(group_ids: Iterable[int]) -> dict[int, set[int]]:
     return members
 
 
+def _has_nul(text: str) -> bool:
+    # No database stores NUL in text (PostgreSQL refuses it); a page's form may still send one.
+    return "\x00" in text
+
+
 def clean_title(raw: str | None, errors: list[FieldError]) -> str:
     title = (raw or "").strip()
-    if not title:
+    if _has_nul(title):
+        errors.append(FieldError("title", FieldCode.INVALID, "The title contains a NUL character."))
+    elif not title:
         errors.append(FieldError("title", FieldCode.REQUIRED, "Enter a title."))
     elif len(title) > TITLE_MAX:
         errors.append(
@@ -110,6 +93,10 @@ def clean_title(raw: str | None, errors: list[FieldError]) -> str:
 
 def clean_reason(raw: str | None) -> tuple[str, list[FieldError]]:
     reason = (raw or "").strip()
+    if _has_nul(reason):
+        return reason, [
+            FieldError("reason", FieldCode.INVALID, "The reason contains a NUL character.")
+        ]
     if not reason:
         return reason, [FieldError("reason", FieldCode.REQUIRED, "Enter a reason for declining.")]
     if len(reason) > REASON_MAX:
@@ -121,6 +108,13 @@ def clean_reason(raw: str | None) -> tuple[str, list[FieldError]]:
             )
         ]
     return reason, []
+
+
+def clean_origin(raw: str) -> list[FieldError]:
+    """The page a suggestion was started from: one of `Origin`."""
+    if raw in Origin.values:
+        return []
+    return [FieldError("origin", FieldCode.INVALID, f"Unknown origin {raw!r}.")]
 
 
 def clean_expiry(
@@ -166,6 +160,15 @@ def clean_schedule(
         errors.append(
             FieldError("starts_at", FieldCode.IN_PAST, "The session must start in the future.")
         )
+    elif starts_at > months_from_now(settings.COACHING_MAX_SCHEDULE_MONTHS, now=now):
+        months = settings.COACHING_MAX_SCHEDULE_MONTHS
+        errors.append(
+            FieldError(
+                "starts_at",
+                FieldCode.TOO_FAR,
+                f"The session may start at most {months} months from now.",
+            )
+        )
     if duration_minutes is None:
         errors.append(
             FieldError("duration_minutes", FieldCode.REQUIRED, "Enter the duration in minutes.")
@@ -178,7 +181,11 @@ def clean_schedule(
                 f"The duration must be between {DURATION_MIN} and {DURATION_MAX} minutes.",
             )
         )
-    if location and len(location) > LOCATION_MAX:
+    if location and _has_nul(location):
+        errors.append(
+            FieldError("location", FieldCode.INVALID, "The location contains a NUL character.")
+        )
+    elif location and len(location) > LOCATION_MAX:
         errors.append(
             FieldError(
                 "location",
@@ -189,38 +196,200 @@ def clean_schedule(
     return errors
 
 
-def _party_name(obj: User | UserGroup) -> str:
-    return f"the group {obj.name}" if isinstance(obj, UserGroup) else str(obj)
+# --- who may sit where: the seed's self-selection rule, once for both seats -----------------------
+@dataclass(frozen=True)
+class Seat:
+    """Coach or trainee, as the self-selection rule speaks of them."""
+
+    field: str
+    in_person: FieldCode  # the author picked themselves
+    only_member: FieldCode  # the author picked a group of which they are the only active member
+    as_person: str  # how the messages name the seat
+    as_group: str
 
 
+COACH_SEAT = Seat(
+    "coach",
+    FieldCode.SUPERVISOR_CANNOT_BE_COACH,
+    FieldCode.COACH_GROUP_ONLY_SUPERVISOR,
+    "its coach",
+    "the coach",
+)
+TRAINEE_SEAT = Seat(
+    "trainees",
+    FieldCode.SUPERVISOR_CANNOT_BE_TRAINEE,
+    FieldCode.TRAINEE_GROUP_ONLY_SUPERVISOR,
+    "a trainee",
+    "a trainee",
+)
+
+
+def seat_errors(
+    party: Party, seat: Seat, *, author: User | None, members: dict[int, set[int]]
+) -> list[FieldError]:
+    """The author may not take a seat, in person or as the only active member of a group; and a
+    group with no active member seats nobody. `members` holds each group's active members."""
+    if isinstance(party, UserGroup):
+        active = members.get(party.pk, set())
+        if not active:
+            msg = f"The group {party.name} has no active members."
+            return [FieldError(seat.field, FieldCode.EMPTY_GROUP, msg)]
+        if author is not None and active == {author.pk}:
+            msg = (
+                f"The group {party.name} has only {author}, who suggested this session, "
+                f"so it cannot be {seat.as_group}."
+            )
+            return [FieldError(seat.field, seat.only_member, msg)]
+    elif author is not None and party.pk == author.pk:
+        msg = f"{author} suggested this session and cannot also be {seat.as_person}."
+        return [FieldError(seat.field, seat.in_person, msg)]
+    return []
+
+
+def _same_party(a: Party, b: Party) -> bool:
+    return type(a) is type(b) and a.pk == b.pk
+
+
+def seating_errors(
+    coach: Party | None, trainees: Sequence[Party], *, author: User | None
+) -> list[FieldError]:
+    """Coach and trainees against the author and against each other, with group membership as it
+    is now."""
+    members = group_active_member_ids(p.pk for p in [coach, *trainees] if isinstance(p, UserGroup))
+    errors = seat_errors(coach, COACH_SEAT, author=author, members=members) if coach else []
+    for trainee in trainees:
+        errors += seat_errors(trainee, TRAINEE_SEAT, author=author, members=members)
+        if coach is not None and _same_party(coach, trainee):
+            name = f"The group {trainee.name}" if isinstance(trainee, UserGroup) else str(trainee)
+            msg = f"{name} cannot be both the coach and a trainee."
+            errors.append(FieldError("trainees", FieldCode.COACH_IS_ALSO_TRAINEE, msg))
+    return errors
+
+
+# --- one check per field -------------------------------------------------------------------------
 def _resolve_parties(
-    refs: Sequence[PartyRef], field_name: str, errors: list[FieldError], *, check_active: bool
-) -> list[User | UserGroup]:
-    user_ids = [r.id for r in refs if r.type == "user"]
-    group_ids = [r.id for r in refs if r.type == "group"]
-    users = User.objects.in_bulk(user_ids)
-    groups = UserGroup.objects.in_bulk(group_ids)
-    resolved: list[User | UserGroup] = []
+    refs: Sequence[PartyRef], field_name: str, errors: list[FieldError]
+) -> list[Party]:
+    """The users and groups picked, in order; unknown ids and inactive users are errors."""
+    users = User.objects.in_bulk([r.id for r in refs if r.type == "user"])
+    groups = UserGroup.objects.in_bulk([r.id for r in refs if r.type == "group"])
+    resolved: list[Party] = []
     for ref in refs:
         obj = (users if ref.type == "user" else groups).get(ref.id)
         if obj is None:
-            errors.append(
-                FieldError(
-                    field_name, FieldCode.UNKNOWN_ID, f"There is no {ref.type} with id {ref.id}."
-                )
-            )
-            continue
-        if check_active and isinstance(obj, User) and not obj.is_active:
-            errors.append(
-                FieldError(
-                    field_name,
-                    FieldCode.INACTIVE,
-                    f"{obj} is no longer active and cannot be picked.",
-                )
-            )
-            continue
-        resolved.append(obj)
+            msg = f"There is no {ref.type} with id {ref.id}."
+            errors.append(FieldError(field_name, FieldCode.UNKNOWN_ID, msg))
+        elif isinstance(obj, User) and not obj.is_active:
+            msg = f"{obj} is no longer active and cannot be picked."
+            errors.append(FieldError(field_name, FieldCode.INACTIVE, msg))
+        else:
+            resolved.append(obj)
     return resolved
+
+
+def check_title(
+    data: SessionFields, current: ResolvedFields | None, errors: list[FieldError]
+) -> str:
+    if data.title is None and current is not None:
+        return current.title
+    return clean_title(data.title, errors)
+
+
+def check_coach(
+    data: SessionFields, current: ResolvedFields | None, errors: list[FieldError]
+) -> Party | None:
+    if data.coach is not None:
+        found = _resolve_parties([data.coach], "coach", errors)
+        return found[0] if found else None
+    if current is not None:
+        return current.coach_user or current.coach_group
+    msg = "Pick a coach: one user or one user group."
+    errors.append(FieldError("coach", FieldCode.REQUIRED, msg))
+    return None
+
+
+def check_trainees(
+    data: SessionFields, current: ResolvedFields | None, errors: list[FieldError]
+) -> list[Party]:
+    if data.trainees is None:
+        if current is not None:
+            return [*current.trainee_users, *current.trainee_groups]
+        errors.append(FieldError("trainees", FieldCode.REQUIRED, "Pick at least one trainee."))
+        return []
+    refs = list(data.trainees)
+    if not refs:
+        errors.append(FieldError("trainees", FieldCode.REQUIRED, "Pick at least one trainee."))
+    if len(refs) > TRAINEES_MAX:
+        msg = f"Pick at most {TRAINEES_MAX} trainees."
+        errors.append(FieldError("trainees", FieldCode.TOO_LONG, msg))
+    unique: dict[PartyRef, None] = {}
+    for ref in refs:
+        if ref in unique:
+            msg = f"The {ref.type} with id {ref.id} is picked twice."
+            errors.append(FieldError("trainees", FieldCode.DUPLICATE, msg))
+        unique[ref] = None
+    return _resolve_parties(list(unique), "trainees", errors)
+
+
+def check_coaching_area(
+    data: SessionFields, current: ResolvedFields | None, errors: list[FieldError]
+) -> CoachingArea | None:
+    """An active coaching area; a stored one that has since gone out of use may be kept."""
+    if data.coaching_area_id is None:
+        if current is not None:
+            return current.coaching_area
+        errors.append(FieldError("coaching_area_id", FieldCode.REQUIRED, "Pick a coaching area."))
+        return None
+    area = CoachingArea.objects.filter(pk=data.coaching_area_id).first()
+    if area is None:
+        msg = f"There is no coaching area with id {data.coaching_area_id}."
+        errors.append(FieldError("coaching_area_id", FieldCode.UNKNOWN_ID, msg))
+    elif not area.is_active and (current is None or area != current.coaching_area):
+        msg = f"The coaching area {area.name} is no longer in use."
+        errors.append(FieldError("coaching_area_id", FieldCode.INACTIVE, msg))
+    return area
+
+
+def check_expiry(
+    data: SessionFields,
+    current: ResolvedFields | None,
+    errors: list[FieldError],
+    *,
+    tz_name: str | None,
+    now: datetime,
+    required: bool,
+) -> datetime | None:
+    """Ahead, within the limit; an unchanged stored expiry is kept as it is (even if near)."""
+    if data.expires_at is not None and (current is None or data.expires_at != current.expires_at):
+        return clean_expiry(data.expires_at, tz_name=tz_name, now=now, errors=errors)
+    if current is not None:
+        return current.expires_at
+    if required:
+        errors.append(FieldError("expires_at", FieldCode.REQUIRED, "Enter an expiry time."))
+    return None
+
+
+def check_reference_cases(
+    data: SessionFields, current: ResolvedFields | None, errors: list[FieldError]
+) -> list[Case]:
+    if data.reference_case_ids is None:
+        return list(current.reference_cases) if current is not None else []
+    ids = list(data.reference_case_ids)
+    if len(ids) > CASES_MAX:
+        msg = f"Pick at most {CASES_MAX} cases."
+        errors.append(FieldError("reference_case_ids", FieldCode.TOO_LONG, msg))
+    if len(set(ids)) != len(ids):
+        msg = "A reference case is picked twice."
+        errors.append(FieldError("reference_case_ids", FieldCode.DUPLICATE, msg))
+    found = Case.objects.in_bulk(ids)
+    cases: list[Case] = []
+    for case_id in dict.fromkeys(ids):
+        if case_id in found:
+            cases.append(found[case_id])
+        else:
+            msg = f"There is no case with id {case_id}."
+            errors.append(FieldError("reference_case_ids", FieldCode.UNKNOWN_ID, msg))
+    return cases
 
 
 def validate_session_fields(
@@ -232,209 +401,33 @@ def validate_session_fields(
     current: ResolvedFields | None = None,
     require_expiry: bool = True,
 ) -> tuple[ResolvedFields, list[FieldError]]:
-    """Resolve and check the form's six fields.
+    """Resolve and check the form's six fields, each by its own check, then the seating rules.
 
     `current` holds the stored values when editing or scheduling: a field not given keeps its
     value, and only a changed coaching area or expiry is re-checked for being active / ahead.
     Coach and trainee rules always run on the final values, against group membership as it is now.
-    `author` is the suggestion's author (None once they were removed from the directory, when the
-    author rules have nobody to protect).
+    `author` is the suggestion's author (None once they were removed from the directory, or for a
+    suggestion nobody authored: the author rules then have nobody to protect).
     """
     now = now or timezone.now()
     errors: list[FieldError] = []
-    out = ResolvedFields()
-    given = data.given()
-    base = current or ResolvedFields()
-
-    # Title
-    out.title = (
-        clean_title(data.title, errors) if "title" in given or current is None else base.title
+    title = check_title(data, current, errors)
+    coach = check_coach(data, current, errors)
+    trainees = check_trainees(data, current, errors)
+    errors += seating_errors(coach, trainees, author=author)
+    area = check_coaching_area(data, current, errors)
+    expires_at = check_expiry(
+        data, current, errors, tz_name=actor_tz, now=now, required=require_expiry
     )
-
-    # Coach
-    coach: User | UserGroup | None
-    if data.coach is not None:
-        found = _resolve_parties([data.coach], "coach", errors, check_active=True)
-        coach = found[0] if found else None
-    elif current is not None:
-        coach = base.coach_user or base.coach_group
-    else:
-        coach = None
-        errors.append(
-            FieldError("coach", FieldCode.REQUIRED, "Pick a coach: one user or one user group.")
-        )
-
-    # Trainees
-    trainees: list[User | UserGroup]
-    if data.trainees is not None:
-        refs = list(data.trainees)
-        if not refs:
-            errors.append(FieldError("trainees", FieldCode.REQUIRED, "Pick at least one trainee."))
-        if len(refs) > TRAINEES_MAX:
-            errors.append(
-                FieldError("trainees", FieldCode.TOO_LONG, f"Pick at most {TRAINEES_MAX} trainees.")
-            )
-        seen: set[PartyRef] = set()
-        unique: list[PartyRef] = []
-        for ref in refs:
-            if ref in seen:
-                errors.append(
-                    FieldError(
-                        "trainees",
-                        FieldCode.DUPLICATE,
-                        f"The {ref.type} with id {ref.id} is picked twice.",
-                    )
-                )
-            else:
-                seen.add(ref)
-                unique.append(ref)
-        trainees = _resolve_parties(unique, "trainees", errors, check_active=True)
-    elif current is not None:
-        trainees = [*base.trainee_users, *base.trainee_groups]
-    else:
-        trainees = []
-        errors.append(FieldError("trainees", FieldCode.REQUIRED, "Pick at least one trainee."))
-
-    # Who is who, read now.
-    group_ids = [p.pk for p in [coach, *trainees] if isinstance(p, UserGroup)]
-    members = group_active_member_ids(group_ids)
-    author_id = author.pk if author is not None else None
-
-    if coach is not None:
-        if isinstance(coach, UserGroup):
-            coach_members = members.get(coach.pk, set())
-            if not coach_members:
-                errors.append(
-                    FieldError(
-                        "coach",
-                        FieldCode.EMPTY_GROUP,
-                        f"The group {coach.name} has no active members.",
-                    )
-                )
-            elif author_id is not None and coach_members == {author_id}:
-                errors.append(
-                    FieldError(
-                        "coach",
-                        FieldCode.COACH_GROUP_ONLY_SUPERVISOR,
-                        f"The group {coach.name} has only {author}, who suggested this session, "
-                        "so it cannot be the coach.",
-                    )
-                )
-            out.coach_group = coach
-        else:
-            if author_id is not None and coach.pk == author_id:
-                errors.append(
-                    FieldError(
-                        "coach",
-                        FieldCode.SUPERVISOR_CANNOT_BE_COACH,
-                        f"{author} suggested this session and cannot also be its coach.",
-                    )
-                )
-            out.coach_user = coach
-
-    for trainee in trainees:
-        if isinstance(trainee, UserGroup):
-            trainee_members = members.get(trainee.pk, set())
-            if not trainee_members:
-                errors.append(
-                    FieldError(
-                        "trainees",
-                        FieldCode.EMPTY_GROUP,
-                        f"The group {trainee.name} has no active members.",
-                    )
-                )
-            elif author_id is not None and trainee_members == {author_id}:
-                errors.append(
-                    FieldError(
-                        "trainees",
-                        FieldCode.TRAINEE_GROUP_ONLY_SUPERVISOR,
-                        f"The group {trainee.name} has only {author}, who suggested this session, "
-                        "so it cannot be a trainee.",
-                    )
-                )
-            out.trainee_groups.append(trainee)
-        else:
-            if author_id is not None and trainee.pk == author_id:
-                errors.append(
-                    FieldError(
-                        "trainees",
-                        FieldCode.SUPERVISOR_CANNOT_BE_TRAINEE,
-                        f"{author} suggested this session and cannot also be a trainee.",
-                    )
-                )
-            out.trainee_users.append(trainee)
-        if coach is not None and type(coach) is type(trainee) and coach.pk == trainee.pk:
-            errors.append(
-                FieldError(
-                    "trainees",
-                    FieldCode.COACH_IS_ALSO_TRAINEE,
-                    f"{_party_name(trainee)[0].upper()}{_party_name(trainee)[1:]} cannot be both "
-                    "the coach and a trainee.",
-                )
-            )
-
-    # Coaching area
-    if data.coaching_area_id is not None:
-        area = CoachingArea.objects.filter(pk=data.coaching_area_id).first()
-        if area is None:
-            errors.append(
-                FieldError(
-                    "coaching_area_id",
-                    FieldCode.UNKNOWN_ID,
-                    f"There is no coaching area with id {data.coaching_area_id}.",
-                )
-            )
-        elif not area.is_active and (current is None or area != base.coaching_area):
-            errors.append(
-                FieldError(
-                    "coaching_area_id",
-                    FieldCode.INACTIVE,
-                    f"The coaching area {area.name} is no longer in use.",
-                )
-            )
-        out.coaching_area = area
-    elif current is not None:
-        out.coaching_area = base.coaching_area
-    else:
-        errors.append(FieldError("coaching_area_id", FieldCode.REQUIRED, "Pick a coaching area."))
-
-    # Expiry
-    if data.expires_at is not None and (current is None or data.expires_at != base.expires_at):
-        out.expires_at = clean_expiry(data.expires_at, tz_name=actor_tz, now=now, errors=errors)
-    elif current is not None:
-        out.expires_at = base.expires_at
-    elif require_expiry:
-        errors.append(FieldError("expires_at", FieldCode.REQUIRED, "Enter an expiry time."))
-
-    # Reference cases
-    if data.reference_case_ids is not None:
-        ids = list(data.reference_case_ids)
-        if len(ids) > CASES_MAX:
-            errors.append(
-                FieldError(
-                    "reference_case_ids", FieldCode.TOO_LONG, f"Pick at most {CASES_MAX} cases."
-                )
-            )
-        if len(set(ids)) != len(ids):
-            errors.append(
-                FieldError(
-                    "reference_case_ids", FieldCode.DUPLICATE, "A reference case is picked twice."
-                )
-            )
-        cases = Case.objects.in_bulk(ids)
-        for case_id in dict.fromkeys(ids):
-            case = cases.get(case_id)
-            if case is None:
-                errors.append(
-                    FieldError(
-                        "reference_case_ids",
-                        FieldCode.UNKNOWN_ID,
-                        f"There is no case with id {case_id}.",
-                    )
-                )
-            else:
-                out.reference_cases.append(case)
-    elif current is not None:
-        out.reference_cases = list(base.reference_cases)
-
-    return out, errors
+    cases = check_reference_cases(data, current, errors)
+    resolved = ResolvedFields(
+        title=title,
+        coach_user=coach if isinstance(coach, User) else None,
+        coach_group=coach if isinstance(coach, UserGroup) else None,
+        trainee_users=[t for t in trainees if isinstance(t, User)],
+        trainee_groups=[t for t in trainees if isinstance(t, UserGroup)],
+        coaching_area=area,
+        expires_at=expires_at,
+        reference_cases=cases,
+    )
+    return resolved, errors

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
-from coaching.models import CoachingSession, Origin, SessionEvent
-from coaching.policies import allowed_actions
-from coaching.rules import PartyRef, SessionFields
+from coaching.models import Action, CancelReason, CoachingSession, Origin, SessionEvent, State
+from coaching.policies import Verb, allowed_actions
+from coaching.rules import SessionFields
 from coaching.selectors import Prefill
 from config.api_common import BodyId, BodyInt, InputTime, Out, Text, Time
-from directory.models import User, UserGroup
+from directory.models import User
+from directory.parties import PartyRef, PartyType, party_summary
 from directory.schemas import UserOut
-
-StateName = Literal["suggested", "scheduled", "canceled"]
-OriginName = Literal["homepage", "agent_analytics", "case_analytics"]
-CancelReasonName = Literal[
-    "deleted_by_supervisor", "declined_by_coach", "declined_by_trainee", "expired"
-]
 
 
 # --- input ---------------------------------------------------------------------------------------
 class PartyIn(BaseModel):
-    type: Literal["user", "group"]
+    type: PartyType
     id: BodyId
 
     def ref(self) -> PartyRef:
@@ -40,7 +35,7 @@ class SuggestIn(BaseModel):
         None, description="Defaults to now + 3 calendar months; at most 1 year ahead."
     )
     reference_case_ids: list[BodyId] = Field(default_factory=list)
-    origin: OriginName = "homepage"
+    origin: Origin = Origin.HOMEPAGE
 
     def fields(self) -> SessionFields:
         return SessionFields(
@@ -90,7 +85,7 @@ class EditIn(OverridesIn):
 
 
 class ScheduleIn(OverridesIn):
-    starts_at: InputTime = Field(description="In the future.")
+    starts_at: InputTime = Field(description="In the future, at most 24 months ahead (setting).")
     duration_minutes: BodyInt = Field(description="5 to 360.")
     location: Text = ""
 
@@ -101,7 +96,7 @@ class DeclineIn(BaseModel):
 
 # --- output --------------------------------------------------------------------------------------
 class PartyOut(Out):
-    type: Literal["user", "group"]
+    type: PartyType
     id: int
     name: str
 
@@ -124,23 +119,32 @@ class ScheduleOut(Out):
 
 
 class CancellationOut(Out):
-    reason: CancelReasonName
+    reason: CancelReason
     note: str
     by: UserOut | None
     at: Time
 
 
-class ActionsOut(Out):
-    edit: bool
-    delete: bool
-    schedule: bool
-    decline: bool
+if TYPE_CHECKING:
+
+    class ActionsOut(Out):
+        pass
+
+else:
+    # One field per `Verb`: a new verb is in every session's `actions` at once.
+    ActionsOut = create_model(
+        "ActionsOut",
+        __base__=Out,
+        **{
+            verb.value: (bool, Field(description=f"May the caller {verb} it now?")) for verb in Verb
+        },
+    )
 
 
 class SessionOut(Out):
     id: int
     title: str
-    state: StateName
+    state: State
     coach: PartyOut
     trainees: list[PartyOut]
     coaching_area: AreaOut
@@ -148,7 +152,7 @@ class SessionOut(Out):
     reference_cases: list[CaseRefOut]
     suggested_by: UserOut | None
     suggested_by_name: str
-    origin: OriginName
+    origin: Origin
     created_at: Time
     updated_at: Time
     version: int
@@ -167,27 +171,19 @@ class PrefillOut(Out):
     reference_case_ids: list[int]
     reference_cases: list[CaseRefOut]
     expires_at: Time
-    origin: OriginName
+    origin: Origin
 
 
 class HistoryItemOut(Out):
     at: Time
     actor: UserOut | None
     actor_name: str
-    action: str
+    action: Action
     changes: dict[str, Any]
 
 
 class HistoryOut(Out):
     items: list[HistoryItemOut]
-
-
-def party(obj: User | UserGroup) -> dict[str, Any]:
-    return {
-        "type": PartyRef.of(obj).type,
-        "id": obj.pk,
-        "name": obj.name if isinstance(obj, UserGroup) else str(obj),
-    }
 
 
 def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[str, Any]:
@@ -202,7 +198,7 @@ def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[s
             "scheduled_by": session.scheduled_by,
         }
     cancellation = None
-    if state == "canceled":
+    if state == State.CANCELED:
         cancellation = {
             "reason": session.effective_cancel_reason,
             "note": session.cancel_note,
@@ -213,9 +209,9 @@ def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[s
         "id": session.pk,
         "title": session.title,
         "state": state,
-        "coach": party(session.coach),
-        "trainees": [party(u) for u in session.trainee_users.all()]
-        + [party(g) for g in session.trainee_groups.all()],
+        "coach": party_summary(session.coach),
+        "trainees": [party_summary(u) for u in session.trainee_users.all()]
+        + [party_summary(g) for g in session.trainee_groups.all()],
         "coaching_area": session.coaching_area,
         "expires_at": session.expires_at,
         "reference_cases": list(session.reference_cases.all()),
@@ -233,7 +229,7 @@ def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[s
 
 def prefill_out(prefill: Prefill) -> dict[str, Any]:
     return {
-        "trainees": [party(o) for o in prefill.trainee_objects],
+        "trainees": [party_summary(o) for o in prefill.trainee_objects],
         "reference_case_ids": list(prefill.reference_case_ids),
         "reference_cases": list(prefill.reference_cases),
         "expires_at": prefill.expires_at,
@@ -249,6 +245,3 @@ def event_out(event: SessionEvent) -> dict[str, Any]:
         "action": event.action,
         "changes": event.changes or {},
     }
-
-
-__all__ = ["Origin"]

@@ -14,7 +14,6 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.lookups import In
 from django.utils import timezone
 
-from core.errors import NotFound
 from core.timeutils import default_expiry
 from directory.models import (
     Case,
@@ -24,10 +23,11 @@ from directory.models import (
     UserGroup,
     UserGroupMembership,
 )
+from directory.parties import PartyRef
 from directory.permissions import Perm, has_perm
+from directory.policies import sees_all_analytics
 
 from .models import (
-    CancelReason,
     CoachingSession,
     Origin,
     SessionEvent,
@@ -36,8 +36,7 @@ from .models import (
     SessionTraineeUser,
     State,
 )
-from .policies import is_admin
-from .rules import DURATION_MAX, PartyRef
+from .rules import DURATION_MAX
 
 
 # --- building blocks ---------------------------------------------------------------------------
@@ -50,20 +49,20 @@ class _InArray(In):
     other filters (e.g. all open suggestions for `state=suggested`) and hash-join: a cost that
     grows with the table. Same rows either way (ids are never NULL)."""
 
-    def as_postgresql(self, compiler, connection):  # type: ignore[no-untyped-def]
+    def as_postgresql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
 
 
-def _id_in(ids: QuerySet) -> Q:  # type: ignore[type-arg]
+def _id_in(ids: QuerySet) -> Q:
     return Q(_InArray(F("id"), ids.query))
 
 
 def _groups_of(user: User) -> Any:
     """The user's user-group ids: from memory for the signed-in user (`load_viewer`), so the
     list queries carry a literal list instead of one more subquery to plan; else a subquery."""
-    loaded = getattr(user, "_coaching_group_ids", None)
+    loaded = getattr(user, "_memo_group_ids", None)
     if loaded is not None:
         return sorted(loaded)
     return UserGroupMembership.objects.filter(user=user).values("group_id")
@@ -127,7 +126,7 @@ def canceled_before_scheduled_q(now: datetime) -> Q:
 
 def with_related(qs: QuerySet[CoachingSession]) -> QuerySet[CoachingSession]:
     """`qs`, loading with its rows what a card or the API shows of them (`load_related`)."""
-    return qs.with_cards()  # type: ignore[attr-defined,no-any-return]
+    return qs.with_cards()  # type: ignore[attr-defined]
 
 
 def _instance(model: Any, **values: Any) -> Any:
@@ -241,9 +240,9 @@ def load_related(sessions: list[CoachingSession]) -> None:
             areas[pk] = _instance(CoachingArea, id=pk, name=b, is_active=bool(c))
 
     def cached(model: Any, items: list[Any]) -> QuerySet[Any]:
-        qs = QuerySet(model=model)
+        qs: QuerySet[Any] = QuerySet(model=model)
         qs._result_cache = items
-        qs._prefetch_done = True
+        qs._prefetch_done = True  # type: ignore[attr-defined]
         return qs
 
     for s in sessions:
@@ -256,7 +255,7 @@ def load_related(sessions: list[CoachingSession]) -> None:
         trainees = sorted(links["tu"].get(s.pk, []), key=lambda u: (u.display_name, u.pk))
         trainee_groups = sorted(links["tg"].get(s.pk, []), key=lambda g: (g.name, g.pk))
         cases = sorted(links["rc"].get(s.pk, []), key=lambda c: (c.number, c.pk))
-        s._prefetched_objects_cache = {
+        s._prefetched_objects_cache = {  # type: ignore[attr-defined]
             "trainee_users": cached(User, trainees),
             "trainee_groups": cached(UserGroup, trainee_groups),
             "reference_cases": cached(Case, cases),
@@ -270,7 +269,8 @@ def counts(querysets: list[QuerySet[Any]]) -> list[int]:
 
     if not querysets:
         return []
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     for i, qs in enumerate(querysets):
         sql, p = qs.order_by().values("pk").query.sql_with_params()
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) c{i})")
@@ -306,11 +306,6 @@ def sessions_for_trainee_past(
 
 
 # --- visibility --------------------------------------------------------------------------------
-def sees_everything(viewer: User) -> bool:
-    """QM Admins, and whoever may open any analytics page (where every session is listed)."""
-    return is_admin(viewer) or has_perm(viewer, Perm.VIEW_ANALYTICS)
-
-
 def sessions_visible_to(viewer: User, now: datetime | None = None) -> QuerySet[CoachingSession]:
     """Sessions `viewer` may see. An agent (no View Analytics) sees their own involvement, but
     never a session canceled before it was scheduled, unless they wrote it or coach it."""
@@ -321,7 +316,7 @@ def sessions_visible_to(viewer: User, now: datetime | None = None) -> QuerySet[C
         or not has_perm(viewer, Perm.VIEW_SUGGESTIONS)
     ):
         return qs.none()
-    if sees_everything(viewer):
+    if sees_all_analytics(viewer):
         return qs
     now = now or timezone.now()
     # own | (involved & ~canceled_before_scheduled), written as: the id is among the viewer's
@@ -335,18 +330,6 @@ def sessions_visible_to(viewer: User, now: datetime | None = None) -> QuerySet[C
         _coached_session_ids(viewer),
     )
     return qs.filter(_id_in(candidates), own | ~canceled_before_scheduled_q(now))
-
-
-def session_for(viewer: User, session_id: int) -> CoachingSession:
-    """One session, or NotFound when it does not exist or the viewer may not see it."""
-    session = with_related(sessions_visible_to(viewer)).filter(pk=session_id).first()
-    if session is None:
-        raise NotFound("There is no such coaching session, or you may not see it.")
-    return session
-
-
-def hides_canceled_suggestions(viewer: User) -> bool:
-    return not sees_everything(viewer)
 
 
 # --- the lists of decisions.md -----------------------------------------------------------------
@@ -388,7 +371,7 @@ def sessions_for_trainee(
     a group), as far as `viewer` may see them."""
     now = now or timezone.now()
     qs = sessions_visible_to(viewer, now).filter(trainee_q(agent))
-    if viewer.pk == agent.pk or hides_canceled_suggestions(viewer):
+    if viewer.pk == agent.pk or not sees_all_analytics(viewer):
         qs = qs.exclude(canceled_before_scheduled_q(now))
     return qs.order_by("-created_at", "-id")
 
@@ -401,7 +384,7 @@ def sessions_for_case(
     qs = sessions_visible_to(viewer, now).filter(
         id__in=SessionReferenceCase.objects.filter(case=case).values("session_id")
     )
-    if hides_canceled_suggestions(viewer):
+    if not sees_all_analytics(viewer):
         qs = qs.exclude(canceled_before_scheduled_q(now))
     return qs.order_by("-created_at", "-id")
 
@@ -450,24 +433,3 @@ def prefill_for_case(viewer: User, case: Case) -> Prefill:
         reference_case_ids=[case.pk],
         reference_cases=[case],
     )
-
-
-__all__ = [
-    "CancelReason",
-    "Prefill",
-    "coach_q",
-    "open_q",
-    "prefill_for_agent",
-    "prefill_for_case",
-    "prefill_for_homepage",
-    "session_for",
-    "session_history",
-    "sessions_for_case",
-    "sessions_for_trainee",
-    "sessions_suggested_by",
-    "sessions_to_coach",
-    "sessions_visible_to",
-    "state_q",
-    "trainee_q",
-    "with_related",
-]

@@ -1,39 +1,39 @@
 """The coaching pages: homepage widget, the suggestion form (suggest, edit, schedule), decline and
 delete dialogs, and the session page with its history.
 
-Views translate HTTP to a selector or service call and back; every rule lives in `rules`,
-`policies` and the services. With htmx a form answers with its own fragment (re-rendered with
-errors, status 422) or, once done, with an `HX-Trigger: coaching:changed` event that closes the
-dialog and refreshes the widget; without JavaScript the same URLs work as plain pages.
+Views translate HTTP to an access function, a selector or a service call and back; every rule
+lives in `rules`, `policies` and the services, and every refusal they raise is answered by
+`core.middleware.ApplicationErrorMiddleware`. With htmx a form answers with its own fragment
+(re-rendered with errors, status 422) or, once done, with an `HX-Trigger: coaching:changed` event
+that closes the dialog and refreshes the widget; without JavaScript the same URLs work as plain
+pages.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from core.errors import ApplicationError, FieldError, NotFound, ValidationFailed
-from core.http import is_htmx
-from directory.models import Case, User, UserGroup
-from directory.permissions import Perm, Role, has_perm, role_names
-from directory.policies import may_view_agent_page, may_view_case_page
+from core.errors import FieldError, NotFound, PermissionDenied
+from core.http import AuthenticatedRequest, is_htmx
+from core.pages import case_option, done, form_errors, party_option, safe_next
+from directory.parties import PartyRef
+from directory.permissions import Perm, has_perm
+from directory.policies import access_agent, access_case
 from directory.selectors import active_coaching_areas, cases_by_ids, parties_by_tokens
 
 from . import selectors, services
 from .forms import (
     SCHEDULE_FIELDS,
     SESSION_FIELDS,
+    FormMode,
     SessionForm,
     errors_by_field,
     parse_session_form,
@@ -41,374 +41,68 @@ from .forms import (
     with_rule_errors,
 )
 from .models import CoachingSession, Origin
-from .policies import allowed_actions
-from .rules import PartyRef
-
-
-# --- small helpers shared by the pages ---------------------------------------------------------
-def problem(
-    request: HttpRequest, status: int, message: str, title: str | None = None
-) -> HttpResponse:
-    """A refusal as a page, or as a dialog fragment when htmx asked (the dialog shows it)."""
-    titles = {
-        403: "You may not do this",
-        404: "Not found",
-        409: "This can no longer be done",
-        412: "Changed meanwhile",
-    }
-    ctx = {
-        "status": status,
-        "title": title or titles.get(status, "Something went wrong"),
-        "message": message,
-    }
-    template = (
-        "partials/problem.html"
-        if is_htmx(request)
-        else f"{status if status in (403, 404) else 'problem'}.html"
-    )
-    if not is_htmx(request) and status in (403, 404):
-        ctx["exception"] = message
-    return render(request, template, ctx, status=status)
-
-
-def from_error(request: HttpRequest, err: ApplicationError) -> HttpResponse:
-    return problem(request, err.status, err.message)
-
-
-def safe_next(request: HttpRequest, fallback: str) -> str:
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return fallback
-
-
-def done(request: HttpRequest, message: str, url: str) -> HttpResponse:
-    """After a change: htmx closes the dialog and refreshes what shows sessions; a plain request
-    follows the redirect and sees the message."""
-    if is_htmx(request):
-        response = HttpResponse("")
-        response["HX-Reswap"] = "none"
-        response["HX-Trigger"] = json.dumps({"coaching:changed": {"message": message, "url": url}})
-        return response
-    messages.success(request, message)
-    return HttpResponseRedirect(url)
-
-
-def party_option(obj: User | UserGroup) -> dict[str, Any]:
-    """How a user or group shows as an option or a picked chip."""
-    if isinstance(obj, UserGroup):
-        count = getattr(obj, "member_count", None)
-        detail = "User group" if count is None else f"{count} member{'s' if count != 1 else ''}"
-        return {
-            "token": PartyRef.of(obj).token,
-            "label": obj.name,
-            "detail": detail,
-            "kind": "group",
-        }
-    return {
-        "token": PartyRef.of(obj).token,
-        "label": str(obj),
-        "detail": obj.username,
-        "kind": "user",
-    }
-
-
-def case_option(case: Case) -> dict[str, Any]:
-    return {"token": str(case.pk), "label": case.number, "detail": case.subject, "kind": "case"}
-
-
-def _parse_tokens(tokens: list[str]) -> list[tuple[str, int]]:
-    out: list[tuple[str, int]] = []
-    for token in tokens:
-        try:
-            ref = PartyRef.parse(token)
-        except ValueError:
-            continue
-        out.append((ref.type, ref.id))
-    return out
+from .policies import Verb, access_session, allowed_actions, suggest_denial
+from .selectors import Prefill
+from .widget import agent_widget, case_widget, fill_sections, home_widget, section_of
 
 
 # --- the coaching widget -----------------------------------------------------------------------
-# Cards per section and per "Show more": a section shows its true count and loads the next page
-# in place, so a page costs the same whatever the number of sessions behind it.
-PAGE_SIZE = 10
-
-
-@dataclass
-class Card:
-    session: CoachingSession
-    actions: dict[str, bool]
-
-
-@dataclass
-class Section:
-    key: str
-    title: str
-    empty: str
-    sessions: Any  # the section's sessions, ordered (a queryset)
-    scope_query: str = ""  # "agent=<id>" or "case=<id>" on an analytics page
-    shown: bool = True  # shown even when empty
-    folded: bool = False  # past items: a closed disclosure, loaded when opened
-    count: int = 0
-    offset: int = 0
-    cards: list[Card] = field(default_factory=list)
-
-    def url(self, offset: int = 0) -> str:
-        query = "&".join(q for q in (self.scope_query, f"offset={offset}" if offset else "") if q)
-        base = reverse("coaching_section", args=[self.key])
-        return f"{base}?{query}" if query else base
-
-    @property
-    def next_offset(self) -> int:
-        return self.offset + len(self.cards)
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.count - self.next_offset)
-
-    @property
-    def next_count(self) -> int:
-        return min(PAGE_SIZE, self.remaining)
-
-    @property
-    def next_url(self) -> str:
-        return self.url(self.next_offset)
-
-
-@dataclass
-class Widget:
-    scope: str
-    refresh_url: str
-    suggest_url: str | None
-    can_view: bool
-    sections: list[Section] = field(default_factory=list)
-    return_url: str = "/"
-
-
-def _fill(viewer: User, sections: list[Section], *, offset: int = 0) -> None:
-    """True counts of every section in one query; a page of cards of each unfolded one; the
-    people, groups, areas and cases of all those cards in one more query."""
-    for section, count in zip(
-        sections, selectors.counts([s.sessions for s in sections]), strict=True
-    ):
-        section.count = count
-        section.offset = offset
-    rows: list[CoachingSession] = []
-    for section in sections:
-        if section.folded or section.count <= offset:
-            continue
-        page = list(section.sessions[offset : offset + PAGE_SIZE])
-        section.cards = [Card(s, {}) for s in page]
-        rows += page
-    selectors.load_related(rows)
-    now = timezone.now()
-    for section in sections:
-        for card in section.cards:
-            card.actions = allowed_actions(viewer, card.session, now)
-
-
-def _sections(
-    viewer: User, *, agent: User | None = None, case: Case | None = None
-) -> list[Section]:
-    """Every section the widget may show `viewer`, in order; those with `shown=False` appear only
-    when they have sessions."""
-    if agent is not None:
-        return [
-            Section(
-                "trainee",
-                f"Coaching sessions for {agent}",
-                f"No coaching sessions for {agent} yet.",
-                selectors.sessions_for_trainee(viewer, agent),
-                scope_query=f"agent={agent.pk}",
-            )
-        ]
-    if case is not None:
-        return [
-            Section(
-                "case",
-                f"Coaching sessions referencing {case.number}",
-                f"No coaching session references {case.number} yet.",
-                selectors.sessions_for_case(viewer, case),
-                scope_query=f"case={case.pk}",
-            )
-        ]
-    roles = role_names(viewer)
-    can_create = has_perm(viewer, Perm.CREATE_SUGGESTIONS)
-    return [
-        Section(
-            "authored",
-            "My Suggestions",
-            "You have no open suggestion."
-            if can_create
-            else "You have not suggested a coaching session yet.",
-            selectors.sessions_suggested_by_open(viewer),
-            shown=can_create,
-        ),
-        Section(
-            "authored-past",
-            "My past suggestions",
-            "None yet.",
-            selectors.sessions_suggested_by_past(viewer),
-            shown=False,
-            folded=True,
-        ),
-        Section(
-            "coach",
-            "Suggested Coaching Sessions",
-            "No suggested coaching sessions are waiting for you.",
-            selectors.sessions_to_coach(viewer),
-            shown=Role.COACH in roles,
-        ),
-        Section(
-            "coach-scheduled",
-            "Scheduled Coaching Sessions",
-            "No coaching session is scheduled with you as coach.",
-            selectors.sessions_scheduled_to_coach(viewer),
-            shown=Role.COACH in roles,
-        ),
-        Section(
-            "trainee",
-            "My Coaching Sessions",
-            "No coaching sessions for you at the moment.",
-            selectors.sessions_for_trainee_current(viewer, viewer),
-            shown=Role.AGENT in roles,
-        ),
-        Section(
-            "trainee-past",
-            "My past coaching sessions",
-            "None yet.",
-            selectors.sessions_for_trainee_past(viewer, viewer),
-            shown=False,
-            folded=True,
-        ),
-    ]
-
-
-def coaching_widget(viewer: User, *, agent: User | None = None, case: Case | None = None) -> Widget:
-    """The Coaching widget as `viewer` may see it, on the homepage, an agent's or a case's page."""
-    can_view = has_perm(viewer, Perm.VIEW_SUGGESTIONS)
-    can_create = has_perm(viewer, Perm.CREATE_SUGGESTIONS)
-    widget_url = reverse("coaching_widget")
-    new_url = reverse("session_new")
-    if agent is not None:
-        scope, query, return_url = (
-            "agent",
-            f"agent={agent.pk}",
-            reverse("agent_analytics", args=[agent.pk]),
-        )
-    elif case is not None:
-        scope, query, return_url = (
-            "case",
-            f"case={case.pk}",
-            reverse("case_analytics", args=[case.pk]),
-        )
-    else:
-        scope, query, return_url = "home", "", reverse("home")
-    widget = Widget(
-        scope,
-        f"{widget_url}?{query}" if query else widget_url,
-        (f"{new_url}?{query}" if query else new_url) if can_create else None,
-        can_view,
-        return_url=return_url,
-    )
-    if not can_view:
-        return widget
-    sections = _sections(viewer, agent=agent, case=case)
-    _fill(viewer, sections)
-    widget.sections = [s for s in sections if s.count or (s.shown and not s.folded)]
-    return widget
-
-
-def _scope(request: HttpRequest) -> tuple[User | None, Case | None, HttpResponse | None]:
-    """The agent or case a widget request is about (`?agent=` / `?case=`), or a refusal."""
-    viewer: User = request.user  # type: ignore[assignment]
-    if (raw := request.GET.get("agent", "")).isdigit():
-        agent = User.objects.filter(pk=int(raw)).first()
-        if agent is None:
-            return None, None, problem(request, 404, "There is no such agent.")
-        if not may_view_agent_page(viewer, agent):
-            return (
-                None,
-                None,
-                problem(request, 403, "You need the View Analytics permission to see this agent."),
-            )
-        return agent, None, None
-    if (raw := request.GET.get("case", "")).isdigit():
-        case = Case.objects.filter(pk=int(raw)).first()
-        if case is None:
-            return None, None, problem(request, 404, "There is no such case.")
-        if not may_view_case_page(viewer, case):
-            return (
-                None,
-                None,
-                problem(request, 403, "You need the View Analytics permission to see this case."),
-            )
-        return None, case, None
-    return None, None, None
+@login_required
+def home(request: AuthenticatedRequest) -> HttpResponse:
+    return render(request, "coaching/home.html", {"widget": home_widget(request.user)})
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    widget = coaching_widget(request.user)  # type: ignore[arg-type]
-    return render(request, "coaching/home.html", {"widget": widget})
-
-
-@login_required
-def widget_view(request: HttpRequest) -> HttpResponse:
+def widget_view(request: AuthenticatedRequest) -> HttpResponse:
     """The widget alone, for htmx to refresh it after a change."""
-    agent, case, refused = _scope(request)
-    if refused is not None:
-        return refused
-    widget = coaching_widget(request.user, agent=agent, case=case)  # type: ignore[arg-type]
+    viewer = request.user
+    if (raw := request.GET.get("agent", "")).isdigit():
+        widget = agent_widget(viewer, access_agent(viewer, int(raw)))
+    elif (raw := request.GET.get("case", "")).isdigit():
+        widget = case_widget(viewer, access_case(viewer, int(raw)))
+    else:
+        widget = home_widget(viewer)
     return render(request, "coaching/_widget.html", {"widget": widget})
 
 
 @login_required
-def section_view(request: HttpRequest, key: str) -> HttpResponse:
+def section_view(request: AuthenticatedRequest, key: str) -> HttpResponse:
     """One section's cards from `?offset=`: the next page ("Show more"), or a folded section
     when it is opened. With htmx the cards alone; without, a page of its own."""
-    viewer: User = request.user  # type: ignore[assignment]
-    if not has_perm(viewer, Perm.VIEW_SUGGESTIONS):
-        return problem(request, 403, "You need the View Suggestions permission to see sessions.")
-    agent, case, refused = _scope(request)
-    if refused is not None:
-        return refused
-    section = next((s for s in _sections(viewer, agent=agent, case=case) if s.key == key), None)
-    if section is None:
-        return problem(request, 404, "There is no such section.")
-    raw = request.GET.get("offset", "0")
-    offset = min(int(raw), 10**9) if raw.isdigit() else 0
-    section.folded = False  # opened
-    _fill(viewer, [section], offset=offset)
-    if agent is not None:
+    viewer = request.user
+    agent = case = None
+    if (raw := request.GET.get("agent", "")).isdigit():
+        agent = access_agent(viewer, int(raw))
         return_url = reverse("agent_analytics", args=[agent.pk])
-    elif case is not None:
+    elif (raw := request.GET.get("case", "")).isdigit():
+        case = access_case(viewer, int(raw))
         return_url = reverse("case_analytics", args=[case.pk])
     else:
         return_url = reverse("home")
+    if not has_perm(viewer, Perm.VIEW_SUGGESTIONS):
+        raise PermissionDenied("You need the View Suggestions permission to see sessions.")
+    section = section_of(viewer, key, agent=agent, case=case)
+    if section is None:
+        raise NotFound("There is no such section.")
+    raw = request.GET.get("offset", "0")
+    offset = min(int(raw), 10**9) if raw.isdigit() else 0
+    section.folded = False  # opened
+    fill_sections(viewer, [section], offset=offset)
     current = getattr(getattr(request, "htmx", None), "current_url_abs_path", None)
     if current and url_has_allowed_host_and_scheme(current, allowed_hosts=None):
         return_url = current  # the page the cards are on: edit and delete come back to it
-    ctx = {"section": section, "return_url": return_url, "items_only": offset > 0}
+    ctx = {"section": section, "return_url": return_url}
     if is_htmx(request):
-        return render(
-            request,
-            "coaching/_section_items.html" if offset else "coaching/_section_list.html",
-            ctx,
-        )
+        template = "coaching/_section_items.html" if offset else "coaching/_section_list.html"
+        return render(request, template, ctx)
     return render(request, "coaching/section_page.html", ctx)
 
 
 # --- the session page --------------------------------------------------------------------------
 @login_required
-def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    viewer: User = request.user  # type: ignore[assignment]
-    try:
-        session = selectors.session_for(viewer, pk)
-    except NotFound as err:
-        return from_error(request, err)
+def session_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    viewer = request.user
+    session = access_session(viewer, pk)
     history = list(selectors.session_history(session))
     return render(
         request,
@@ -418,24 +112,24 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- the suggestion form -----------------------------------------------------------------------
-MODES = {
-    "suggest": ("Suggest Session", "Suggest Session"),
-    "edit": ("Edit Suggestion", "Save Changes"),
-    "schedule": ("Schedule Session", "Schedule"),
+MODES = {  # heading, submit button
+    FormMode.SUGGEST: ("Suggest Session", "Suggest Session"),
+    FormMode.EDIT: ("Edit Suggestion", "Save Changes"),
+    FormMode.SCHEDULE: ("Schedule Session", "Schedule"),
 }
 
 
 def _form_context(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     *,
-    mode: str,
+    mode: FormMode,
     action: str,
     values: dict[str, Any],
-    errors: list[Any] | None = None,
+    errors: list[FieldError] | None = None,
     session: CoachingSession | None = None,
     origin: str = Origin.HOMEPAGE,
 ) -> dict[str, Any]:
-    known = SESSION_FIELDS + (SCHEDULE_FIELDS if mode == "schedule" else ())
+    known = SESSION_FIELDS + (SCHEDULE_FIELDS if mode == FormMode.SCHEDULE else ())
     by_field, other = errors_by_field(errors or [], known)
     areas = list(active_coaching_areas())
     if session is not None and session.coaching_area not in areas:
@@ -457,12 +151,22 @@ def _form_context(
     }
 
 
+def _party_refs(tokens: list[str]) -> list[tuple[str, int]]:
+    refs: list[tuple[str, int]] = []
+    for token in tokens:
+        try:
+            ref = PartyRef.parse(token)
+        except ValueError:
+            continue
+        refs.append((ref.type, ref.id))
+    return refs
+
+
 def _values_from_form(form: SessionForm) -> dict[str, Any]:
     """Re-show what was typed and picked (names looked up again from the tokens)."""
     d = form.data
-    party_tokens = _parse_tokens([d["coach"]] if d["coach"] else [])
-    coach = parties_by_tokens(party_tokens)
-    trainees = parties_by_tokens(_parse_tokens(d["trainees"]))
+    coach = parties_by_tokens(_party_refs([d["coach"]] if d["coach"] else []))
+    trainees = parties_by_tokens(_party_refs(d["trainees"]))
     case_ids = [int(c) for c in d["reference_case_ids"] if c.isdigit()]
     return {
         "title": d["title"],
@@ -493,60 +197,8 @@ def _values_from_session(session: CoachingSession, tz_name: str | None) -> dict[
     }
 
 
-def _render_form(request: HttpRequest, ctx: dict[str, Any], status: int = 200) -> HttpResponse:
-    template = (
-        "coaching/_session_form.html" if is_htmx(request) else "coaching/session_form_page.html"
-    )
-    return render(request, template, ctx, status=status)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def session_new(request: HttpRequest) -> HttpResponse:
-    viewer: User = request.user  # type: ignore[assignment]
-    if not has_perm(viewer, Perm.CREATE_SUGGESTIONS):
-        return problem(
-            request, 403, "You need the Create Suggestions permission to suggest a session."
-        )
-    action = reverse("session_new")
-    tz_name = viewer.time_zone
-    if request.method == "POST":
-        origin = request.POST.get("origin", Origin.HOMEPAGE)
-        if origin not in Origin.values:
-            origin = Origin.HOMEPAGE
-        form = parse_session_form(request.POST, tz_name=tz_name, mode="suggest")
-
-        def suggest() -> HttpResponse:
-            session = services.session_suggest(actor=viewer, fields=form.fields, origin=origin)
-            url = reverse("session_detail", args=[session.pk])
-            return done(request, f"Suggested “{session.title}”.", safe_next(request, url))
-
-        errors = _submit(request, form, suggest, author=viewer)
-        if isinstance(errors, HttpResponse):
-            return errors
-        ctx = _form_context(
-            request,
-            mode="suggest",
-            action=action,
-            values=_values_from_form(form),
-            errors=errors,
-            origin=origin,
-        )
-        return _render_form(request, ctx, status=422)
-
-    if (raw := request.GET.get("agent", "")).isdigit():
-        agent = User.objects.filter(pk=int(raw), is_active=True).first()
-        if agent is None:
-            return problem(request, 404, "There is no such agent.")
-        prefill = selectors.prefill_for_agent(viewer, agent)
-    elif (raw := request.GET.get("case", "")).isdigit():
-        case = Case.objects.filter(pk=int(raw)).first()
-        if case is None:
-            return problem(request, 404, "There is no such case.")
-        prefill = selectors.prefill_for_case(viewer, case)
-    else:
-        prefill = selectors.prefill_for_homepage(viewer)
-    values = {
+def _values_from_prefill(prefill: Prefill, tz_name: str | None) -> dict[str, Any]:
+    return {
         "title": "",
         "coach": [],
         "trainees": [party_option(p) for p in prefill.trainee_objects],
@@ -554,143 +206,151 @@ def session_new(request: HttpRequest) -> HttpResponse:
         "expires_at": to_local_input(prefill.expires_at, tz_name),
         "reference_cases": [case_option(c) for c in prefill.reference_cases],
     }
-    ctx = _form_context(
-        request, mode="suggest", action=action, values=values, origin=prefill.origin
+
+
+def _render_form(
+    request: AuthenticatedRequest, ctx: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    template = (
+        "coaching/_session_form.html" if is_htmx(request) else "coaching/session_form_page.html"
     )
-    return _render_form(request, ctx)
+    return render(request, template, ctx, status=status)
 
 
-def _submit(
-    request: HttpRequest,
-    form: SessionForm,
-    run: Callable[[], HttpResponse],
+def _form_page(
+    request: AuthenticatedRequest,
     *,
-    author: User | None,
-    mode: str = "suggest",
+    mode: FormMode,
+    initial: Callable[[], tuple[dict[str, Any], str]],
+    run: Callable[[SessionForm], tuple[str, int]],
     session: CoachingSession | None = None,
-) -> HttpResponse | list[FieldError]:
-    """The one way a form reaches its service: a form that did not even parse gets the rules'
-    errors for every field at once; otherwise the service runs (`run` answers its success), and
-    its field errors come back for the form, any other refusal as an error page."""
-    viewer: User = request.user  # type: ignore[assignment]
+) -> HttpResponse:
+    """The suggestion form in any of its uses. GET shows it with the `initial()` values (and
+    origin). POST parses it and, when it parses, runs the service (`run` answers the message and
+    the session's id) and answers `done`; otherwise, or when the service refuses the values, the
+    form comes back with every error at once (422): a field that did not parse, then the rules'
+    errors for the rest. Any other refusal goes on to the middleware."""
+    viewer = request.user
+    action = request.path
+    if request.method != "POST":
+        values, origin = initial()
+        ctx = _form_context(
+            request, mode=mode, action=action, values=values, session=session, origin=origin
+        )
+        return _render_form(request, ctx)
+    keep_expiry = session.expires_at if mode == FormMode.EDIT and session is not None else None
+    form = parse_session_form(
+        request.POST, tz_name=viewer.time_zone, mode=mode, keep_expiry=keep_expiry
+    )
+    author = session.suggested_by if session is not None else viewer
+    errors: HttpResponse | list[FieldError]
     if form.errors:
         current = services.resolved_of(session) if session is not None else None
-        return with_rule_errors(
+        errors = with_rule_errors(
             form, author=author, tz_name=viewer.time_zone, current=current, mode=mode
         )
-    try:
-        return run()
-    except ValidationFailed as err:
-        return err.errors
-    except ApplicationError as err:
-        return from_error(request, err)
+    else:
 
+        def attempt() -> HttpResponse:
+            message, session_id = run(form)
+            url = reverse("session_detail", args=[session_id])
+            return done(request, message, safe_next(request, url))
 
-def _session_or_problem(request: HttpRequest, pk: int) -> CoachingSession | HttpResponse:
-    try:
-        return selectors.session_for(request.user, pk)  # type: ignore[arg-type]
-    except NotFound as err:
-        return from_error(request, err)
-
-
-def _refusal(request: HttpRequest, session: CoachingSession, action: str) -> HttpResponse | None:
-    """Why `action` is refused (state first: a closed suggestion is 409 for everyone), or None."""
-    from .policies import decline_denial, manage_denial, schedule_denial, state_denial
-
-    viewer = request.user
-    if allowed_actions(viewer, session)[action]:  # type: ignore[arg-type]
-        return None
-    denial = {
-        "edit": manage_denial,
-        "delete": manage_denial,
-        "schedule": schedule_denial,
-        "decline": decline_denial,
-    }[action](viewer, session)  # type: ignore[arg-type]
-    err = denial or state_denial(session)
-    assert err is not None
-    return from_error(request, err)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    viewer: User = request.user  # type: ignore[assignment]
-    session = _session_or_problem(request, pk)
-    if isinstance(session, HttpResponse):
-        return session
-    if (refused := _refusal(request, session, "edit")) is not None:
-        return refused
-    action = reverse("session_edit", args=[pk])
-    if request.method == "POST":
-        form = parse_session_form(
-            request.POST, tz_name=viewer.time_zone, mode="edit", keep_expiry=session.expires_at
-        )
-
-        def edit() -> HttpResponse:
-            services.session_edit(actor=viewer, session_id=pk, fields=form.fields)
-            url = reverse("session_detail", args=[pk])
-            return done(request, "Your changes are saved.", safe_next(request, url))
-
-        errors = _submit(request, form, edit, author=session.suggested_by, session=session)
-        if isinstance(errors, HttpResponse):
-            return errors
-        ctx = _form_context(
-            request,
-            mode="edit",
-            action=action,
-            values=_values_from_form(form),
-            errors=errors,
-            session=session,
-        )
-        return _render_form(request, ctx, status=422)
-    values = _values_from_session(session, viewer.time_zone)
-    ctx = _form_context(request, mode="edit", action=action, values=values, session=session)
-    return _render_form(request, ctx)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def session_schedule(request: HttpRequest, pk: int) -> HttpResponse:
-    viewer: User = request.user  # type: ignore[assignment]
-    session = _session_or_problem(request, pk)
-    if isinstance(session, HttpResponse):
-        return session
-    if (refused := _refusal(request, session, "schedule")) is not None:
-        return refused
-    action = reverse("session_schedule", args=[pk])
-    if request.method == "POST":
-        form = parse_session_form(request.POST, tz_name=viewer.time_zone, mode="schedule")
-
-        def schedule() -> HttpResponse:
-            services.session_schedule(
-                actor=viewer,
-                session_id=pk,
-                starts_at=form.starts_at,
-                duration_minutes=form.duration_minutes,
-                location=form.location,
-                fields=form.fields,
-            )
-            url = reverse("session_detail", args=[pk])
-            return done(request, f"Scheduled “{session.title}”.", safe_next(request, url))
-
-        errors = _submit(
-            request, form, schedule, author=session.suggested_by, mode="schedule", session=session
-        )
-        if isinstance(errors, HttpResponse):
-            return errors
-        values = _values_from_form(form)
+        errors = form_errors(attempt)
+    if isinstance(errors, HttpResponse):
+        return errors
+    values = _values_from_form(form)
+    if mode == FormMode.SCHEDULE and session is not None:
         values["expires_at"] = to_local_input(session.expires_at, viewer.time_zone)
-        ctx = _form_context(
-            request, mode="schedule", action=action, values=values, errors=errors, session=session
+    ctx = _form_context(
+        request,
+        mode=mode,
+        action=action,
+        values=values,
+        errors=errors,
+        session=session,
+        origin=form.origin,
+    )
+    return _render_form(request, ctx, status=422)
+
+
+def _prefill(request: AuthenticatedRequest) -> Prefill:
+    """The form's starting values for the page it was opened from: an agent's or a case's, which
+    the viewer must be able to open (as for the API's prefill), or the homepage."""
+    viewer = request.user
+    if (raw := request.GET.get("agent", "")).isdigit():
+        agent = access_agent(viewer, int(raw), require_active=True)
+        return selectors.prefill_for_agent(viewer, agent)
+    if (raw := request.GET.get("case", "")).isdigit():
+        return selectors.prefill_for_case(viewer, access_case(viewer, int(raw)))
+    return selectors.prefill_for_homepage(viewer)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_new(request: AuthenticatedRequest) -> HttpResponse:
+    viewer = request.user
+    if (refused := suggest_denial(viewer)) is not None:
+        raise refused
+
+    def initial() -> tuple[dict[str, Any], str]:
+        prefill = _prefill(request)
+        return _values_from_prefill(prefill, viewer.time_zone), prefill.origin
+
+    def suggest(form: SessionForm) -> tuple[str, int]:
+        session = services.session_suggest(actor=viewer, fields=form.fields, origin=form.origin)
+        return f"Suggested “{session.title}”.", session.pk
+
+    return _form_page(request, mode=FormMode.SUGGEST, initial=initial, run=suggest)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    viewer = request.user
+    session = access_session(viewer, pk, Verb.EDIT)
+
+    def edit(form: SessionForm) -> tuple[str, int]:
+        services.session_edit(actor=viewer, session_id=pk, fields=form.fields)
+        return "Your changes are saved.", pk
+
+    return _form_page(
+        request,
+        mode=FormMode.EDIT,
+        initial=lambda: (_values_from_session(session, viewer.time_zone), session.origin),
+        run=edit,
+        session=session,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_schedule(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    viewer = request.user
+    session = access_session(viewer, pk, Verb.SCHEDULE)
+
+    def schedule(form: SessionForm) -> tuple[str, int]:
+        services.session_schedule(
+            actor=viewer,
+            session_id=pk,
+            starts_at=form.starts_at,
+            duration_minutes=form.duration_minutes,
+            location=form.location,
+            fields=form.fields,
         )
-        return _render_form(request, ctx, status=422)
-    values = _values_from_session(session, viewer.time_zone)
-    ctx = _form_context(request, mode="schedule", action=action, values=values, session=session)
-    return _render_form(request, ctx)
+        return f"Scheduled “{session.title}”.", pk
+
+    return _form_page(
+        request,
+        mode=FormMode.SCHEDULE,
+        initial=lambda: (_values_from_session(session, viewer.time_zone), session.origin),
+        run=schedule,
+        session=session,
+    )
 
 
 def _dialog(
-    request: HttpRequest, template: str, ctx: dict[str, Any], status: int = 200
+    request: AuthenticatedRequest, template: str, ctx: dict[str, Any], status: int = 200
 ) -> HttpResponse:
     ctx = {**ctx, "as_page": not is_htmx(request), "next": safe_next(request, "")}
     if is_htmx(request):
@@ -700,18 +360,10 @@ def _dialog(
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def session_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    viewer: User = request.user  # type: ignore[assignment]
-    session = _session_or_problem(request, pk)
-    if isinstance(session, HttpResponse):
-        return session
-    if (refused := _refusal(request, session, "delete")) is not None:
-        return refused
+def session_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    session = access_session(request.user, pk, Verb.DELETE)
     if request.method == "POST":
-        try:
-            services.session_delete(actor=viewer, session_id=pk)
-        except ApplicationError as err:
-            return from_error(request, err)
+        services.session_delete(actor=request.user, session_id=pk)
         url = reverse("session_detail", args=[pk])
         return done(request, f"Deleted the suggestion “{session.title}”.", safe_next(request, url))
     return _dialog(request, "coaching/_delete_dialog.html", {"session": session})
@@ -719,31 +371,21 @@ def session_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def session_decline(request: HttpRequest, pk: int) -> HttpResponse:
-    viewer: User = request.user  # type: ignore[assignment]
-    session = _session_or_problem(request, pk)
-    if isinstance(session, HttpResponse):
-        return session
-    if (refused := _refusal(request, session, "decline")) is not None:
-        return refused
+def session_decline(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    session = access_session(request.user, pk, Verb.DECLINE)
+    reason = request.POST.get("reason", "")
     if request.method == "POST":
-        reason = request.POST.get("reason", "")
-        try:
-            services.session_decline(actor=viewer, session_id=pk, reason=reason)
-        except ValidationFailed as err:
-            errors = err.errors
-        except ApplicationError as err:
-            return from_error(request, err)
-        else:
+
+        def decline() -> HttpResponse:
+            services.session_decline(actor=request.user, session_id=pk, reason=reason)
             url = reverse("session_detail", args=[pk])
             return done(request, f"Declined “{session.title}”.", safe_next(request, url))
+
+        errors = form_errors(decline)
+        if isinstance(errors, HttpResponse):
+            return errors
         error = " ".join(e.message for e in errors)
-        return _dialog(
-            request,
-            "coaching/_decline_dialog.html",
-            {"session": session, "reason": reason, "error": error},
-            status=422,
-        )
-    return _dialog(
-        request, "coaching/_decline_dialog.html", {"session": session, "reason": "", "error": ""}
-    )
+        ctx = {"session": session, "reason": reason, "error": error}
+        return _dialog(request, "coaching/_decline_dialog.html", ctx, status=422)
+    ctx = {"session": session, "reason": "", "error": ""}
+    return _dialog(request, "coaching/_decline_dialog.html", ctx)

@@ -21,6 +21,7 @@ from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.urls import URLPattern, URLResolver
 from django.views.decorators.csp import csp_override
@@ -30,8 +31,6 @@ from ninja.openapi.schema import OpenAPISchema
 from ninja.parser import Parser
 
 from config.errors_views import (
-    CODE_INTERNAL_ERROR,
-    CODE_METHOD_NOT_ALLOWED,
     PROBLEM_CONTENT_TYPE,
     problem_response,
 )
@@ -42,6 +41,7 @@ from core.errors import (
     MalformedRequest,
     NotAuthenticated,
 )
+from core.middleware import too_large_body
 from tokens.auth import BearerTokenAuth, SessionCookieAuth
 
 log = logging.getLogger("django.request")
@@ -60,7 +60,9 @@ the `X-CSRFToken` header.
 `method_not_allowed`, 409 `invalid_state`, 412 `version_conflict` (If-Match), 422
 `validation_failed` (a missing required field has code `required`; a value out of its declared
 bounds `out_of_range` / `too_long`; an unknown choice `invalid`; the business rules' own codes),
-500 `internal_error`.
+413 `request_too_large` (a body above 2.5 MiB), 414 `uri_too_long` (a query string above 4096
+bytes), 429 `too_many_attempts` (sign-in locked after repeated wrong passwords; `Retry-After`
+says for how many seconds), 500 `internal_error`.
 
 **Lists** take `limit` (default 20, at most 100) and `offset`, answer `{"items": [...], "count": N}`
 and are ordered deterministically. **Times** are ISO 8601 with offset, answered in UTC.
@@ -102,6 +104,21 @@ ETAG_HEADER = {
     "description": 'The session\'s version as an entity tag, e.g. `"3"`.',
     "schema": {"type": "string"},
 }
+RETRY_AFTER_HEADER = {
+    "description": "Seconds until signing in is allowed again.",
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+}
+
+
+# Refusals any operation may answer, before its own code runs (core/middleware.py).
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+LIMIT_RESPONSES = {
+    "414": "URI too long: the query string has more than 4096 bytes (`uri_too_long`).",
+}
+BODY_LIMIT_RESPONSES = {
+    "413": "Request too large: the body has more than 2.5 MiB (`request_too_large`); nothing is "
+    "written.",
+}
 
 
 class ProblemAPI(NinjaAPI):
@@ -113,6 +130,20 @@ class ProblemAPI(NinjaAPI):
                 if any(path.endswith(p) and method == m for m, p in ETAG_OPERATIONS):
                     responses = operation["responses"]
                     responses[200 if 200 in responses else "200"]["headers"] = {"ETag": ETAG_HEADER}
+                limits = dict(LIMIT_RESPONSES)
+                if "requestBody" in operation:
+                    limits.update(BODY_LIMIT_RESPONSES)
+                for status, description in limits.items():
+                    operation["responses"].setdefault(
+                        status,
+                        {
+                            "description": description,
+                            "content": {"application/json": {"schema": PROBLEM_REF}},
+                        },
+                    )
+                if "429" in operation["responses"] or 429 in operation["responses"]:
+                    too_many = operation["responses"].get("429") or operation["responses"][429]
+                    too_many["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
                 for status, response in operation.get("responses", {}).items():
                     content = response.get("content")
                     if int(status) >= 400 and content:
@@ -134,7 +165,7 @@ def _problem_on_405(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
         if isinstance(response, HttpResponseNotAllowed):
             return problem_response(
                 status=405,
-                code=CODE_METHOD_NOT_ALLOWED,
+                code=ErrorCode.METHOD_NOT_ALLOWED,
                 title="Method not allowed",
                 detail=f"{request.method} is not allowed here; use {response['Allow']}.",
                 headers={"Allow": response["Allow"]},
@@ -270,6 +301,12 @@ def on_permission_denied(request: HttpRequest, exc: DjangoPermissionDenied) -> H
     )
 
 
+@api.exception_handler(RequestDataTooBig)
+def on_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    # A body sent without Content-Length (chunked) is only found too large when read.
+    return too_large_body(request)
+
+
 @api.exception_handler(Exception)
 def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     log.error(
@@ -280,7 +317,7 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     )
     return problem_response(
         status=500,
-        code=CODE_INTERNAL_ERROR,
+        code=ErrorCode.INTERNAL_ERROR,
         title="Internal server error",
         detail="The server failed to answer this request; the error has been logged.",
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from django.db.models import QuerySet
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
+
+from core.errors import ErrorCode, FieldCode
 
 # Database keys are 64-bit; a larger number would overflow the driver instead of finding nothing.
 MAX_ID = 2**63 - 1
@@ -43,10 +46,22 @@ def _clean_text(value: str) -> str:
 Text = Annotated[str, Field(pattern=r"^[^\x00]*$"), AfterValidator(_clean_text)]
 
 
+# ISO 8601 date and time (the offset is checked by the rules, which name the field: 422).
+ISO_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?"
+)
+
+
 def _time_text(value: object) -> object:
-    # JSON has no time type: a time is an ISO 8601 string, never a number of seconds.
-    if not isinstance(value, str | datetime):
-        raise PydanticCustomError("datetime_type", "Give the time as an ISO 8601 string.")
+    # JSON has no time type: a time is an ISO 8601 string, never a number of seconds (pydantic
+    # would read "1893456000" as Unix seconds).
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not ISO_TIME.fullmatch(value):
+        raise PydanticCustomError(
+            "datetime_type",
+            "Give the time as an ISO 8601 string with its offset, e.g. 2030-03-04T10:00:00+01:00.",
+        )
     return value
 
 
@@ -83,11 +98,7 @@ class Out(BaseModel):
 
 class FieldErrorOut(Out):
     field: str = Field(description="The field (dotted path for nested values) that is violated.")
-    code: str = Field(
-        description="Machine code: required, too_long, in_past, too_far, unknown_id, inactive, "
-        "duplicate, out_of_range, empty_group, invalid, or one of the rule codes "
-        "(supervisor_cannot_be_coach, ...)."
-    )
+    code: FieldCode = Field(description="Which rule the value breaks.")
     message: str
 
 
@@ -98,19 +109,12 @@ class Problem(Out):
     title: str
     status: int
     detail: str
-    code: str = Field(
-        description="malformed_request (400), not_authenticated (401), permission_denied (403), "
-        "not_found (404), method_not_allowed (405), invalid_state (409), version_conflict (412), "
-        "validation_failed (422), internal_error (500)."
-    )
+    code: ErrorCode = Field(description="What went wrong; the API's description lists when each.")
     errors: list[FieldErrorOut]
 
 
 def problems(*statuses: int) -> dict[int, Any]:
     return {status: Problem for status in statuses}
-
-
-T = TypeVar("T")
 
 
 def page(qs: QuerySet[Any], *, limit: int, offset: int) -> tuple[list[Any], int]:
@@ -120,4 +124,5 @@ def page(qs: QuerySet[Any], *, limit: int, offset: int) -> tuple[list[Any], int]
 
 LIMIT_DESCRIPTION = f"Page size (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})."
 OFFSET_DESCRIPTION = "How many items to skip."
-SEARCH_DESCRIPTION = "Case-insensitive text to look for."
+SEARCH_MAX = 100  # as in the pages' search boxes
+SEARCH_DESCRIPTION = f"Case-insensitive text to look for (at most {SEARCH_MAX} characters)."

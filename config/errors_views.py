@@ -12,21 +12,17 @@ from collections.abc import Iterable, Mapping
 from django.http import HttpRequest, HttpResponse
 from django.views import defaults
 
-from core.errors import FieldError
+from core.errors import ErrorCode, FieldError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://coaching.example/problems/"
 API_PREFIX = "/api/"
 
-# Codes beyond the contract's table, for statuses it does not list.
-CODE_METHOD_NOT_ALLOWED = "method_not_allowed"
-CODE_INTERNAL_ERROR = "internal_error"
-
 
 def problem_body(
     *,
     status: int,
-    code: str,
+    code: ErrorCode,
     title: str,
     detail: str,
     errors: Iterable[FieldError | Mapping[str, str]] = (),
@@ -44,7 +40,7 @@ def problem_body(
 def problem_response(
     *,
     status: int,
-    code: str,
+    code: ErrorCode,
     title: str,
     detail: str,
     errors: Iterable[FieldError | Mapping[str, str]] = (),
@@ -61,16 +57,39 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
+def refusal(
+    request: HttpRequest,
+    *,
+    status: int,
+    code: ErrorCode,
+    title: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+) -> HttpResponse:
+    """A refusal decided before any view runs: problem+json under /api/, plain text elsewhere
+    (no page template: the middleware that renders pages has not run yet)."""
+    if _is_api(request):
+        return problem_response(
+            status=status, code=code, title=title, detail=detail, headers=headers
+        )
+    return HttpResponse(
+        f"{title}. {detail}\n",
+        status=status,
+        content_type="text/plain; charset=utf-8",
+        headers=headers,
+    )
+
+
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
         return problem_response(
             status=404,
-            code="not_found",
+            code=ErrorCode.NOT_FOUND,
             title="Not found",
             detail=f"There is no API resource at {request.path}.",
         )
     # Renders templates/404.html, or Django's plain page when the template is missing.
-    return defaults.page_not_found(request, exception)  # type: ignore[arg-type]
+    return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -78,30 +97,30 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
         return problem_response(
             status=500,
-            code=CODE_INTERNAL_ERROR,
+            code=ErrorCode.INTERNAL_ERROR,
             title="Internal server error",
             detail="The server failed to answer this request; the error has been logged.",
         )
     return defaults.server_error(request)
 
 
-def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return problem_response(
             status=400,
-            code="malformed_request",
+            code=ErrorCode.MALFORMED_REQUEST,
             title="Malformed request",
             detail="The request could not be read.",
         )
-    return defaults.bad_request(request, exception)  # type: ignore[arg-type]
+    return defaults.bad_request(request, exception)
 
 
-def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return problem_response(
             status=403,
-            code="permission_denied",
+            code=ErrorCode.PERMISSION_DENIED,
             title="Permission denied",
-            detail=str(exception) if exception and str(exception) else "You may not do this.",
+            detail=str(exception) or "You may not do this.",
         )
-    return defaults.permission_denied(request, exception)  # type: ignore[arg-type]
+    return defaults.permission_denied(request, exception)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -59,9 +60,12 @@ INSTALLED_APPS = [
     "notifications",
     "demo",
     "tokens",
+    "axes",
 ]
 
 MIDDLEWARE = [
+    # First: an over-long URL or body is refused before anything reads it.
+    "core.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -73,6 +77,10 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "core.middleware.UserTimezoneMiddleware",
+    "core.middleware.ApplicationErrorMiddleware",
+    "core.middleware.HtmxLoginRedirectMiddleware",
+    # Last, so it sees the answer of a refused sign-in and turns it into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -95,6 +103,8 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "core.context_processors.header",
             ],
+            # Time filters that cannot fail a page (core/templatetags/times.py).
+            "builtins": ["core.templatetags.times"],
         },
     },
 ]
@@ -134,6 +144,30 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # --- Auth -------------------------------------------------------------------------------------
+# django-axes stops online password guessing on the login page and POST /api/v1/auth/token: after
+# LOGIN_FAILURE_LIMIT wrong passwords for one account, or from one client address, that account or
+# address is refused for LOGIN_LOCKOUT_MINUTES after its last failure. The counters are rows in the
+# database, so every web process sees the same ones; a successful sign-in clears those of its
+# account and address (an office behind one address is not locked out by a few typos).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("LOGIN_THROTTLE", True)
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "core.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "core.lockout.client_ip"
+AXES_VERBOSE = False
+# Masked in the form data axes keeps of a failed attempt (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
+# Behind a reverse proxy the client's address is read from the header the proxies append to, one
+# hop per trusted proxy from the right (what a client writes there itself is never trusted).
+TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "X-Forwarded-For")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -190,8 +224,19 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# SECURE_COOKIES=1 says "this site is served over HTTPS": cookies go over HTTPS only, plain HTTP is
+# redirected to HTTPS and browsers are told (HSTS) to use nothing else for a year.
+HTTPS = env_bool("SECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+# Behind a proxy that ends TLS: the header it sets to "https" (e.g. X-Forwarded-Proto), so the
+# redirect above does not loop. Only set it when the proxy always sets (or strips) that header.
+if _proto_header := os.environ.get("SECURE_PROXY_SSL_HEADER", ""):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proto_header.upper().replace("-", "_"), "https")
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
@@ -215,6 +260,14 @@ EMAIL_RETRY_BASE_SECONDS = int(os.environ.get("EMAIL_RETRY_BASE_SECONDS", "30"))
 # A delivery claimed this long ago and never finished is marked "uncertain", never resent.
 EMAIL_CLAIM_TIMEOUT_SECONDS = int(os.environ.get("EMAIL_CLAIM_TIMEOUT_SECONDS", "600"))
 API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "30"))
+# Input limits: a request body above DATA_UPLOAD_MAX_MEMORY_SIZE answers 413, a query string
+# above MAX_QUERY_STRING_BYTES answers 414 (both problem+json under /api/), before any reading.
+DATA_UPLOAD_MAX_MEMORY_SIZE = (
+    2_621_440  # 2.5 MiB (Django's default, stated because it is a limit we document)
+)
+MAX_QUERY_STRING_BYTES = 4096
+# Times a person may store: how far ahead a session may be scheduled (calendar months).
+COACHING_MAX_SCHEDULE_MONTHS = int(os.environ.get("COACHING_MAX_SCHEDULE_MONTHS", "24"))
 
 LOGGING = {
     "version": 1,
@@ -226,6 +279,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # One line per task run is noise at INFO; failures still show.
         "django.tasks": {"level": os.environ.get("TASK_LOG_LEVEL", "WARNING")},
+        # Each failed sign-in and each lockout is a warning; the rest of its chatter is not.
+        "axes": {"level": "WARNING"},
     },
 }
 

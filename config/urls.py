@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("directory.urls")),
+    path("", include("analytics.urls")),
     path("", include("notifications.urls")),
     path("", include("coaching.urls")),
 ]

@@ -7,16 +7,15 @@ from typing import Any
 from django.http import HttpRequest
 
 from directory.permissions import Perm, has_perm
+from notifications.services import unread_count
 
 
 def header(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from notifications.services import unread_count
-
     return {
-        "unread_notifications": unread_count(user),  # type: ignore[arg-type]
+        "unread_notifications": unread_count(user),
         "can_view_suggestions": has_perm(user, Perm.VIEW_SUGGESTIONS),
         "can_create_suggestions": has_perm(user, Perm.CREATE_SUGGESTIONS),
         "can_view_analytics": has_perm(user, Perm.VIEW_ANALYTICS),

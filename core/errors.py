@@ -17,6 +17,12 @@ class ErrorCode(StrEnum):
     INVALID_STATE = "invalid_state"
     VERSION_CONFLICT = "version_conflict"
     VALIDATION_FAILED = "validation_failed"
+    # Answered by the HTTP layer only; no service raises these.
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    INTERNAL_ERROR = "internal_error"
+    REQUEST_TOO_LARGE = "request_too_large"
+    URI_TOO_LONG = "uri_too_long"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
 
 
 class FieldCode(StrEnum):
@@ -87,6 +93,3 @@ class ValidationFailed(ApplicationError):
 
     def __init__(self, errors: list[FieldError], message: str | None = None):
         super().__init__(message or "; ".join(e.message for e in errors), errors=errors)
-
-    def for_field(self, field: str) -> list[FieldError]:
-        return [e for e in self.errors if e.field == field]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
 
 def drain_tasks(*, max_tasks: int = 10_000) -> int:
     """Run every task that is due now (respecting `run_after`), as `db_worker --batch` would.
     Returns how many ran. Tasks that a task enqueues for later are left for a later call."""
-    from django_tasks_db.management.commands.db_worker import Worker
-
     worker = Worker(
         queue_names=["*"],
         interval=0,

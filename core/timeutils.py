@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import zoneinfo
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from django.conf import settings
@@ -48,3 +48,15 @@ def max_expiry(*, tz_name: str | None = None, now: datetime | None = None) -> da
 
 def all_time_zones() -> list[str]:
     return sorted(zoneinfo.available_timezones())
+
+
+def localized(moment: datetime, tz_name: str | None = None) -> datetime:
+    """`moment` in the user's zone (`tz_name`, else the active one) for display. A moment at the
+    edge of what Python can hold (9999-12-31T23:00Z seen from east of UTC) has no local time; it
+    is shown in UTC then, rather than failing the page."""
+    if timezone.is_naive(moment):
+        return moment
+    try:
+        return moment.astimezone(zone(tz_name) if tz_name else timezone.get_current_timezone())
+    except (OverflowError, ValueError):
+        return moment.astimezone(UTC)

@@ -30,6 +30,7 @@ from django.core.management.color import no_style
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from coaching.messaging import render
 from coaching.models import (
     Action,
     CancelReason,
@@ -312,7 +313,7 @@ class Writer:
     written: list[type[models.Model]] = field(default_factory=list)
 
     def next_id(self, model: type[models.Model]) -> int:
-        top = model._default_manager.aggregate(m=models.Max("pk"))["m"]  # type: ignore[attr-defined]
+        top = model._default_manager.aggregate(m=models.Max("pk"))["m"]
         return (top or 0) + 1
 
     def write(
@@ -688,21 +689,6 @@ NOTIFICATION_FIELDS = [
     "email_last_error",
 ]
 
-TEXT_SUGGESTED = "{author} suggested a coaching session."
-TEXT_CANCELED_BY_SUPERVISOR = "Suggested Coaching Session has been canceled."
-TEXT_EXPIRED = (
-    "Coaching Session has been canceled because the suggested coaching session was not scheduled "
-    "and has expired."
-)
-TEXT_CANCELED_BY_COACH = (
-    "Coaching Session has been canceled as {coach} has declined the suggested session because "
-    "of {reason}."
-)
-TEXT_CANCELED_BY_TRAINEE = (
-    "Coaching Session has been canceled as {trainee} has declined the suggested session because "
-    "of {reason}."
-)
-TEXT_SCHEDULED = "{coach} has scheduled a session based on your suggestion."
 DECLINE_REASONS = [
     "already attended this module",
     "on leave for the next two weeks",
@@ -833,7 +819,7 @@ class SessionMaker:
             t,
             sid,
             Kind.SESSION_SUGGESTED,
-            TEXT_SUGGESTED.format(author=org.name[author]),
+            render(Action.SUGGESTED, author=org.name[author]),
             self.recipients(coach_user, coach_group),
             created,
             author,
@@ -849,7 +835,7 @@ class SessionMaker:
                 t,
                 sid,
                 Kind.SESSION_EXPIRED,
-                TEXT_EXPIRED,
+                render(Action.EXPIRED),
                 [*self.recipients(coach_user, coach_group), author],
                 expires,
                 None,
@@ -873,7 +859,7 @@ class SessionMaker:
                     t,
                     sid,
                     Kind.SESSION_SCHEDULED,
-                    TEXT_SCHEDULED.format(coach=org.name[coach]),
+                    render(Action.SCHEDULED, actor=org.name[coach]),
                     [author],
                     acted,
                     coach,
@@ -885,7 +871,7 @@ class SessionMaker:
                     t,
                     sid,
                     Kind.SESSION_CANCELED_BY_SUPERVISOR,
-                    TEXT_CANCELED_BY_SUPERVISOR,
+                    render(Action.DELETED),
                     self.recipients(coach_user, coach_group),
                     acted,
                     author,
@@ -899,7 +885,7 @@ class SessionMaker:
                     t,
                     sid,
                     Kind.SESSION_CANCELED_BY_COACH,
-                    TEXT_CANCELED_BY_COACH.format(coach=org.name[coach], reason=reason),
+                    render(Action.DECLINED_BY_COACH, actor=org.name[coach], reason=reason),
                     [author],
                     acted,
                     coach,
@@ -913,7 +899,7 @@ class SessionMaker:
                     t,
                     sid,
                     Kind.SESSION_CANCELED_BY_TRAINEE,
-                    TEXT_CANCELED_BY_TRAINEE.format(trainee=org.name[trainee], reason=reason),
+                    render(Action.DECLINED_BY_TRAINEE, actor=org.name[trainee], reason=reason),
                     [author, *self.recipients(coach_user, coach_group)],
                     acted,
                     trainee,
@@ -926,7 +912,7 @@ class SessionMaker:
                 t,
                 sid,
                 Kind.SESSION_EXPIRED,
-                TEXT_EXPIRED,
+                render(Action.EXPIRED),
                 [*self.recipients(coach_user, coach_group), author],
                 expires,
                 None,

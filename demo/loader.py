@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from coaching.models import CoachingSession
-from coaching.rules import PartyRef, SessionFields
+from coaching.rules import SessionFields
 from directory.models import (
     Case,
     CaseParticipant,
@@ -22,6 +22,7 @@ from directory.models import (
     UserGroup,
     UserGroupMembership,
 )
+from directory.parties import PartyRef
 from directory.permissions import ROLE_PERMISSIONS, Role
 
 PASSWORD = "demo"

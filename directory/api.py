@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from ninja import Query, Router
 
 from config.api_common import (
@@ -12,15 +12,17 @@ from config.api_common import (
     MAX_OFFSET,
     OFFSET_DESCRIPTION,
     SEARCH_DESCRIPTION,
+    SEARCH_MAX,
     Id,
     Text,
     page,
     problems,
 )
 from core.errors import NotFound
+from core.http import AuthenticatedRequest
 from directory import selectors
-from directory.models import Case, UserGroup
-from directory.policies import may_view_case_page
+from directory.models import UserGroup
+from directory.policies import access_case
 from directory.schemas import (
     CaseDetailOut,
     CasePage,
@@ -35,13 +37,13 @@ router = Router(tags=["directory"])
 
 Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=LIMIT_DESCRIPTION)
 Offset = Query(0, ge=0, le=MAX_OFFSET, description=OFFSET_DESCRIPTION)
-Search = Query("", description=SEARCH_DESCRIPTION)
+Search = Query("", max_length=SEARCH_MAX, description=SEARCH_DESCRIPTION)
 IncludeInactive = Query(False, description="Also list users removed from the directory.")
 
 
 @router.get("/users", response={200: UserPage, **problems(400, 401, 422)})
 def list_users(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     search: Text = Search,
     include_inactive: bool = IncludeInactive,
     limit: int = Limit,
@@ -54,16 +56,16 @@ def list_users(
 
 
 @router.delete("/users/{id}", response={204: None, **problems(400, 401, 403, 404, 422)})
-def delete_user(request: HttpRequest, id: Id) -> HttpResponse:
+def delete_user(request: AuthenticatedRequest, id: Id) -> HttpResponse:
     """Remove a user from the directory (QM Admin only): the account is deactivated, history keeps
     the name, and their open suggestions stay as they are."""
-    user_deactivate(actor=request.auth, user_id=id)  # type: ignore[attr-defined]
+    user_deactivate(actor=request.auth, user_id=id)
     return HttpResponse(status=204)
 
 
 @router.get("/user-groups", response={200: UserGroupPage, **problems(400, 401, 422)})
 def list_user_groups(
-    request: HttpRequest, search: Text = Search, limit: int = Limit, offset: int = Offset
+    request: AuthenticatedRequest, search: Text = Search, limit: int = Limit, offset: int = Offset
 ) -> dict[str, object]:
     """User groups (pickable as coach or trainees), ordered by name, with their active members."""
     qs = selectors.with_member_count(selectors.search_groups(search))
@@ -72,34 +74,32 @@ def list_user_groups(
 
 
 @router.get("/user-groups/{id}", response={200: UserGroupDetailOut, **problems(400, 401, 404, 422)})
-def get_user_group(request: HttpRequest, id: Id) -> dict[str, object]:
+def get_user_group(request: AuthenticatedRequest, id: Id) -> dict[str, object]:
     group = selectors.with_member_count(UserGroup.objects.filter(pk=id)).first()
     if group is None:
         raise NotFound(f"There is no user group with id {id}.")
     return {
         "id": group.pk,
         "name": group.name,
-        "member_count": group.member_count,  # type: ignore[attr-defined]
+        "member_count": group.member_count,  # type: ignore[attr-defined]  # annotated
         "members": list(selectors.group_members(group)),
     }
 
 
 @router.get("/cases", response={200: CasePage, **problems(400, 401, 422)})
 def list_cases(
-    request: HttpRequest, search: Text = Search, limit: int = Limit, offset: int = Offset
+    request: AuthenticatedRequest, search: Text = Search, limit: int = Limit, offset: int = Offset
 ) -> dict[str, object]:
     """Cases by number or subject, newest first. Without View Analytics, only one's own cases."""
-    qs = selectors.search_cases(search, viewer=request.auth)  # type: ignore[attr-defined]
+    qs = selectors.search_cases(search, viewer=request.auth)
     items, count = page(qs, limit=limit, offset=offset)
     return {"items": items, "count": count}
 
 
 @router.get("/cases/{id}", response={200: CaseDetailOut, **problems(400, 401, 404, 422)})
-def get_case(request: HttpRequest, id: Id) -> dict[str, object]:
+def get_case(request: AuthenticatedRequest, id: Id) -> dict[str, object]:
     """One case with its participants (404 for a case the caller may not open)."""
-    case = Case.objects.filter(pk=id).first()
-    if case is None or not may_view_case_page(request.auth, case):  # type: ignore[attr-defined]
-        raise NotFound(f"There is no case with id {id}, or you may not see it.")
+    case = access_case(request.auth, id, hide=True)
     return {
         "id": case.pk,
         "number": case.number,
@@ -112,7 +112,7 @@ def get_case(request: HttpRequest, id: Id) -> dict[str, object]:
 
 @router.get("/coaching-areas", response={200: CoachingAreaPage, **problems(400, 401, 422)})
 def list_coaching_areas(
-    request: HttpRequest, search: Text = Search, limit: int = Limit, offset: int = Offset
+    request: AuthenticatedRequest, search: Text = Search, limit: int = Limit, offset: int = Offset
 ) -> dict[str, object]:
     """Coaching areas in use, ordered by name."""
     qs = selectors.active_coaching_areas()

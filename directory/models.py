@@ -1,10 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Upper
-
-from core.timeutils import zone
 
 
 class User(AbstractUser):
@@ -25,17 +25,13 @@ class User(AbstractUser):
             models.Index(fields=["display_name", "id"], name="user_display_name"),
         ]
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.display_name:
             self.display_name = self.get_full_name() or self.username
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return self.display_name or self.username
-
-    @property
-    def tzinfo(self):  # type: ignore[no-untyped-def]
-        return zone(self.time_zone)
 
 
 class UserGroup(models.Model):

@@ -5,7 +5,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.db import models
+
+from core.memo import memo
+from directory.models import User
 
 
 class Perm(models.TextChoices):
@@ -44,8 +48,8 @@ def load_viewer(user: Any) -> None:
 
     Django's permission check, the QM Admin check, the role names and the user-group ids would
     each cost a query (four per request, before any work); a page asks all of them. The caches
-    are Django's own (`_user_perm_cache`, `_group_perm_cache`, `_perm_cache`) and ours
-    (`_role_names`, `_coaching_group_ids`), so every later check is answered from memory."""
+    are Django's own (`_user_perm_cache`, `_group_perm_cache`, `_perm_cache`) and the request's
+    `memo`s (role names, QM Admin, user-group ids), so every later check is answered from memory."""
     if not getattr(user, "is_authenticated", False) or getattr(user, "_viewer_loaded", False):
         return
     from django.contrib.auth.models import Group, Permission
@@ -55,7 +59,7 @@ def load_viewer(user: Any) -> None:
     from directory.models import UserGroupMembership
 
     qn = connection.ops.quote_name
-    model = UserGroupMembership._meta.get_field("user").related_model
+    model = User
     perm, ct = qn(Permission._meta.db_table), qn(ContentType._meta.db_table)
     user_perms = model.user_permissions.through._meta.db_table
     user_roles = model.groups.through._meta.db_table
@@ -81,27 +85,20 @@ def load_viewer(user: Any) -> None:
         user._user_perm_cache = facts["u"]
         user._group_perm_cache = facts["g"]
         user._perm_cache = facts["u"] | facts["g"]
-    user._role_names = frozenset(facts["r"])
-    user._coaching_group_ids = frozenset(int(g) for g in facts["m"])
+    roles = frozenset(facts["r"])
+    memo(user, "role_names", lambda: roles)
+    memo(user, "is_qm_admin", lambda: Role.QM_ADMIN in roles)
+    memo(user, "group_ids", lambda: frozenset(int(g) for g in facts["m"]))
     user._viewer_loaded = True
 
 
-def role_names(user: Any) -> frozenset[str]:
-    """The permission roles (Django groups) the user holds, cached on the user for the request."""
-    cached = getattr(user, "_role_names", None)
-    if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True))
-        user._role_names = cached
-    return cached
+def has_perm(user: User | AnonymousUser, perm: Perm) -> bool:
+    return user.is_authenticated and user.has_perm(perm.full)
 
 
-def has_perm(user: object, perm: Perm) -> bool:
-    return bool(getattr(user, "is_authenticated", False)) and user.has_perm(perm.full)  # type: ignore[attr-defined]
-
-
-def is_qm_admin(user: object) -> bool:
-    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+def is_qm_admin(user: User | AnonymousUser) -> bool:
+    if not user.is_authenticated or not user.is_active:
         return False
-    if getattr(user, "is_superuser", False):
+    if user.is_superuser:
         return True
-    return Role.QM_ADMIN in role_names(user)
+    return memo(user, "is_qm_admin", user.groups.filter(name=Role.QM_ADMIN).exists)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from config.api_common import Out
+from directory.models import ParticipantRole
+from directory.permissions import Perm, Role
 
 
 class UserOut(Out):
@@ -17,10 +17,8 @@ class UserOut(Out):
 
 
 class MeOut(UserOut):
-    permissions: list[str] = Field(
-        description="Permission codes held: view_suggestions, create_suggestions, view_analytics."
-    )
-    roles: list[str] = Field(description="Role names: QM Admin, Supervisor, Coach, Agent, Auditor.")
+    permissions: list[Perm] = Field(description="The permission codes the caller holds.")
+    roles: list[str] = Field(description=f"Role names: {', '.join(Role)}.")
     time_zone: str
 
 
@@ -42,7 +40,7 @@ class CaseOut(Out):
 
 class ParticipantOut(Out):
     user: UserOut
-    role: Literal["agent", "auditor"]
+    role: ParticipantRole
 
 
 class CaseDetailOut(CaseOut):

@@ -9,6 +9,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.memo import memo
 from directory.models import (
     Case,
     CaseParticipant,
@@ -18,7 +19,7 @@ from directory.models import (
     UserGroup,
     UserGroupMembership,
 )
-from directory.permissions import Perm, has_perm, is_qm_admin
+from directory.policies import sees_all_analytics
 
 SHORT_TERM = 3
 
@@ -96,7 +97,7 @@ def search_cases(term: str = "", *, viewer: User | None = None) -> QuerySet[Case
                 | Q(number__icontains=f"-{term}")
             )
         qs = qs.filter(match)
-    if viewer is not None and not (has_perm(viewer, Perm.VIEW_ANALYTICS) or is_qm_admin(viewer)):
+    if viewer is not None and not sees_all_analytics(viewer):
         qs = qs.filter(id__in=CaseParticipant.objects.filter(user=viewer).values("case_id"))
     return qs.order_by("-opened_at", "-id")
 
@@ -157,3 +158,8 @@ def parties_by_tokens(tokens: list[tuple[str, int]]) -> list[User | UserGroup]:
 def cases_by_ids(ids: list[int]) -> list[Case]:
     cases = Case.objects.in_bulk(ids) if ids else {}
     return [cases[pk] for pk in dict.fromkeys(ids) if pk in cases]
+
+
+def role_names(user: User) -> frozenset[str]:
+    """The permission roles (Django groups) the user holds, read once per request."""
+    return memo(user, "role_names", lambda: frozenset(user.groups.values_list("name", flat=True)))

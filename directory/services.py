@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from core.db import retry_on_conflict
 from core.errors import FieldCode, FieldError, NotFound, PermissionDenied, ValidationFailed
 from directory.models import User
 from directory.permissions import is_qm_admin
 
 
+@retry_on_conflict
 def user_deactivate(*, actor: User, user_id: int) -> User:
     """Remove a user from the directory: they can no longer sign in or be picked, while history
     keeps their name. Their suggestions stay as they are (decisions.md). QM Admin only.

@@ -5,8 +5,6 @@ from . import views
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
-    path("agents/<int:pk>/", views.agent_analytics, name="agent_analytics"),
-    path("cases/<int:pk>/", views.case_analytics, name="case_analytics"),
     path("search/agents/", views.search_agents, name="search_agents"),
     path("search/cases/", views.search_case_list, name="search_cases"),
     path("lookup/parties/", views.lookup_parties, name="lookup_parties"),

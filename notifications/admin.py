@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from .models import EmailStatus, Notification
+from .tasks import deliver_email
 
 
 @admin.register(Notification)
@@ -25,8 +26,6 @@ class NotificationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send the e-mail again (for failed or uncertain deliveries)")
     def resend_email(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        from .tasks import deliver_email
-
         rows = list(queryset.filter(email_status__in=[EmailStatus.FAILED, EmailStatus.UNCERTAIN]))
         for n in rows:
             Notification.objects.filter(pk=n.pk).update(

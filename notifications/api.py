@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from ninja import Query, Router
 
 from config.api_common import (
@@ -17,6 +17,7 @@ from config.api_common import (
     page,
     problems,
 )
+from core.http import AuthenticatedRequest
 from notifications import services
 from notifications.schemas import NotificationPage
 
@@ -29,13 +30,13 @@ Offset = Query(0, ge=0, le=MAX_OFFSET, description=OFFSET_DESCRIPTION)
 
 @router.get("", response={200: NotificationPage, **problems(400, 401, 422)})
 def list_notifications(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     unread: bool = Unread,
     limit: int = Limit,
     offset: int = Offset,
 ) -> dict[str, Any]:
     """The caller's notifications, newest first."""
-    user = request.auth  # type: ignore[attr-defined]
+    user = request.auth
     items, count = page(
         services.notifications_for(user, unread_only=unread), limit=limit, offset=offset
     )
@@ -58,14 +59,14 @@ def list_notifications(
 
 
 @router.post("/read-all", response={204: None, **problems(401, 403)})
-def read_all(request: HttpRequest) -> HttpResponse:
+def read_all(request: AuthenticatedRequest) -> HttpResponse:
     """Mark every notification of the caller read."""
-    services.notification_mark_all_read(user=request.auth)  # type: ignore[attr-defined]
+    services.notification_mark_all_read(user=request.auth)
     return HttpResponse(status=204)
 
 
 @router.post("/{id}/read", response={204: None, **problems(400, 401, 403, 404, 422)})
-def read_one(request: HttpRequest, id: Id) -> HttpResponse:
+def read_one(request: AuthenticatedRequest, id: Id) -> HttpResponse:
     """Mark one of the caller's notifications read (404 for someone else's)."""
-    services.notification_mark_read(user=request.auth, notification_id=id)  # type: ignore[attr-defined]
+    services.notification_mark_read(user=request.auth, notification_id=id)
     return HttpResponse(status=204)

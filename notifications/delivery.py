@@ -21,6 +21,8 @@ from django.db import transaction
 from django.db.models import BooleanField, Case, F, Q, Value, When
 from django.utils import timezone
 
+from core.db import retry_on_conflict
+
 from .models import EmailStatus, Notification
 
 log = logging.getLogger(__name__)
@@ -76,12 +78,14 @@ def _is(status: str, *also: Q) -> Case:
     )
 
 
+@retry_on_conflict
 def _mark_sent(ids: list[int]) -> None:
     Notification.objects.filter(_is(EmailStatus.SENDING), pk__in=ids).update(
         email_status=EmailStatus.SENT, email_sent_at=timezone.now(), email_last_error=""
     )
 
 
+@retry_on_conflict
 def _claim(n: Notification, now: datetime, accepted: int | None) -> bool:
     """pending -> sending, committed before the message leaves. In the same statement (so one
     commit per message, not two) the batch's previous message, which the mail server accepted
@@ -110,7 +114,7 @@ def _claim(n: Notification, now: datetime, accepted: int | None) -> bool:
                 name: Case(
                     When(pk=accepted, then=value),
                     default={**claim, **keep}[name],
-                    output_field=Notification._meta.get_field(name),
+                    output_field=Notification._meta.get_field(name),  # type: ignore[arg-type]
                 )
                 for name, value in sent.items()
             }
@@ -209,11 +213,12 @@ def deliver(notification_id: int, *, now: datetime | None = None) -> str:
     return current or "missing"
 
 
+@retry_on_conflict
 def _record_failure(notification_id: int, exc: Exception, now: datetime) -> str:
     from .tasks import deliver_email
 
     with transaction.atomic():
-        n = Notification.objects.select_for_update().get(pk=notification_id)
+        n = Notification.objects.select_for_update(of=("self",)).get(pk=notification_id)
         if n.email_status != EmailStatus.SENDING:
             return n.email_status
         n.email_last_error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -240,6 +245,7 @@ def _record_failure(notification_id: int, exc: Exception, now: datetime) -> str:
         return n.email_status
 
 
+@retry_on_conflict
 def sweep_email(
     *, now: datetime | None = None, stale_after: timedelta | None = None
 ) -> dict[str, int]:
@@ -256,12 +262,17 @@ def sweep_email(
         email_last_error="The worker stopped while sending; not resent.",
     )
     requeued = 0
-    due = list(
-        Notification.objects.filter(
-            email_status=EmailStatus.PENDING, email_next_attempt_at__lte=now - timedelta(minutes=5)
-        ).values_list("pk", flat=True)[:1000]
-    )
     with transaction.atomic():
+        # A row a worker holds right now is being delivered: it needs no new task.
+        due = list(
+            Notification.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(
+                email_status=EmailStatus.PENDING,
+                email_next_attempt_at__lte=now - timedelta(minutes=5),
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)[:1000]
+        )
         for start in range(0, len(due), TASK_BATCH):
             deliver_emails.enqueue(due[start : start + TASK_BATCH])
         requeued = len(due)

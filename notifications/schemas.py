@@ -1,22 +1,12 @@
 from __future__ import annotations
 
-from typing import Literal
-
 from config.api_common import Out, Time
-
-KindName = Literal[
-    "session_suggested",
-    "session_canceled_by_supervisor",
-    "session_canceled_by_coach",
-    "session_canceled_by_trainee",
-    "session_expired",
-    "session_scheduled",
-]
+from notifications.models import Kind
 
 
 class NotificationOut(Out):
     id: int
-    kind: KindName
+    kind: Kind
     message: str
     session_id: int
     session_title: str

@@ -6,8 +6,10 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.db import retry_on_conflict
 from core.errors import NotFound
 from directory.models import User, UserGroup, UserGroupMembership
 
@@ -48,19 +50,22 @@ def notify(
     recipients: Iterable[Recipient],
     actor: User | None,
     now: datetime | None = None,
+    skip: Iterable[Recipient] = (),
 ) -> list[Notification]:
-    """Write one notification per recipient and queue its e-mail.
+    """Write one notification per recipient (but none to those in `skip`) and queue its e-mail.
 
     Must run inside the transaction of the change it reports. The e-mail task row lives in the
     same database, so it is written in that transaction too: it commits (or rolls back) with the
     notification, and no crash between commit and an on-commit hook can lose it. The worker only
     sees it once committed.
     """
-    assert transaction.get_connection().in_atomic_block, (
-        "notify() belongs inside the change's transaction"
-    )
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("notify() belongs inside the transaction of the change it reports")
     now = now or timezone.now()
     ids = expand_recipients(recipients, exclude=actor)
+    if skip:
+        told = set(expand_recipients(skip, exclude=None))
+        ids = [uid for uid in ids if uid not in told]
     if not ids:
         return []
     rows = Notification.objects.bulk_create(
@@ -162,7 +167,7 @@ def _queue_email(ids: list[int]) -> None:
         task.enqueue(ids[start : start + TASK_BATCH])
 
 
-def notifications_for(user: User, *, unread_only: bool = False):  # type: ignore[no-untyped-def]
+def notifications_for(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
     qs = Notification.objects.filter(recipient=user)
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
@@ -173,6 +178,7 @@ def unread_count(user: User) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
 
 
+@retry_on_conflict
 def notification_mark_read(*, user: User, notification_id: int) -> Notification:
     with transaction.atomic():
         n = (

@@ -27,8 +27,8 @@ $PY manage.py db_worker --queue-name '*' --no-reload --interval 1 &
 pids+=($!)
 $PY manage.py sweep --every 60 &
 pids+=($!)
-.venv/bin/gunicorn config.wsgi:application --bind "$HOST:$PORT" --workers "$WEB_WORKERS" \
-  --access-logfile - --log-level warning &
+HOST="$HOST" PORT="$PORT" WEB_WORKERS="$WEB_WORKERS" .venv/bin/gunicorn -c config/gunicorn.py \
+  config.wsgi:application --access-logfile - --log-level warning &
 pids+=($!)
 
 sleep 2

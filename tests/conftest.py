@@ -15,7 +15,7 @@ from demo.loader import load
 IN_CI = os.environ.get("CI") == "true"
 
 
-def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+def pytest_collection_modifyitems(config, items):
     on_postgres = connection.vendor == "postgresql"
     for item in items:
         if "postgres_only" in item.keywords and not on_postgres:
@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
 
 
 @pytest.fixture
-def org(db) -> SimpleNamespace:  # type: ignore[no-untyped-def]
+def org(db) -> SimpleNamespace:
     """The demo organisation as demo-org.md lists it (no generated extras), by short name:
     org.sam, org.sue, org.cora, org.carl, org.alice, org.bob, org.dan, org.audrey, org.nora,
     org.admin; groups org.coaching_team, org.tier1, org.sam_only, org.empty_group; areas by name
@@ -54,11 +54,11 @@ def build_org() -> SimpleNamespace:
 
 
 @pytest.fixture
-def run_worker():  # type: ignore[no-untyped-def]
+def run_worker():
     """Run the background queue now, as `db_worker --batch` would: `run_worker()` -> tasks run."""
     return drain_tasks
 
 
 @pytest.fixture
-def mailoutbox_list(mailoutbox):  # type: ignore[no-untyped-def]
+def mailoutbox_list(mailoutbox):
     return mailoutbox

@@ -1,14 +1,14 @@
-"""Template helpers for the pages: the QA score chart (inline SVG, drawn on the server), session
-state badges and readable audit-trail changes."""
+"""Template helpers for the pages: the QA score chart (inline SVG, drawn on the server) and links
+that come back where they started (`with_next`)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from django import template
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 
 register = template.Library()
@@ -107,89 +107,9 @@ def score_chart(
     }
 
 
-STATE_LABELS = {
-    "suggested": ("Suggested", "suggested"),
-    "scheduled": ("Scheduled", "scheduled"),
-}
-CANCEL_LABELS = {
-    "deleted_by_supervisor": "Deleted",
-    "declined_by_coach": "Declined by coach",
-    "declined_by_trainee": "Declined by trainee",
-    "expired": "Expired",
-}
-
-
-@register.inclusion_tag("partials/state_badge.html")
-def state_badge(session: Any) -> dict[str, str]:
-    """The state as everyone reads it (a suggestion past its expiry shows as Expired)."""
-    state = session.effective_state
-    if state == "canceled":
-        reason = session.effective_cancel_reason
-        css = "expired" if reason == "expired" else "canceled"
-        return {"label": CANCEL_LABELS.get(reason, "Canceled"), "css": css}
-    label, css = STATE_LABELS.get(state, (state.title(), "canceled"))
-    return {"label": label, "css": css}
-
-
-FIELD_LABELS = {
-    "title": "Title",
-    "coach": "Coach",
-    "trainees": "Trainees",
-    "coaching_area": "Coaching Area",
-    "expires_at": "Expiry Time",
-    "reference_cases": "Reference Cases",
-    "starts_at": "Date and time",
-    "duration_minutes": "Duration",
-    "location": "Location",
-    "reason": "Reason",
-}
-
-
-def _value_text(name: str, value: Any) -> str:
-    if value in (None, "", []):
-        return "—"
-    if name in ("coach",) and isinstance(value, dict):
-        return str(value.get("name", ""))
-    if name == "trainees" and isinstance(value, list):
-        return ", ".join(str(v.get("name", "")) for v in value if isinstance(v, dict))
-    if name == "coaching_area" and isinstance(value, dict):
-        return str(value.get("name", ""))
-    if name == "reference_cases" and isinstance(value, list):
-        return ", ".join(str(v.get("number", "")) for v in value if isinstance(v, dict))
-    if name in ("expires_at", "starts_at") and isinstance(value, str):
-        moment = parse_datetime(value)
-        if moment is not None:
-            return date_format(timezone.localtime(moment), "M j, Y, H:i")
-    if name == "duration_minutes":
-        return f"{value} minutes"
-    return str(value)
-
-
-@register.filter
-def event_changes(event: Any) -> list[dict[str, str]]:
-    """An audit event's changes as (field, before, after) lines for people to read."""
-    changes = event.changes or {}
-    out = []
-    for name, value in changes.items():
-        label = FIELD_LABELS.get(name, name.replace("_", " ").capitalize())
-        if event.action in ("edited", "scheduled") and isinstance(value, list) and len(value) == 2:
-            out.append(
-                {
-                    "field": label,
-                    "before": _value_text(name, value[0]),
-                    "after": _value_text(name, value[1]),
-                }
-            )
-        else:
-            out.append({"field": label, "before": "", "after": _value_text(name, value)})
-    return out
-
-
 @register.filter
 def with_next(url: str, next_url: str) -> str:
     """`url` with `next=` appended, so the plain-page fallback returns where one came from."""
-    from urllib.parse import quote
-
     if not next_url:
         return url
     return f"{url}{'&' if '?' in url else '?'}next={quote(next_url, safe='/')}"

@@ -7,7 +7,8 @@
   var TOAST_MS = 4500;
   var modal = null;
   var modalBody = null;
-  var opener = null;
+  var opener = null; // the last control that asked for the dialog
+  var returnTo = null; // the control the open dialog gives the focus back to
   var toastTimer = null;
 
   function $(selector, root) { return (root || document).querySelector(selector); }
@@ -33,8 +34,19 @@
     if (target) target.focus();
   }
 
+  function focusHeading(root) {
+    var heading = root && $("h1, h2", root);
+    if (!heading) return false;
+    heading.setAttribute("tabindex", "-1");
+    heading.focus();
+    return true;
+  }
+
   function openModal() {
-    if (modal && !modal.open) modal.showModal();
+    if (modal && !modal.open) {
+      returnTo = opener;
+      modal.showModal();
+    }
   }
 
   function closeModal() {
@@ -42,18 +54,17 @@
   }
 
   function onModalClosed() {
-    // Empty it so a stale form never flashes on the next opening, then give focus back.
+    // The close event comes a task later: by then another dialog may be opening.
+    if (modal.open) return;
+    // Empty it so a stale form never flashes on the next opening, then give focus back, unless
+    // the person has already moved on to another control.
     modalBody.innerHTML = "";
-    if (opener && document.body.contains(opener)) {
-      opener.focus();
-    } else {
-      var heading = $("#coaching-widget h2") || $("main h1");
-      if (heading) {
-        heading.setAttribute("tabindex", "-1");
-        heading.focus();
-      }
-    }
-    opener = null;
+    var target = returnTo;
+    returnTo = null;
+    var active = document.activeElement;
+    if (active && active !== document.body && active !== target && !modal.contains(active)) return;
+    if (target && document.body.contains(target)) target.focus();
+    else focusHeading($("#coaching-widget")) || focusHeading($("main"));
   }
 
   function openPickerIn(root) {
@@ -68,9 +79,19 @@
     if (target === modalBody) host = modalBody;
     else if (target.matches && target.matches("[data-dialog-content]")) host = target.parentElement;
     evt.detail.xhr._dialogHost = host;
+    // A region refreshed under the focus (the widget after a change, the inbox after "Mark as
+    // read") must not drop the focus to the page's start: it goes to the new region's heading.
+    var active = document.activeElement;
+    evt.detail.xhr._focusIn = !host && target.id && active && active !== document.body && target.contains(active) ? target.id : null;
   });
 
   document.addEventListener("htmx:afterSettle", function (evt) {
+    var lostIn = evt.detail.xhr && evt.detail.xhr._focusIn;
+    if (lostIn) {
+      evt.detail.xhr._focusIn = null;
+      var active = document.activeElement;
+      if (!active || active === document.body || !document.body.contains(active)) focusHeading(document.getElementById(lostIn));
+    }
     var host = evt.detail.xhr && evt.detail.xhr._dialogHost;
     if (!host) return;
     evt.detail.xhr._dialogHost = null;
@@ -373,8 +394,78 @@
     setOpen(picker, false);
   });
 
+  // --- a dialog sent after the sign-in ended ------------------------------------------------------
+  // The server answers such a request by sending the browser to the login page (HX-Redirect),
+  // announcing it first (coaching:login-required). What was typed in the dialog is kept in this
+  // tab's sessionStorage and put back in the same dialog once the person is back on the page.
+  var RESUME_KEY = "coaching:resume";
+
+  function here() { return location.pathname + location.search; }
+
+  document.addEventListener("coaching:login-required", function (evt) {
+    var form = evt.target && evt.target.closest ? evt.target.closest("form") : null;
+    if (!form || !modalBody || !modalBody.contains(form)) return;
+    var saved = { page: here(), url: form.getAttribute("hx-post") || form.getAttribute("action"), fields: [], pickers: {} };
+    $all("input, select, textarea", form).forEach(function (el) {
+      if (!el.name || el.name === "csrfmiddlewaretoken" || el.closest("[data-chips]")) return;
+      saved.fields.push([el.name, el.value]);
+    });
+    $all("[data-picker]", form).forEach(function (picker) {
+      saved.pickers[picker.getAttribute("data-name")] = $all("[data-chips] .chip", picker).map(function (chip) {
+        var kind = (chip.className.match(/chip-(\w+)/) || [])[1] || "user";
+        return { token: chip.getAttribute("data-token"), label: chip.querySelector(".chip-label").textContent, kind: kind };
+      });
+    });
+    try { sessionStorage.setItem(RESUME_KEY, JSON.stringify(saved)); } catch (e) { /* private mode: nothing kept */ }
+  });
+
+  function restoreForm(form, saved) {
+    saved.fields.forEach(function (pair) {
+      var el = form.elements.namedItem(pair[0]);
+      if (el && el.tagName) el.value = pair[1];
+    });
+    Object.keys(saved.pickers).forEach(function (name) {
+      var picker = $('[data-picker][data-name="' + name + '"]', form);
+      if (!picker) return;
+      var chips = parts(picker).chips;
+      chips.innerHTML = "";
+      saved.pickers[name].forEach(function (c) {
+        var values = { "data-token": c.token, "data-label": c.label, "data-kind": c.kind };
+        chips.appendChild(makeChip(picker, { getAttribute: function (n) { return values[n]; } }));
+      });
+    });
+  }
+
+  function resume() {
+    var raw = null;
+    try { raw = sessionStorage.getItem(RESUME_KEY); } catch (e) { return; }
+    if (!raw) return;
+    var saved = JSON.parse(raw);
+    if (saved.page !== here() || !saved.url || !window.htmx) return;
+    sessionStorage.removeItem(RESUME_KEY);
+    window.htmx.ajax("GET", saved.url, { target: modalBody, swap: "innerHTML" }).then(function () {
+      var form = $("form", modalBody);
+      if (!form) return;
+      restoreForm(form, saved);
+      toast("You were signed in again. The form is as you left it: check it and send it.");
+    });
+  }
+
+  // --- the sticky top bar ---------------------------------------------------------------------
+  // The browser scrolls a control that gets focus clear of the scroll padding: as tall as the
+  // bar, so that tabbing back up the page never leaves the focus hidden under it (2.4.11).
+  function padForTopbar() {
+    var bar = $(".topbar");
+    if (!bar) return;
+    var sticky = window.getComputedStyle(bar).position === "sticky";
+    document.documentElement.style.scrollPaddingTop = sticky ? bar.offsetHeight + 8 + "px" : "";
+  }
+
   // --- start ----------------------------------------------------------------------------------
   function start() {
+    padForTopbar();
+    window.addEventListener("resize", padForTopbar);
+    if (window.ResizeObserver && $(".topbar")) new ResizeObserver(padForTopbar).observe($(".topbar"));
     modal = $("#modal");
     modalBody = $("#modal-body");
     if (!modal) return;
@@ -389,6 +480,9 @@
     modal.addEventListener("mousedown", function (evt) {
       if (evt.target === modal) closeModal(); // a click on the backdrop
     });
+    // After htmx has started (it starts on DOMContentLoaded, after this deferred script).
+    if (document.readyState === "complete") resume();
+    else window.addEventListener("load", resume);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

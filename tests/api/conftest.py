@@ -20,7 +20,8 @@ from coaching.models import (
     SessionTraineeGroup,
     SessionTraineeUser,
 )
-from coaching.rules import PartyRef, SessionFields
+from coaching.rules import SessionFields
+from directory.parties import PartyRef
 from notifications.models import Notification
 from tokens.services import token_issue
 
@@ -69,7 +70,7 @@ class ApiClient:
 
 
 @pytest.fixture
-def as_user(org) -> Callable[[str | None], ApiClient]:  # type: ignore[no-untyped-def]
+def as_user(org) -> Callable[[str | None], ApiClient]:
     """`as_user("sam")` -> a client with a bearer token of org.sam; `as_user(None)` -> anonymous."""
     cache: dict[str | None, ApiClient] = {}
 
@@ -132,7 +133,7 @@ def snapshot() -> dict[str, Any]:
     }
 
 
-def suggest(org, *, actor=None, **kw: Any) -> CoachingSession:  # type: ignore[no-untyped-def]
+def suggest(org, *, actor=None, **kw: Any) -> CoachingSession:
     """A suggestion made through the service: by Sam, coach Cora, trainee Alice, unless told."""
     fields = dict(
         title="Empathy on refunds",
@@ -148,7 +149,7 @@ def future(days: float = 1) -> str:
     return (timezone.now() + timedelta(days=days)).isoformat()
 
 
-def suggest_body(org, **kw: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def suggest_body(org, **kw: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "title": "Handling refunds with empathy",
         "coach": {"type": "user", "id": org.cora.pk},

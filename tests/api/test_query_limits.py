@@ -27,14 +27,14 @@ LISTS = [
 ]
 
 
-def _count(client, path: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def _count(client, path: str) -> tuple[int, int]:
     with CaptureQueriesContext(connection) as ctx:
         r = client.get(path)
     assert r.status_code == 200, r.content
     return len(ctx.captured_queries), len(r.json()["items"])
 
 
-def _sessions(org, n: int) -> None:  # type: ignore[no-untyped-def]
+def _sessions(org, n: int) -> None:
     for i in range(n):
         suggest(
             org,
@@ -68,7 +68,7 @@ def test_me_is_two_queries(org, as_user):
     assert len(ctx.captured_queries) == 2  # the token with its user; permissions, roles, groups
 
 
-def _group(name: str, size: int, org) -> UserGroup:  # type: ignore[no-untyped-def]
+def _group(name: str, size: int, org) -> UserGroup:
     group = UserGroup.objects.create(name=name)
     users = User.objects.bulk_create(
         [

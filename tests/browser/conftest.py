@@ -81,13 +81,13 @@ class PageProblems:
 
 
 @pytest.fixture
-def new_page(browser, live_server) -> Iterator[Callable[..., Any]]:  # type: ignore[no-untyped-def]
+def new_page(browser, live_server) -> Iterator[Callable[..., Any]]:
     """`new_page(user, viewport=DESKTOP)` -> a Playwright page signed in as `user` (or anonymous
     with user=None), its base URL in `page.base`."""
     contexts = []
     problems = PageProblems()
 
-    def make(user=None, viewport: dict[str, int] | None = None):  # type: ignore[no-untyped-def]
+    def make(user=None, viewport: dict[str, int] | None = None):
         context = browser.new_context(viewport=viewport or DESKTOP, locale="en-GB")
         context.set_default_timeout(8000)
         if user is not None:
@@ -106,7 +106,7 @@ def new_page(browser, live_server) -> Iterator[Callable[..., Any]]:  # type: ign
         page = context.new_page()
         page.on("console", problems.console)
         page.on("pageerror", problems.error)
-        page.base = live_server.url  # type: ignore[attr-defined]
+        page.base = live_server.url
         return page
 
     yield make
@@ -158,6 +158,15 @@ def pick(page: Any, field_id: str, query: str, option: str) -> None:
         "xpath=ancestor::*[@data-picker][1]//li[@data-token]"
     )
     chips.filter(has_text=option).first.wait_for(state="visible")
+
+
+def settled(page: Any) -> None:
+    """Wait until the open dialog has taken the focus. Once an htmx swap settles, the page moves
+    the focus into the new content (the first field in error, or the first field); keys pressed
+    or text typed before that moment could land in the field it leaves."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#modal[open] :focus")).to_have_count(1)
 
 
 def mark_page(page: Any) -> None:

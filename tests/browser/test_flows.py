@@ -12,15 +12,16 @@ from playwright.sync_api import expect
 
 from coaching import services
 from coaching.models import CancelReason, CoachingSession, Origin, State
-from coaching.rules import PartyRef, SessionFields
+from coaching.rules import SessionFields
+from directory.parties import PartyRef
 from notifications.models import Notification
 
-from .conftest import PHONE, check_a11y, go, mark_page, pick, same_page, snap
+from .conftest import PHONE, check_a11y, go, mark_page, pick, same_page, settled, snap
 
 pytestmark = pytest.mark.browser
 
 
-def suggest(org, **kw):  # type: ignore[no-untyped-def]
+def suggest(org, **kw):
     fields = dict(
         title="Empathy on refunds",
         coach=PartyRef.of(org.cora),
@@ -32,10 +33,11 @@ def suggest(org, **kw):  # type: ignore[no-untyped-def]
     return services.session_suggest(actor=org.sam, fields=SessionFields(**fields), now=now)
 
 
-def open_dialog(page, name: str):  # type: ignore[no-untyped-def]
+def open_dialog(page, name: str):
     page.get_by_role("link", name=name).first.click()
     dialog = page.locator("#modal[open]")
     expect(dialog).to_be_visible()
+    settled(page)
     return dialog
 
 
@@ -160,6 +162,7 @@ def test_validation_errors_are_shown_next_to_fields(new_page, org):
     expect(page.locator("#f-coach-error")).to_contain_text(
         "Sam Supervisor suggested this session and cannot also be its coach."
     )
+    settled(page)
     expect(page.locator("#f-trainees-error")).to_contain_text(
         "The group Sam Only has only Sam Supervisor"
     )
@@ -179,6 +182,7 @@ def test_validation_errors_are_shown_next_to_fields(new_page, org):
     expect(page.locator("#f-coach-error")).to_contain_text(
         "The group Sam Only has only Sam Supervisor, who suggested this session, so it cannot be the coach."
     )
+    settled(page)
     expect(page.locator("#f-trainees-error")).to_contain_text(
         "Sam Supervisor suggested this session and cannot also be a trainee."
     )
@@ -264,6 +268,7 @@ def test_coach_schedules_and_author_is_notified(new_page, org):
     check_a11y(page, "schedule-form")
     dialog.get_by_role("button", name="Schedule").click()
     expect(page.locator("#f-starts-error")).to_have_text("Enter the session's date and time.")
+    settled(page)
     when = (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
     page.get_by_label("Date and time").fill(when)
     page.get_by_label("Duration (minutes)").fill("45")
@@ -304,6 +309,7 @@ def test_coach_declines_with_reason(new_page, org):
     check_a11y(page, "decline-dialog")
     dialog.get_by_role("button", name="Decline").click()
     expect(page.locator("#f-reason-error")).to_have_text("Enter a reason for declining.")
+    settled(page)
     page.get_by_label("Reason").fill("Fully booked this month")
     page.locator("#modal").get_by_role("button", name="Decline").click()
     expect(page.locator("#modal[open]")).to_have_count(0)
@@ -459,6 +465,42 @@ def test_phone_width(new_page, org):
     go(page, f"/agents/{org.alice.pk}/")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     snap(page, "phone-agent-analytics")
+
+
+def test_dialog_sent_after_the_sign_in_ended_resumes_after_signing_in(new_page, org):
+    page = new_page(org.sam)
+    go(page, f"/agents/{org.alice.pk}/")
+    open_dialog(page, "Suggest Session")
+    page.get_by_label("Title").fill("Written before lunch")
+    pick(page, "f-coach", "Cora", "Cora Coach")
+    pick(page, "f-trainees", "Tier", "Tier 1")
+    page.get_by_label("Coaching Areas").select_option(label="Empathy")
+    # The sign-in ends while the dialog is open (expired, or signed out in another tab).
+    page.context.clear_cookies(name="sessionid")
+    page.locator("#modal").get_by_role("button", name="Suggest Session").click()
+    expect(page).to_have_url(page.base + f"/login/?next=/agents/{org.alice.pk}/")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    assert not CoachingSession.objects.filter(title="Written before lunch").exists()
+    page.get_by_label("Username").fill("sam.supervisor")
+    page.get_by_label("Password").fill("demo")
+    page.get_by_role("button", name="Log in").click()
+    # Back on the page, the same dialog, as it was left.
+    expect(page).to_have_url(page.base + f"/agents/{org.alice.pk}/")
+    dialog = page.locator("#modal[open]")
+    expect(dialog).to_be_visible()
+    expect(page.get_by_label("Title")).to_have_value("Written before lunch")
+    expect(page.get_by_label("Coaching Areas")).to_have_value(str(org.areas["Empathy"].pk))
+    coach = page.locator('[data-field="coach"] [data-chips] li')
+    expect(coach).to_have_text(re.compile("Cora Coach"))
+    trainees = page.locator('[data-field="trainees"] [data-chips] li')
+    expect(trainees).to_have_count(2)  # Alice (prefilled) and Tier 1
+    expect(page.locator("#toast")).to_contain_text("as you left it")
+    dialog.get_by_role("button", name="Suggest Session").click()
+    expect(page.locator("#modal[open]")).to_have_count(0)
+    s = CoachingSession.objects.get(title="Written before lunch")
+    assert s.origin == Origin.AGENT_ANALYTICS and s.coach_user == org.cora
+    assert list(s.trainee_users.all()) == [org.alice]
+    assert [g.name for g in s.trainee_groups.all()] == ["Tier 1"]
 
 
 def test_show_more_loads_the_next_cards_in_place_from_the_keyboard(new_page, org):

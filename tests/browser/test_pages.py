@@ -11,15 +11,16 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from coaching import services
-from coaching.rules import PartyRef, SessionFields
+from coaching.rules import SessionFields
 from directory.models import Case, Evaluation
+from directory.parties import PartyRef
 
 from .conftest import PHONE, check_a11y, go, snap
 
 pytestmark = pytest.mark.browser
 
 
-def seed(org):  # type: ignore[no-untyped-def]
+def seed(org):
     """Scores for the charts and sessions in each state, so the pages look lived in."""
     rng = random.Random(7)
     now = timezone.now()
@@ -55,7 +56,7 @@ def seed(org):  # type: ignore[no-untyped-def]
                 )
     Evaluation.objects.bulk_create(rows)
 
-    def suggest(author, title, coach, trainees, area, cases=(), now=None, expires_at=None):  # type: ignore[no-untyped-def]
+    def suggest(author, title, coach, trainees, area, cases=(), now=None, expires_at=None):
         return services.session_suggest(
             actor=author,
             fields=SessionFields(

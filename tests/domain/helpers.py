@@ -17,9 +17,10 @@ from coaching.models import (
     SessionTraineeGroup,
     SessionTraineeUser,
 )
-from coaching.rules import PartyRef, SessionFields
+from coaching.rules import SessionFields
 from core.errors import ApplicationError
 from directory.models import User
+from directory.parties import PartyRef
 from notifications.models import Notification
 
 EXPIRED_TEXT = (

@@ -24,7 +24,7 @@ class Flaky(BaseEmailBackend):
         cls.failures = failures
         cls.sent = []
 
-    def send_messages(self, email_messages):  # type: ignore[no-untyped-def]
+    def send_messages(self, email_messages):
         if Flaky.failures > 0:
             Flaky.failures -= 1
             raise ConnectionRefusedError("mail server said no")
@@ -33,7 +33,7 @@ class Flaky(BaseEmailBackend):
 
 
 class AlwaysFails(BaseEmailBackend):
-    def send_messages(self, email_messages):  # type: ignore[no-untyped-def]
+    def send_messages(self, email_messages):
         raise TimeoutError("mail server unreachable")
 
 
@@ -41,7 +41,7 @@ class FileThenKill(BaseEmailBackend):
     """Writes each message to $DOMAIN_MAIL_DIR/<uuid>.eml; with $DOMAIN_MAIL_KILL=1 the process
     then kills itself with SIGKILL before the caller can record the message as sent."""
 
-    def send_messages(self, email_messages):  # type: ignore[no-untyped-def]
+    def send_messages(self, email_messages):
         folder = Path(os.environ["DOMAIN_MAIL_DIR"])
         for message in email_messages:
             path = folder / f"{uuid.uuid4().hex}.eml"

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from coaching import services
 from coaching.models import Action, CancelReason, State
-from coaching.policies import allowed_actions
+from coaching.policies import access_session, allowed_actions
 from coaching.rules import SessionFields
-from coaching.selectors import session_for, sessions_to_coach
+from coaching.selectors import sessions_to_coach
 from core.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
 from directory.models import User, UserGroup, UserGroupMembership
 from directory.permissions import Role
@@ -140,7 +140,7 @@ def test_admin_deletes_and_edits(org):
 def test_others_who_see_it_may_not_edit_or_delete(org, who):
     s = suggest(org)
     user = getattr(org, who)
-    assert session_for(user, s.pk).pk == s.pk  # they see it...
+    assert access_session(user, s.pk).pk == s.pk  # they see it...
     refused(PermissionDenied, services.session_delete, actor=user, session_id=s.pk)  # ...not act
     refused(
         PermissionDenied,
@@ -162,7 +162,7 @@ def test_those_who_may_not_see_it_get_not_found(org, who):
     s = suggest(org)
     user = getattr(org, who)
     with pytest.raises(NotFound):
-        session_for(user, s.pk)
+        access_session(user, s.pk)
     for fn, kw in [
         (services.session_delete, {}),
         (services.session_edit, {"fields": SessionFields(title="x")}),

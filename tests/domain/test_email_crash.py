@@ -90,7 +90,7 @@ def sent_ids(mail_dir: Path) -> Counter[int]:
     return ids
 
 
-def sweep_at(moment) -> None:  # type: ignore[no-untyped-def]
+def sweep_at(moment) -> None:
     with time_machine.travel(moment, tick=False):
         call_command("sweep", stdout=io.StringIO())
 

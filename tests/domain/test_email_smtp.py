@@ -25,7 +25,7 @@ class Inbox:
         self.message_ids: Counter[str] = Counter()
         self.connections = 0
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+    async def handle_DATA(self, server, session, envelope):
         self.message_ids[message_from_bytes(envelope.original_content)["Message-ID"]] += 1
         return "250 OK"
 
@@ -37,12 +37,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def smtp():  # type: ignore[no-untyped-def]
+def smtp():
     inbox = Inbox()
     port = _free_port()
 
     class Counting(Controller):
-        def factory(self):  # type: ignore[no-untyped-def]
+        def factory(self):
             inbox.connections += 1
             return super().factory()
 

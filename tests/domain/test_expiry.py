@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from coaching import selectors, services
 from coaching.models import Action, CancelReason, CoachingSession, State
-from coaching.policies import allowed_actions
+from coaching.policies import access_session, allowed_actions
 from coaching.rules import SessionFields
 from core.errors import InvalidState, NotFound
 from notifications.models import Kind
@@ -47,9 +47,9 @@ def test_past_expiry_reads_expired_before_the_worker_runs(org, start):
         assert s.pk not in [x.pk for x in selectors.sessions_for_trainee(org.alice, org.alice)]
         assert s.pk not in [x.pk for x in selectors.sessions_for_case(org.alice, org.case1001)]
         with pytest.raises(NotFound):
-            selectors.session_for(org.alice, s.pk)
+            access_session(org.alice, s.pk)
         # Supervisors still see it, as canceled.
-        assert selectors.session_for(org.sam, s.pk).effective_state == State.CANCELED
+        assert access_session(org.sam, s.pk).effective_state == State.CANCELED
         assert allowed_actions(org.cora, s) == dict.fromkeys(
             ["edit", "delete", "schedule", "decline"], False
         )

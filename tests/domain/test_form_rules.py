@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from coaching import services
 from coaching.models import CoachingSession, Origin, SessionEvent, State
-from coaching.rules import PartyRef
 from core.errors import ValidationFailed
 from core.timeutils import add_months
 from directory.models import CoachingArea, User
+from directory.parties import PartyRef
 
 from .helpers import codes, fields, ref, suggest, world
 

@@ -46,7 +46,7 @@ TRANSITIONS = {
 }
 
 
-def _actions(session_id: int, expires_at):  # type: ignore[no-untyped-def]
+def _actions(session_id: int, expires_at):
     def user(username: str) -> User:
         return User.objects.get(username=username)
 
@@ -96,7 +96,7 @@ def test_one_winner_per_round(org):
         barrier = threading.Barrier(len(acts))
         outcome: dict[str, object] = {}
 
-        def run(name: str, fn, barrier=barrier, outcome=outcome) -> None:  # type: ignore[no-untyped-def]
+        def run(name: str, fn, barrier=barrier, outcome=outcome) -> None:
             try:
                 barrier.wait(timeout=30)
                 outcome[name] = fn()

@@ -7,8 +7,9 @@ from django.utils import timezone
 
 from coaching import services
 from coaching.models import CancelReason, State
-from coaching.rules import PartyRef, SessionFields
+from coaching.rules import SessionFields
 from core.errors import ValidationFailed
+from directory.parties import PartyRef
 from notifications.models import Notification
 
 

@@ -10,14 +10,15 @@ from django.test import Client
 
 from coaching import services
 from coaching.models import CoachingSession, Origin
-from coaching.rules import PartyRef, SessionFields
+from coaching.rules import SessionFields
+from directory.parties import PartyRef
 
 
 @pytest.fixture
-def as_user(org) -> Callable[..., Client]:  # type: ignore[no-untyped-def]
+def as_user(org) -> Callable[..., Client]:
     """`as_user(org.sam)` -> a test client signed in as Sam."""
 
-    def make(user) -> Client:  # type: ignore[no-untyped-def]
+    def make(user) -> Client:
         client = Client()
         client.force_login(user)
         return client
@@ -29,17 +30,17 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def suggest(org) -> Callable[..., CoachingSession]:  # type: ignore[no-untyped-def]
+def suggest(org) -> Callable[..., CoachingSession]:
     """Make a suggestion through the service: Sam -> coach Cora, trainee Alice, Empathy."""
 
     def make(
         *,
-        author=None,  # type: ignore[no-untyped-def]
+        author=None,
         title: str = "Empathy on refunds",
-        coach=None,  # type: ignore[no-untyped-def]
-        trainees=None,  # type: ignore[no-untyped-def]
+        coach=None,
+        trainees=None,
         area: str = "Empathy",
-        cases=(),  # type: ignore[no-untyped-def]
+        cases=(),
         expires_at: datetime | None = None,
         now: datetime | None = None,
         origin: str = Origin.HOMEPAGE,
@@ -61,7 +62,7 @@ def suggest(org) -> Callable[..., CoachingSession]:  # type: ignore[no-untyped-d
     return make
 
 
-def form_data(org, **overrides):  # type: ignore[no-untyped-def]
+def form_data(org, **overrides):
     """A valid suggestion form as the browser would post it."""
     from django.utils import timezone
 

@@ -15,7 +15,7 @@ from .conftest import HTMX
 pytestmark = pytest.mark.django_db
 
 
-def add_scores(org, agent, scores):  # type: ignore[no-untyped-def]
+def add_scores(org, agent, scores):
     now = timezone.now()
     for days_ago, area, score in scores:
         Evaluation.objects.create(

@@ -7,11 +7,14 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from coaching.forms import to_local_input
 from coaching.models import CancelReason, CoachingSession, Origin, State
 from core.timeutils import default_expiry, zone
+from directory.models import CaseParticipant, ParticipantRole, User
+from directory.permissions import Perm
 from notifications.models import Notification
 
 from .conftest import HTMX, form_data
@@ -74,6 +77,41 @@ def test_agent_and_case_prefill(as_user, org):
     assert 'value="case_analytics"' in case
 
 
+@pytest.fixture
+def author_without_analytics(org):
+    """Pat may suggest sessions but not open other people's analytics pages: Create and View
+    Suggestions, no View Analytics; an agent on CASE-1002."""
+    pat = User.objects.create_user("pat.author", password="x", display_name="Pat Author")
+    pat.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="coaching",
+            codename__in=[Perm.VIEW_SUGGESTIONS, Perm.CREATE_SUGGESTIONS],
+        )
+    )
+    CaseParticipant.objects.create(case=org.case1002, user=pat, role=ParticipantRole.AGENT)
+    return pat
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_prefill_needs_the_analytics_page_it_comes_from(
+    as_user, org, author_without_analytics, htmx
+):
+    """The form prefilled from an agent's or a case's page shows that agent or that case's people:
+    whoever may not open that page may not have it prefilled either (as the API's prefill)."""
+    client = as_user(author_without_analytics)
+    headers = HTMX if htmx else {}
+    for query in (f"agent={org.alice.pk}", f"case={org.case1001.pk}"):
+        refused = client.get(f"/sessions/new/?{query}", **headers)
+        assert refused.status_code == 403, query
+        assert "View Analytics" in refused.text
+        assert "Alice Agent" not in refused.text and "Bob Agent" not in refused.text
+    own = client.get(f"/sessions/new/?agent={author_without_analytics.pk}", **headers)
+    assert own.status_code == 200
+    assert f'value="user:{author_without_analytics.pk}"' in own.text
+    own_case = client.get(f"/sessions/new/?case={org.case1002.pk}", **headers)
+    assert own_case.status_code == 200 and f'value="user:{org.dan.pk}"' in own_case.text
+
+
 def test_suggest_with_htmx_creates_notifies_and_triggers_refresh(as_user, org):
     data = form_data(org, trainees=[f"user:{org.alice.pk}", f"group:{org.tier1.pk}"])
     data["reference_case_ids"] = [str(org.case1001.pk)]
@@ -132,7 +170,7 @@ def test_each_error_is_shown_next_to_its_field(as_user, org, overrides, field_id
         "EMPTY": f"group:{org.empty_group.pk}",
     }
 
-    def resolve(v):  # type: ignore[no-untyped-def]
+    def resolve(v):
         if isinstance(v, list):
             return [tokens.get(x, x) for x in v]
         return tokens.get(v, v)
@@ -285,3 +323,11 @@ def test_plain_post_decline_redirects_with_message(as_user, org, suggest):
     response = client.post(f"/sessions/{s.pk}/decline/", {"reason": "No", "next": "/"})
     assert response.status_code == 302 and response["Location"] == "/"
     assert "Declined" in client.get("/").text
+
+
+def test_an_unknown_origin_is_refused_as_the_api_refuses_it(as_user, org):
+    """The origin is checked by the service's rule alone: a tampered hidden field is an error."""
+    response = as_user(org.sam).post("/sessions/new/", form_data(org, origin="somewhere"), **HTMX)
+    assert response.status_code == 422
+    assert "Unknown origin &#x27;somewhere&#x27;." in response.text
+    assert not CoachingSession.objects.exists()

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from coaching import services
-from coaching.views import PAGE_SIZE
+from coaching.widget import PAGE_SIZE
 
 from .conftest import HTMX
 from .test_home_and_session_pages import section
@@ -63,7 +63,7 @@ def test_author_with_50_deleted_suggestions_sees_the_open_ones_first(as_user, or
     assert len(titles(opened)) == PAGE_SIZE and all(t.startswith("Deleted") for t in titles(opened))
 
 
-def _home_queries(client) -> int:  # type: ignore[no-untyped-def]
+def _home_queries(client) -> int:
     client.get("/")
     with CaptureQueriesContext(connection) as ctx:
         assert client.get("/").status_code == 200

@@ -11,7 +11,7 @@ from .conftest import HTMX
 pytestmark = pytest.mark.django_db
 
 
-def pages(org, session_id):  # type: ignore[no-untyped-def]
+def pages(org, session_id):
     return [
         "/",
         f"/sessions/{session_id}/",

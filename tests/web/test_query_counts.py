@@ -1,0 +1,78 @@
+"""Each page costs a pinned number of queries, the same with 2 sessions as with 12: a change that
+adds a query per card, or one more per page, fails here and says which queries ran."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import pytest
+from django.test import Client
+from pytest_django import DjangoAssertNumQueries
+
+from coaching import services
+from coaching.models import CoachingSession
+from coaching.rules import SessionFields
+from directory.parties import PartyRef
+
+pytestmark = pytest.mark.django_db
+
+# (who, page, queries). Every request spends 2 on the session and the user, 2 on the user's
+# permissions and 1 on the unread count in the header; the rest is the page's own.
+PAGES = [
+    ("sam", "/", 15),
+    ("cora", "/", 15),
+    ("alice", "/", 15),
+    ("admin", "/", 8),
+    ("nora", "/", 5),
+    ("sam", "/agents/{alice}/", 16),
+    ("alice", "/agents/{alice}/", 16),
+    ("sam", "/cases/{case1001}/", 14),
+    ("alice", "/cases/{case1001}/", 15),
+    ("sam", "/sessions/{session}/", 12),
+    ("sam", "/sessions/{session}/edit/", 11),
+    ("cora", "/sessions/{session}/schedule/", 10),
+    ("sam", "/sessions/new/", 6),
+    ("sam", "/widgets/coaching/", 15),
+    ("sam", "/widgets/coaching/?agent={alice}", 12),
+    ("cora", "/notifications/", 7),
+    ("sam", "/search/agents/?q=a", 7),
+    ("sam", "/lookup/parties/?q=a", 7),
+]
+
+
+def suggestions(org: SimpleNamespace, n: int) -> list[CoachingSession]:
+    """`n` suggestions with every kind of party: a coach user or a coach group, a trainee user and
+    a trainee group, two reference cases; every one on Alice's and on CASE-1001's page."""
+    return [
+        services.session_suggest(
+            actor=org.sam,
+            fields=SessionFields(
+                title=f"S{i}",
+                coach=PartyRef.of(org.coaching_team if i % 2 else org.cora),
+                trainees=[PartyRef.of(org.alice), PartyRef.of(org.tier1)],
+                coaching_area_id=org.areas["Empathy"].pk,
+                reference_case_ids=[org.case1001.pk, org.case1002.pk],
+            ),
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("sessions", [2, 12])
+@pytest.mark.parametrize("who,path,expected", PAGES)
+def test_page_query_count_is_pinned(
+    org: SimpleNamespace,
+    as_user: Callable[..., Client],
+    django_assert_num_queries: DjangoAssertNumQueries,
+    sessions: int,
+    who: str,
+    path: str,
+    expected: int,
+) -> None:
+    first = suggestions(org, sessions)[0]
+    url = path.format(alice=org.alice.pk, case1001=org.case1001.pk, session=first.pk)
+    client = as_user(getattr(org, who))
+    assert client.get(url).status_code == 200  # warms the process's caches
+    with django_assert_num_queries(expected):
+        assert client.get(url).status_code == 200
