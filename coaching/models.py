@@ -46,7 +46,7 @@ class SessionQuerySet(models.QuerySet["CoachingSession"]):
     def _clone(self) -> SessionQuerySet:
         clone = super()._clone()  # type: ignore[misc]
         clone._with_cards = self._with_cards
-        return clone  # type: ignore[no-any-return]
+        return clone
 
     def _fetch_all(self) -> None:
         fresh = self._result_cache is None
