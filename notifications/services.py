@@ -68,20 +68,9 @@ def notify(
         ids = [uid for uid in ids if uid not in told]
     if not ids:
         return []
+    due = timezone.now()
     rows = Notification.objects.bulk_create(
-        [
-            Notification(
-                recipient_id=uid,
-                kind=kind,
-                message=message,
-                session_id=session_id,
-                created_at=now,
-                email_status=EmailStatus.PENDING,
-                # Real time, not the business `now` (which the demo back-dates): due at once.
-                email_next_attempt_at=timezone.now(),
-            )
-            for uid in ids
-        ]
+        [_pending(uid, kind, message, session_id, now, due) for uid in ids]
     )
     if not all(n.pk for n in rows):  # backends that return no keys from bulk_create
         rows = list(
@@ -91,6 +80,21 @@ def notify(
         )
     _queue_email([n.pk for n in rows])
     return rows
+
+
+def _pending(
+    uid: int, kind: Kind, message: str, session_id: int, now: datetime, due: datetime
+) -> Notification:
+    # `due` is real time, not the business `now` (which the demo back-dates): due at once.
+    return Notification(
+        recipient_id=uid,
+        kind=kind,
+        message=message,
+        session_id=session_id,
+        created_at=now,
+        email_status=EmailStatus.PENDING,
+        email_next_attempt_at=due,
+    )
 
 
 def notify_many(
@@ -132,18 +136,7 @@ def notify_many(
                 ids.update(dict.fromkeys(members.get(pk, [])))
         if actor is not None:
             ids.pop(actor.pk, None)
-        rows += [
-            Notification(
-                recipient_id=uid,
-                kind=kind,
-                message=message,
-                session_id=session_id,
-                created_at=now,
-                email_status=EmailStatus.PENDING,
-                email_next_attempt_at=due,
-            )
-            for uid in ids
-        ]
+        rows += [_pending(uid, kind, message, session_id, now, due) for uid in ids]
     if not rows:
         return 0
     rows = Notification.objects.bulk_create(rows, batch_size=1000)

@@ -1158,17 +1158,7 @@ def main() -> None:
                 )
             res["layouts"]["web+workers"] = summarize(eps, measures, "web+workers")
     info["load_end"] = loadavg()
-    res["endpoints"] = [
-        {k: v for k, v in asdict(e).items() if k not in ("headers", "body")} for e in eps
-    ]
-    res["measures"] = [asdict(m) for m in measures]
-    RESULTS.mkdir(exist_ok=True)
-    stem = f"service-{time.strftime('%Y%m%d-%H%M')}-{commit.replace('+', '-')}"
-    if args.label:
-        stem += f"-{args.label}"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(res, indent=1, default=str))
-    report = markdown(res)
-    (RESULTS / f"{stem}.md").write_text(report)
+    report = save(res, eps, measures, stem)
     print()
     print(report)
     say(f"results: bench/results/{stem}.json and .md; logs in {logs}")
