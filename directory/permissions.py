@@ -101,4 +101,6 @@ def is_qm_admin(user: User | AnonymousUser) -> bool:
         return False
     if user.is_superuser:
         return True
-    return memo(user, "is_qm_admin", user.groups.filter(name=Role.QM_ADMIN).exists)
+    # A lambda, not the bound `.exists` of a queryset: that would build the query on every call,
+    # answered from memory or not (twice per session in a list).
+    return memo(user, "is_qm_admin", lambda: user.groups.filter(name=Role.QM_ADMIN).exists())
