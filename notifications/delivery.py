@@ -96,8 +96,28 @@ def _claim(n: Notification, now: datetime, accepted: int | None) -> bool:
         "email_attempts": F("email_attempts") + 1,
         "email_claimed_at": Value(now),
     }
+    # In a transaction of its own, not autocommit: a worker killed while this statement waits
+    # for a lock never sends the COMMIT, so its claim is rolled back instead of being recorded
+    # by the server afterwards (the message would then never be sent).
+    with transaction.atomic():
+        changed, expected = _claim_statement(mine, claim, accepted)
+    claimed = changed == expected
+    if accepted is not None and changed == 1:
+        # Either the claim or the previous row's record did not apply; which one, the row says.
+        claimed = (
+            Notification.objects.filter(pk=n.pk)
+            .values_list("email_status", "email_claimed_at")
+            .first()
+        ) == (EmailStatus.SENDING, now)
+    if claimed:
+        n.email_status = EmailStatus.SENDING
+        n.email_attempts += 1
+    return claimed
+
+
+def _claim_statement(mine: Q, claim: dict[str, Any], accepted: int | None) -> tuple[int, int]:
     if accepted is None:
-        changed, expected = Notification.objects.filter(mine).update(**claim), 1
+        return Notification.objects.filter(mine).update(**claim), 1
     else:
         sent = {
             "email_status": Value(EmailStatus.SENT),
@@ -119,19 +139,7 @@ def _claim(n: Notification, now: datetime, accepted: int | None) -> bool:
                 for name, value in sent.items()
             }
         )
-        expected = 2
-    claimed = changed == expected
-    if accepted is not None and changed == 1:
-        # Either the claim or the previous row's record did not apply; which one, the row says.
-        claimed = (
-            Notification.objects.filter(pk=n.pk)
-            .values_list("email_status", "email_claimed_at")
-            .first()
-        ) == (EmailStatus.SENDING, now)
-    if claimed:
-        n.email_status = EmailStatus.SENDING
-        n.email_attempts += 1
-    return claimed
+        return changed, 2
 
 
 def deliver_batch(notification_ids: list[int], *, now: datetime | None = None) -> dict[str, int]:
