@@ -6,16 +6,25 @@ from typing import Any, Literal
 
 from django.http import HttpResponse
 from django.utils import timezone
-from ninja import Header, Query, Router, Status
+from ninja import Header, Query, Router, Schema, Status
+from pydantic import Field
 
-from coaching import selectors, services
+from coaching import availability, selectors, services
+from coaching.availability import FREE_SLOTS_LIMIT_MAX
 from coaching.models import CoachingSession, State
 from coaching.policies import access_session, suggest_denial
+from coaching.rules import DURATION_MAX, DURATION_MIN
 from coaching.schemas import (
+    AcknowledgeIn,
+    CancelIn,
+    CompleteIn,
+    ConflictOut,
     DeclineIn,
     EditIn,
+    FreeSlotsOut,
     HistoryOut,
     PrefillOut,
+    RescheduleIn,
     ScheduleIn,
     SessionOut,
     SessionPage,
@@ -31,14 +40,18 @@ from config.api_common import (
     MAX_OFFSET,
     OFFSET_DESCRIPTION,
     Id,
+    InputTime,
+    Problem,
     page,
     problems,
 )
 from core.errors import FieldCode, FieldError, PermissionDenied, ValidationFailed
 from core.http import AuthenticatedRequest
+from directory import feed_keys
 from directory.models import Case, User
 from directory.permissions import Perm, has_perm
 from directory.policies import access_agent, access_case
+from directory.services import calendar_feed_rotate
 
 router = Router(tags=["coaching sessions"])
 
@@ -60,6 +73,15 @@ PrefillCase = Query(
     None, description="Case Analytics: its participants as trainees, the case as reference."
 )
 IfMatch = Header(None, alias="If-Match", description=IF_MATCH_DESCRIPTION)
+
+
+class ConflictProblem(Problem):
+    conflicts: list[ConflictOut] = Field(
+        default_factory=list, description="With code schedule_conflict: each clash."
+    )
+
+
+CONFLICT_PROBLEMS = {**problems(400, 401, 403, 404, 422), 409: ConflictProblem}
 
 
 def _reloaded(viewer: User, session_id: int) -> dict[str, Any]:
@@ -194,10 +216,12 @@ def delete_session(request: AuthenticatedRequest, id: Id) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-@router.post("/{id}/schedule", response={200: SessionOut, **problems(400, 401, 403, 404, 409, 422)})
+@router.post("/{id}/schedule", response={200: SessionOut, **CONFLICT_PROBLEMS})
 def schedule_session(request: AuthenticatedRequest, id: Id, payload: ScheduleIn) -> dict[str, Any]:
     """The coach (or a member of the coach group) schedules the suggestion, optionally adjusting
-    its fields; the author is notified."""
+    its fields; the author is notified and the trainees invited (with a calendar invitation).
+    A clash with another scheduled session of the coach or a trainee answers 409
+    `schedule_conflict` listing each one, unless `allow_conflicts` is true."""
     viewer = request.auth
     session = services.session_schedule(
         actor=viewer,
@@ -206,6 +230,7 @@ def schedule_session(request: AuthenticatedRequest, id: Id, payload: ScheduleIn)
         duration_minutes=payload.duration_minutes,
         location=payload.location,
         fields=payload.fields(),
+        allow_conflicts=payload.allow_conflicts,
     )
     return _reloaded(viewer, session.pk)
 
@@ -224,3 +249,107 @@ def session_history(request: AuthenticatedRequest, id: Id) -> dict[str, Any]:
     """The audit trail, oldest first."""
     session = access_session(request.auth, id)
     return {"items": [event_out(e) for e in selectors.session_history(session)]}
+
+
+@router.post("/{id}/reschedule", response={200: SessionOut, **CONFLICT_PROBLEMS})
+def reschedule_session(
+    request: AuthenticatedRequest, id: Id, payload: RescheduleIn
+) -> dict[str, Any]:
+    """The coach moves a scheduled session; trainees (with an updated calendar invitation) and the
+    author are told. Conflicts as for scheduling."""
+    viewer = request.auth
+    session = services.session_reschedule(
+        actor=viewer,
+        session_id=id,
+        starts_at=payload.starts_at,
+        duration_minutes=payload.duration_minutes,
+        location=payload.location,
+        allow_conflicts=payload.allow_conflicts,
+    )
+    return _reloaded(viewer, session.pk)
+
+
+@router.post("/{id}/cancel", response={200: SessionOut, **problems(400, 401, 403, 404, 409, 422)})
+def cancel_session(request: AuthenticatedRequest, id: Id, payload: CancelIn) -> dict[str, Any]:
+    """The coach (or a QM Admin) cancels a scheduled session with a reason: canceled /
+    canceled_by_coach; calendars get a cancellation, trainees and the author are told."""
+    viewer = request.auth
+    session = services.session_cancel(actor=viewer, session_id=id, reason=payload.reason)
+    return _reloaded(viewer, session.pk)
+
+
+@router.post("/{id}/complete", response={200: SessionOut, **problems(400, 401, 403, 404, 409, 422)})
+def complete_session(request: AuthenticatedRequest, id: Id, payload: CompleteIn) -> dict[str, Any]:
+    """The coach records the session as held, with notes and action items; only once its start
+    has passed (409 `invalid_state` before)."""
+    viewer = request.auth
+    session = services.session_complete(
+        actor=viewer, session_id=id, notes=payload.notes, action_items=list(payload.action_items)
+    )
+    return _reloaded(viewer, session.pk)
+
+
+@router.post(
+    "/{id}/acknowledge", response={200: SessionOut, **problems(400, 401, 403, 404, 409, 422)}
+)
+def acknowledge_session(
+    request: AuthenticatedRequest, id: Id, payload: AcknowledgeIn
+) -> dict[str, Any]:
+    """A trainee acknowledges a completed session, once (409 `already_acknowledged` after)."""
+    viewer = request.auth
+    session = services.session_acknowledge(actor=viewer, session_id=id, comment=payload.comment)
+    return _reloaded(viewer, session.pk)
+
+
+SlotDuration = Query(
+    None, ge=DURATION_MIN, le=DURATION_MAX, description="Default: the session's, else 30."
+)
+SlotsFrom = Query(None, alias="from", description="Default: now.")
+SlotsTo = Query(None, description="Default and maximum: 31 days after `from`.")
+SlotsLimit = Query(10, ge=1, le=FREE_SLOTS_LIMIT_MAX, description="How many (default 10).")
+
+
+@router.get("/{id}/free-slots", response={200: FreeSlotsOut, **problems(400, 401, 403, 404, 422)})
+def free_slots(
+    request: AuthenticatedRequest,
+    id: Id,
+    duration_minutes: int | None = SlotDuration,
+    from_: InputTime | None = SlotsFrom,
+    to: InputTime | None = SlotsTo,
+    limit: int = SlotsLimit,
+) -> dict[str, Any]:
+    """The next times when the coach and every trainee user are free, inside the coach's working
+    hours, on a 15-minute grid (for the coach, or a member of the coach group, who may schedule
+    or reschedule the session)."""
+    viewer = request.auth
+    slots = availability.free_slots_for(
+        viewer,
+        access_session(viewer, id),
+        duration_minutes=duration_minutes,
+        start=from_,
+        end=to,
+        limit=limit,
+    )
+    return {"items": [{"starts_at": a, "ends_at": b} for a, b in slots]}
+
+
+me_router = Router(tags=["calendar"])
+
+
+class FeedOut(Schema):
+    feed_url: str = Field(
+        description="Private: whoever has it reads the calendar, no other credential needed."
+    )
+
+
+@me_router.get("/me/calendar", response={200: FeedOut, **problems(401)})
+def my_calendar(request: AuthenticatedRequest) -> dict[str, Any]:
+    """Your private calendar feed (iCalendar) of the sessions you coach or attend, to subscribe
+    to in Outlook, Google Calendar or Apple Calendar."""
+    return {"feed_url": feed_keys.feed_url(request.auth)}
+
+
+@me_router.post("/me/calendar/rotate", response={200: FeedOut, **problems(401, 403)})
+def rotate_my_calendar(request: AuthenticatedRequest) -> dict[str, Any]:
+    """A new feed URL; the old one stops working at once."""
+    return {"feed_url": feed_keys.feed_url(calendar_feed_rotate(actor=request.auth))}

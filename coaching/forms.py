@@ -82,6 +82,7 @@ class SessionForm:
     starts_at: datetime | None = None
     duration_minutes: int | None = None
     location: str = ""
+    when: WhenWhere | None = None
 
 
 def _whole(raw: str) -> int:
@@ -203,21 +204,15 @@ def parse_session_form(
         data=data, fields=fields, errors=errors, origin=post.get("origin", Origin.HOMEPAGE)
     )
     if mode == FormMode.SCHEDULE:
-        form.starts_at = _one(
-            data["starts_at"],
-            lambda r: parse_local_input(r, tz_name),
-            "starts_at",
-            "Enter the session's date and time.",
-            errors,
+        when = parse_when_where(post, tz_name=tz_name)
+        form.starts_at, form.duration_minutes, form.location = (
+            when.starts_at,
+            when.duration_minutes,
+            when.location,
         )
-        form.duration_minutes = _one(
-            data["duration_minutes"],
-            _whole,
-            "duration_minutes",
-            "Enter the duration as a whole number of minutes.",
-            errors,
-        )
-        form.location = data["location"]
+        errors += when.errors
+        data.update(starts_at=when.data["starts_at"], allow_conflicts=when.allow_conflicts)
+        form.when = when
     return form
 
 
@@ -263,3 +258,47 @@ def errors_by_field(
         elif e.message not in other:
             other.append(e.message)
     return by_field, other
+
+
+@dataclass
+class WhenWhere:
+    """The schedule and reschedule forms' date, duration and place, "schedule anyway", and the
+    free time picked (without JavaScript, a pick comes back as `take_slot`)."""
+
+    data: dict[str, Any]
+    starts_at: datetime | None = None
+    duration_minutes: int | None = None
+    location: str = ""
+    allow_conflicts: bool = False
+    take_slot: str = ""
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def parse_when_where(post: QueryDict, *, tz_name: str | None) -> WhenWhere:
+    data: dict[str, Any] = {
+        "starts_at": post.get("take_slot", "").strip() or post.get("starts_at", "").strip(),
+        "duration_minutes": post.get("duration_minutes", "").strip(),
+        "location": post.get("location", ""),
+        "allow_conflicts": post.get("allow_conflicts") == "1",
+    }
+    when = WhenWhere(
+        data=data,
+        location=data["location"],
+        allow_conflicts=data["allow_conflicts"],
+        take_slot=post.get("take_slot", "").strip(),
+    )
+    when.starts_at = _one(
+        data["starts_at"],
+        lambda r: parse_local_input(r, tz_name),
+        "starts_at",
+        "Enter the session's date and time.",
+        when.errors,
+    )
+    when.duration_minutes = _one(
+        data["duration_minutes"],
+        _whole,
+        "duration_minutes",
+        "Enter the duration as a whole number of minutes.",
+        when.errors,
+    )
+    return when

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from directory.models import Case, CoachingArea, UserGroup
@@ -15,6 +15,7 @@ from directory.permissions import Perm
 class State(models.TextChoices):
     SUGGESTED = "suggested", "Suggested"
     SCHEDULED = "scheduled", "Scheduled"
+    COMPLETED = "completed", "Completed"
     CANCELED = "canceled", "Canceled"
 
 
@@ -23,6 +24,7 @@ class CancelReason(models.TextChoices):
     DECLINED_BY_COACH = "declined_by_coach", "Declined by coach"
     DECLINED_BY_TRAINEE = "declined_by_trainee", "Declined by trainee"
     EXPIRED = "expired", "Expired"
+    CANCELED_BY_COACH = "canceled_by_coach", "Canceled by coach"
 
 
 class Origin(models.TextChoices):
@@ -59,7 +61,7 @@ class SessionQuerySet(models.QuerySet["CoachingSession"]):
 
 
 class CoachingSession(models.Model):
-    """One coaching session, from suggestion to scheduled or canceled.
+    """One coaching session, from suggestion to scheduled, then completed or canceled.
 
     Only `coaching.services` writes these rows. A suggestion whose `expires_at` has passed but that
     the worker has not yet recorded reads as canceled/expired (see `effective_state`).
@@ -127,6 +129,19 @@ class CoachingSession(models.Model):
     canceled_by_name = models.CharField(max_length=150, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
 
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    completed_by_name = models.CharField(max_length=150, blank=True)
+    completion_notes = models.TextField(blank=True)
+    action_items = models.JSONField(default=list, blank=True)
+
+    # The iCalendar identity (RFC 5545 UID, fixed once scheduled) and revision (SEQUENCE, raised on
+    # every change a calendar must apply: reschedule, cancel).
+    calendar_uid = models.UUIDField(null=True, blank=True, unique=True)
+    calendar_sequence = models.PositiveIntegerField(default=0)
+
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -148,9 +163,14 @@ class CoachingSession(models.Model):
                 name="session_cancel_reason_iff_canceled",
             ),
             models.CheckConstraint(
-                condition=~Q(state=State.SCHEDULED)
+                condition=~Q(state__in=[State.SCHEDULED, State.COMPLETED])
                 | Q(starts_at__isnull=False, duration_minutes__isnull=False),
                 name="session_scheduled_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(state=State.COMPLETED, completed_at__isnull=False)
+                | ~Q(state=State.COMPLETED) & Q(completed_at__isnull=True),
+                name="session_completed_at_iff_completed",
             ),
             models.CheckConstraint(
                 condition=Q(duration_minutes__isnull=True)
@@ -201,6 +221,15 @@ class CoachingSession(models.Model):
     def coach_name(self) -> str:
         coach = self.coach
         return str(coach) if coach is not None else ""
+
+    @property
+    def ends_at(self) -> datetime | None:
+        if self.starts_at is None or self.duration_minutes is None:
+            return None
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+    def has_started(self, now: datetime | None = None) -> bool:
+        return self.starts_at is not None and self.starts_at <= (now or timezone.now())
 
 
 class SessionTraineeUser(models.Model):
@@ -264,6 +293,10 @@ class Action(models.TextChoices):
     DECLINED_BY_COACH = "declined_by_coach", "Declined by coach"
     DECLINED_BY_TRAINEE = "declined_by_trainee", "Declined by trainee"
     EXPIRED = "expired", "Expired"
+    RESCHEDULED = "rescheduled", "Rescheduled"
+    CANCELED = "canceled", "Canceled"
+    COMPLETED = "completed", "Completed"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
 
 
 class SessionEvent(models.Model):
@@ -286,3 +319,137 @@ class SessionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor_name or 'system'}"
+
+
+class AttendeeRole(models.TextChoices):
+    COACH = "coach", "Coach"
+    TRAINEE = "trainee", "Trainee"
+
+
+class SessionAttendee(models.Model):
+    """A person invited to a scheduled session: the coach who holds it (the coach user, or the
+    member of the coach group who scheduled it) and each trainee user, groups expanded when it was
+    scheduled. The invitation list: calendar ATTENDEEs, reminders and the later notices go to
+    these people, and each trainee acknowledges a completed session here.
+
+    The times are copied from the session so that "who is busy when" (conflicts, free slots) is
+    one range scan per person on (user, starts_at) instead of a walk through every session the
+    person or their groups were ever part of. `busy` is true exactly while the session is
+    scheduled.
+    """
+
+    session = models.ForeignKey(
+        CoachingSession, on_delete=models.CASCADE, related_name="attendees", db_index=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    role = models.CharField(max_length=10, choices=AttendeeRole.choices)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    busy = models.BooleanField(default=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledgement_comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["role", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "user"], name="uniq_session_attendee"),
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="attendee_span"),
+        ]
+        indexes = [
+            # Conflicts and free slots: a person's scheduled sessions in a time window.
+            models.Index(
+                fields=["user", "starts_at"], condition=Q(busy=True), name="attendee_busy"
+            ),
+            # A person's sessions by time (upcoming on their homepage, their calendar feed).
+            models.Index(fields=["user", "-starts_at", "session"], name="attendee_user_time"),
+            # A trainee's sessions still waiting for their acknowledgement.
+            models.Index(
+                fields=["user", "session"],
+                condition=Q(role="trainee", acknowledged_at__isnull=True),
+                name="attendee_unacknowledged",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ({self.role}) in session {self.session_id}"
+
+
+class ReminderKind(models.TextChoices):
+    SESSION_START = "session_start", "Before the session starts"
+    SUGGESTION_EXPIRY = "suggestion_expiry", "Before the suggestion expires"
+
+
+class ReminderStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    DROPPED = "dropped", "Dropped (moved, closed, or its moment passed)"
+
+
+class Reminder(models.Model):
+    """One reminder to send at `due_at`, for the session's start or the suggestion's expiry at
+    `target_at`. A task at `due_at` sends it and the sweep catches any whose task was lost; both
+    lock this row and send only a pending one, so it goes out once whatever the number of workers.
+    A change of time drops the pending reminder and writes a new one (at most one pending per
+    session and kind)."""
+
+    session = models.ForeignKey(
+        CoachingSession, on_delete=models.CASCADE, related_name="reminders", db_index=False
+    )
+    kind = models.CharField(max_length=20, choices=ReminderKind.choices)
+    due_at = models.DateTimeField()
+    target_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.PENDING
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "kind"],
+                condition=Q(status="pending"),
+                name="uniq_pending_reminder",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at", "id"], condition=Q(status="pending"), name="reminder_due"
+            ),
+            models.Index(fields=["session", "kind"], name="reminder_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} reminder of session {self.session_id} at {self.due_at}"
+
+
+class CalendarMethod(models.TextChoices):
+    REQUEST = "REQUEST", "Request"
+    CANCEL = "CANCEL", "Cancel"
+
+
+class CalendarRevision(models.Model):
+    """The iCalendar message (RFC 5546) of one change of a scheduled session, written with the
+    change. Every e-mail about that change attaches this same text, so it says what was true at
+    the change even when the e-mail leaves later, and a 500-trainee invitation is stored once."""
+
+    session = models.ForeignKey(
+        CoachingSession, on_delete=models.CASCADE, related_name="calendar_revisions", db_index=False
+    )
+    sequence = models.PositiveIntegerField()
+    method = models.CharField(max_length=10, choices=CalendarMethod.choices)
+    ics = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["session", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "sequence"], name="uniq_calendar_revision")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} #{self.sequence} of session {self.session_id}"

@@ -16,12 +16,18 @@ from enum import StrEnum
 
 from django.utils import timezone
 
-from core.errors import ApplicationError, InvalidState, NotFound, PermissionDenied
+from core.errors import (
+    AlreadyAcknowledged,
+    ApplicationError,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+)
 from core.memo import memo
 from directory.models import User
 from directory.permissions import Perm, has_perm, is_qm_admin
 
-from .models import CancelReason, CoachingSession, State
+from .models import AttendeeRole, CancelReason, CoachingSession, SessionAttendee, State
 from .selectors import sessions_visible_to, trainee_q, with_related
 
 
@@ -32,6 +38,10 @@ class Verb(StrEnum):
     DELETE = "delete"
     SCHEDULE = "schedule"
     DECLINE = "decline"
+    RESCHEDULE = "reschedule"
+    CANCEL = "cancel"
+    COMPLETE = "complete"
+    ACKNOWLEDGE = "acknowledge"
 
 
 # --- who is who --------------------------------------------------------------------------------
@@ -72,6 +82,37 @@ def is_coach_or_trainee(user: User, session: CoachingSession) -> bool:
     return is_coach(user, session) or is_trainee(user, session)
 
 
+def is_coach_or_admin(user: User, session: CoachingSession) -> bool:
+    return is_coach(user, session) or is_qm_admin(user)
+
+
+def attendance(user: User, session: CoachingSession) -> SessionAttendee | None:
+    """The user's row on the session's invitation list (from `with_related`'s prefetch when there
+    is one, as the services load it under their lock)."""
+    prefetched = getattr(session, "_prefetched_objects_cache", {}).get("attendees")
+    if prefetched is not None:
+        return next((a for a in prefetched if a.user_id == user.pk), None)
+    return SessionAttendee.objects.filter(session=session, user=user).first()
+
+
+def is_invited_trainee(user: User, session: CoachingSession) -> bool:
+    """A trainee on the invitation list: each trainee user, directly or through a group, as the
+    session was scheduled."""
+    row = attendance(user, session)
+    return row is not None and row.role == AttendeeRole.TRAINEE
+
+
+def may_read_notes(user: User, session: CoachingSession) -> bool:
+    """A completed session's notes and action items: its coach, its trainees, its author and QM
+    Admins, not the other viewers of the analytics pages (decisions.md)."""
+    return (
+        is_qm_admin(user)
+        or is_author(user, session)
+        or is_coach_or_trainee(user, session)
+        or attendance(user, session) is not None
+    )
+
+
 # --- in which state ----------------------------------------------------------------------------
 def needs_open_suggestion(
     user: User, session: CoachingSession, now: datetime
@@ -81,9 +122,43 @@ def needs_open_suggestion(
         return InvalidState("This suggestion has expired and can no longer be changed.")
     if session.state == State.SCHEDULED:
         return InvalidState("This session has already been scheduled.")
+    if session.state == State.COMPLETED:
+        return InvalidState("This session has already been held and completed.")
     if session.state == State.CANCELED:
         reason = CancelReason(session.cancel_reason).label.lower()
         return InvalidState(f"This suggestion has already been canceled ({reason}).")
+    return None
+
+
+def needs_scheduled(user: User, session: CoachingSession, now: datetime) -> ApplicationError | None:
+    """Reschedule and cancel: a scheduled session."""
+    if session.state == State.SCHEDULED:
+        return None
+    if session.state == State.COMPLETED:
+        return InvalidState("This session has already been completed.")
+    if session.state == State.CANCELED:
+        return InvalidState("This session has already been canceled.")
+    return InvalidState("This session has not been scheduled yet.")
+
+
+def needs_started(user: User, session: CoachingSession, now: datetime) -> ApplicationError | None:
+    """Complete: a scheduled session whose start has passed."""
+    if (refused := needs_scheduled(user, session, now)) is not None:
+        return refused
+    if not session.has_started(now):
+        return InvalidState("A session can be completed only once it has started.")
+    return None
+
+
+def needs_unacknowledged(
+    user: User, session: CoachingSession, now: datetime
+) -> ApplicationError | None:
+    """Acknowledge: a completed session this trainee has not acknowledged yet."""
+    if session.state != State.COMPLETED:
+        return InvalidState("Only a completed session can be acknowledged.")
+    row = attendance(user, session)
+    if row is not None and row.acknowledged_at is not None:
+        return AlreadyAcknowledged("You have already acknowledged this session.")
     return None
 
 
@@ -109,6 +184,22 @@ POLICIES: dict[Verb, Policy] = {
         is_coach_or_trainee,
         "Only the session's coach or one of its trainees may decline it.",
         needs_open_suggestion,
+    ),
+    Verb.RESCHEDULE: Policy(
+        is_coach,
+        "Only the session's coach (or a member of its coach group) may reschedule it.",
+        needs_scheduled,
+    ),
+    Verb.CANCEL: Policy(
+        is_coach_or_admin,
+        "Only the session's coach (or a QM Admin) may cancel it.",
+        needs_scheduled,
+    ),
+    Verb.COMPLETE: Policy(is_coach, "Only the session's coach may complete it.", needs_started),
+    Verb.ACKNOWLEDGE: Policy(
+        is_invited_trainee,
+        "Only the session's trainees may acknowledge it.",
+        needs_unacknowledged,
     ),
 }
 
@@ -184,6 +275,15 @@ def access_session(
         )
         if session is not None and not may_address(viewer, session_id):
             session = None
+        if session is not None:
+            # The invitation list as the policies read it, loaded under the lock.
+            session._prefetched_objects_cache = {  # type: ignore[attr-defined]
+                "attendees": list(
+                    SessionAttendee.objects.filter(session=session)
+                    .select_related("user")
+                    .order_by("role", "id")
+                )
+            }
     else:
         session = with_related(sessions_visible_to(viewer, now)).filter(pk=session_id).first()
     if session is None:

@@ -27,6 +27,10 @@ LOCATION_MAX = 200
 DURATION_MIN, DURATION_MAX = 5, 360
 TRAINEES_MAX = 200
 CASES_MAX = 50
+NOTES_MAX = 5000
+ACTION_ITEMS_MAX = 20
+ACTION_ITEM_MAX = 500
+COMMENT_MAX = 1000
 
 
 @dataclass
@@ -74,40 +78,46 @@ def _has_nul(text: str) -> bool:
     return "\x00" in text
 
 
-def clean_title(raw: str | None, errors: list[FieldError]) -> str:
-    title = (raw or "").strip()
-    if _has_nul(title):
-        errors.append(FieldError("title", FieldCode.INVALID, "The title contains a NUL character."))
-    elif not title:
-        errors.append(FieldError("title", FieldCode.REQUIRED, "Enter a title."))
-    elif len(title) > TITLE_MAX:
-        errors.append(
-            FieldError(
-                "title",
-                FieldCode.TOO_LONG,
-                f"The title is {len(title)} characters long; it may have at most {TITLE_MAX}.",
-            )
+def bounded_text(
+    raw: str | None, *, field: str, limit: int, name: str, required: str | None = None
+) -> tuple[str, FieldError | None]:
+    """Free text trimmed, required (when `required` gives the message) and at most `limit`
+    characters; `name` opens the too-long message ("The title", "The notes")."""
+    text = (raw or "").strip()
+    are = name.endswith("s") and not name.endswith("ss")
+    if _has_nul(text):
+        return text, FieldError(
+            field, FieldCode.INVALID, f"{name} contain{'' if are else 's'} a NUL character."
         )
+    if not text:
+        return text, FieldError(field, FieldCode.REQUIRED, required) if required else None
+    if len(text) > limit:
+        return text, FieldError(
+            field,
+            FieldCode.TOO_LONG,
+            f"{name} {'are' if are else 'is'} {len(text)} characters long; "
+            f"{'they' if are else 'it'} may have at most {limit}.",
+        )
+    return text, None
+
+
+def clean_title(raw: str | None, errors: list[FieldError]) -> str:
+    title, error = bounded_text(
+        raw, field="title", limit=TITLE_MAX, name="The title", required="Enter a title."
+    )
+    errors += [error] if error else []
     return title
 
 
-def clean_reason(raw: str | None) -> tuple[str, list[FieldError]]:
-    reason = (raw or "").strip()
-    if _has_nul(reason):
-        return reason, [
-            FieldError("reason", FieldCode.INVALID, "The reason contains a NUL character.")
-        ]
-    if not reason:
-        return reason, [FieldError("reason", FieldCode.REQUIRED, "Enter a reason for declining.")]
-    if len(reason) > REASON_MAX:
-        return reason, [
-            FieldError(
-                "reason",
-                FieldCode.TOO_LONG,
-                f"The reason is {len(reason)} characters long; it may have at most {REASON_MAX}.",
-            )
-        ]
-    return reason, []
+def clean_reason(raw: str | None, *, doing: str = "declining") -> tuple[str, list[FieldError]]:
+    reason, error = bounded_text(
+        raw,
+        field="reason",
+        limit=REASON_MAX,
+        name="The reason",
+        required=f"Enter a reason for {doing}.",
+    )
+    return reason, [error] if error else []
 
 
 def clean_origin(raw: str) -> list[FieldError]:
@@ -431,3 +441,41 @@ def validate_session_fields(
         reference_cases=cases,
     )
     return resolved, errors
+
+
+def clean_completion(
+    notes: str | None, action_items: Sequence[str] | None
+) -> tuple[str, list[str], list[FieldError]]:
+    """Completion: notes required (1-5000 characters), at most 20 action items of 1-500."""
+    text, error = bounded_text(
+        notes,
+        field="notes",
+        limit=NOTES_MAX,
+        name="The notes",
+        required="Enter the session's notes.",
+    )
+    errors = [error] if error else []
+    raw_items = list(action_items or [])
+    if len(raw_items) > ACTION_ITEMS_MAX:
+        errors.append(
+            FieldError(
+                "action_items", FieldCode.TOO_LONG, f"Give at most {ACTION_ITEMS_MAX} action items."
+            )
+        )
+    items: list[str] = []
+    for i, raw in enumerate(raw_items):
+        item, error = bounded_text(
+            raw,
+            field=f"action_items[{i}]",
+            limit=ACTION_ITEM_MAX,
+            name=f"Action item {i + 1}",
+            required=f"Action item {i + 1} is empty.",
+        )
+        items.append(item)
+        errors += [error] if error else []
+    return text, items, errors
+
+
+def clean_comment(raw: str | None) -> tuple[str, list[FieldError]]:
+    comment, error = bounded_text(raw, field="comment", limit=COMMENT_MAX, name="The comment")
+    return comment, [error] if error else []

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, create_model
 
 from coaching.models import Action, CancelReason, CoachingSession, Origin, SessionEvent, State
-from coaching.policies import Verb, allowed_actions
+from coaching.policies import Verb, allowed_actions, may_read_notes
 from coaching.rules import SessionFields
 from coaching.selectors import Prefill
 from config.api_common import BodyId, BodyInt, InputTime, Out, Text, Time
@@ -84,14 +84,44 @@ class EditIn(OverridesIn):
         return fields
 
 
+ALLOW_CONFLICTS = Field(
+    False,
+    description="Schedule anyway when the coach or a trainee already has a scheduled session "
+    "at that time (otherwise 409 schedule_conflict lists each clash).",
+)
+
+
 class ScheduleIn(OverridesIn):
     starts_at: InputTime = Field(description="In the future, at most 24 months ahead (setting).")
     duration_minutes: BodyInt = Field(description="5 to 360.")
     location: Text = ""
+    allow_conflicts: bool = ALLOW_CONFLICTS
+
+
+class RescheduleIn(BaseModel):
+    starts_at: InputTime = Field(description="In the future.")
+    duration_minutes: BodyInt = Field(description="5 to 360.")
+    location: Text | None = Field(None, description="Left out: the location stays.")
+    allow_conflicts: bool = ALLOW_CONFLICTS
 
 
 class DeclineIn(BaseModel):
     reason: Text = Field(description="Why, 1-1000 characters.")
+
+
+class CancelIn(BaseModel):
+    reason: Text = Field(description="Why, 1-1000 characters; quoted in the notification.")
+
+
+class CompleteIn(BaseModel):
+    notes: Text = Field(description="What was covered, 1-5000 characters.")
+    action_items: list[Text] = Field(
+        default_factory=list, description="At most 20, each 1-500 characters."
+    )
+
+
+class AcknowledgeIn(BaseModel):
+    comment: Text | None = Field(None, description="Optional, at most 1000 characters.")
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -141,6 +171,39 @@ else:
     )
 
 
+class AcknowledgementOut(Out):
+    user: UserOut
+    at: Time
+    comment: str
+
+
+class CompletionOut(Out):
+    at: Time
+    by: UserOut | None
+    notes: str | None = Field(
+        description="Null for viewers other than the coach, the trainees, the author, QM Admins."
+    )
+    action_items: list[str] | None = Field(description="Null where `notes` is.")
+    acknowledgements: list[AcknowledgementOut]
+
+
+class SlotOut(Out):
+    starts_at: Time
+    ends_at: Time
+
+
+class FreeSlotsOut(Out):
+    items: list[SlotOut]
+
+
+class ConflictOut(Out):
+    user: UserOut
+    session_id: int | None = Field(description="Null where the caller may not see that session.")
+    title: str | None = Field(description="Null where the caller may not see that session.")
+    starts_at: Time
+    ends_at: Time
+
+
 class SessionOut(Out):
     id: int
     title: str
@@ -158,6 +221,8 @@ class SessionOut(Out):
     version: int
     schedule: ScheduleOut | None
     cancellation: CancellationOut | None
+    completion: CompletionOut | None
+    calendar_uid: str | None = Field(description="The iCalendar UID, once scheduled.")
     actions: ActionsOut = Field(description="What the caller may do to this session now.")
 
 
@@ -197,6 +262,22 @@ def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[s
             "location": session.location,
             "scheduled_by": session.scheduled_by,
         }
+    completion = None
+    if session.state == State.COMPLETED and session.completed_at is not None:
+        readable = may_read_notes(viewer, session)
+        completion = {
+            "at": session.completed_at,
+            "by": session.completed_by,
+            "notes": session.completion_notes if readable else None,
+            "action_items": list(session.action_items or []) if readable else None,
+            "acknowledgements": [
+                {"user": a.user, "at": a.acknowledged_at, "comment": a.acknowledgement_comment}
+                for a in sorted(
+                    (a for a in session.attendees.all() if a.acknowledged_at is not None),
+                    key=lambda a: (a.acknowledged_at, a.pk),
+                )
+            ],
+        }
     cancellation = None
     if state == State.CANCELED:
         cancellation = {
@@ -223,6 +304,8 @@ def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[s
         "version": session.version,
         "schedule": schedule,
         "cancellation": cancellation,
+        "completion": completion,
+        "calendar_uid": str(session.calendar_uid) if session.calendar_uid else None,
         "actions": allowed_actions(viewer, session, now),
     }
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.db.models.lookups import In
 from django.utils import timezone
 
@@ -30,6 +30,7 @@ from directory.policies import sees_all_analytics
 from .models import (
     CoachingSession,
     Origin,
+    SessionAttendee,
     SessionEvent,
     SessionReferenceCase,
     SessionTraineeGroup,
@@ -245,6 +246,14 @@ def load_related(sessions: list[CoachingSession]) -> None:
         qs._prefetch_done = True  # type: ignore[attr-defined]
         return qs
 
+    # The invitation lists (scheduled sessions): one prefetch for all the sessions.
+    prefetch_related_objects(
+        sessions,
+        Prefetch(
+            "attendees",
+            queryset=SessionAttendee.objects.select_related("user").order_by("role", "id"),
+        ),
+    )
     for s in sessions:
         fields = s._state.fields_cache
         for name in ("coach_user", "suggested_by", "scheduled_by", "canceled_by"):
@@ -255,11 +264,13 @@ def load_related(sessions: list[CoachingSession]) -> None:
         trainees = sorted(links["tu"].get(s.pk, []), key=lambda u: (u.display_name, u.pk))
         trainee_groups = sorted(links["tg"].get(s.pk, []), key=lambda g: (g.name, g.pk))
         cases = sorted(links["rc"].get(s.pk, []), key=lambda c: (c.number, c.pk))
-        s._prefetched_objects_cache = {  # type: ignore[attr-defined]
-            "trainee_users": cached(User, trainees),
-            "trainee_groups": cached(UserGroup, trainee_groups),
-            "reference_cases": cached(Case, cases),
-        }
+        s._prefetched_objects_cache.update(  # type: ignore[attr-defined]
+            {
+                "trainee_users": cached(User, trainees),
+                "trainee_groups": cached(UserGroup, trainee_groups),
+                "reference_cases": cached(Case, cases),
+            }
+        )
 
 
 def counts(querysets: list[QuerySet[Any]]) -> list[int]:
@@ -361,6 +372,33 @@ def sessions_scheduled_to_coach(
         sessions_visible_to(viewer, now)
         .filter(coach_q(viewer), upcoming)
         .order_by("starts_at", "id")
+    )
+
+
+def sessions_upcoming_for(viewer: User, now: datetime | None = None) -> QuerySet[CoachingSession]:
+    """The scheduled sessions the viewer attends (as trainee, or as the coach who holds it) that
+    are ahead or possibly running, the next first: the agent's "Upcoming Coaching Sessions"."""
+    now = now or timezone.now()
+    ids = SessionAttendee.objects.filter(
+        user=viewer, busy=True, ends_at__gt=now, starts_at__gt=now - timedelta(minutes=DURATION_MAX)
+    ).values("session_id")
+    return (
+        sessions_visible_to(viewer, now)
+        .filter(_id_in(ids), state=State.SCHEDULED)
+        .order_by("starts_at", "id")
+    )
+
+
+def sessions_awaiting_acknowledgement(viewer: User) -> QuerySet[CoachingSession]:
+    """Completed sessions the viewer attended as a trainee and has not acknowledged yet, the most
+    recently held first."""
+    ids = SessionAttendee.objects.filter(
+        user=viewer, role="trainee", acknowledged_at__isnull=True
+    ).values("session_id")
+    return (
+        sessions_visible_to(viewer)
+        .filter(_id_in(ids), state=State.COMPLETED)
+        .order_by("-starts_at", "-id")
     )
 
 

@@ -9,9 +9,10 @@ nothing behind.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -19,17 +20,30 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.db import retry_on_conflict
-from core.errors import FieldError, ValidationFailed, VersionConflict
+from core.errors import FieldError, ScheduleConflict, ValidationFailed, VersionConflict
 from core.timeutils import default_expiry
 from directory.models import User
 
-from . import audit, policies
-from .messaging import announce
-from .models import Action, CancelReason, CoachingSession, Origin, State
+from . import audit, availability, calendar, policies, reminders
+from .messaging import announce, holder
+from .models import (
+    Action,
+    AttendeeRole,
+    CalendarMethod,
+    CalendarRevision,
+    CancelReason,
+    CoachingSession,
+    Origin,
+    ReminderKind,
+    SessionAttendee,
+    State,
+)
 from .policies import Verb, access_session
 from .rules import (
     ResolvedFields,
     SessionFields,
+    clean_comment,
+    clean_completion,
     clean_origin,
     clean_reason,
     clean_schedule,
@@ -45,6 +59,15 @@ SCHEDULE_COLUMNS = [
     "location",
     "scheduled_by",
     "scheduled_at",
+]
+CALENDAR_COLUMNS = ["calendar_uid", "calendar_sequence"]
+CANCEL_COLUMNS = [
+    "state",
+    "cancel_reason",
+    "cancel_note",
+    "canceled_by",
+    "canceled_by_name",
+    "canceled_at",
 ]
 DECLINED = {
     CancelReason.DECLINED_BY_COACH: Action.DECLINED_BY_COACH,
@@ -121,22 +144,27 @@ def _cancel(
     actor: User | None,
     now: datetime,
 ) -> None:
-    """Cancel the session, record why and tell those `messaging` names."""
+    """Cancel the session, record why and tell those `messaging` names. A session that was
+    scheduled also frees its people's time and sends its calendars a cancellation."""
+    was_scheduled = session.state == State.SCHEDULED
     session.state = State.CANCELED
     session.cancel_reason = reason
     session.cancel_note = note
     session.canceled_by = actor
     session.canceled_by_name = str(actor) if actor is not None else ""
     session.canceled_at = now
-    _touch(
-        session,
-        now,
-        ["state", "cancel_reason", "cancel_note", "canceled_by", "canceled_by_name", "canceled_at"],
-    )
+    if was_scheduled:
+        session.calendar_sequence += 1
+    reminders.drop_pending(session, now=now, note="canceled")
+    _touch(session, now, CANCEL_COLUMNS + (["calendar_sequence"] if was_scheduled else []))
     audit.record(
         session, actor=actor, action=action, changes={"reason": note} if note else {}, now=now
     )
-    announce(action, session, actor=actor, now=now)
+    revision = None
+    if was_scheduled:
+        SessionAttendee.objects.filter(session=session).update(busy=False)
+        revision = _calendar_revision(session, CalendarMethod.CANCEL, now)
+    announce(action, session, actor=actor, now=now, calendar=revision)
 
 
 # --- the verbs ---------------------------------------------------------------------------------
@@ -171,6 +199,7 @@ def session_suggest(
         )
         announce(Action.SUGGESTED, session, actor=actor, now=now)
         _schedule_expiry(session)
+        reminders.plan(session, ReminderKind.SUGGESTION_EXPIRY, now=now)
     return session
 
 
@@ -207,6 +236,7 @@ def session_edit(
             announce(Action.SUGGESTED, session, actor=actor, now=now, already_told=[old_coach])
         if "expires_at" in changes:
             _schedule_expiry(session)
+            reminders.plan(session, ReminderKind.SUGGESTION_EXPIRY, now=now)
     return session
 
 
@@ -234,10 +264,13 @@ def session_schedule(
     duration_minutes: int | None,
     location: str = "",
     fields: SessionFields | None = None,
+    allow_conflicts: bool = False,
     now: datetime | None = None,
 ) -> CoachingSession:
     """The coach schedules: the same form rules apply to any field they adjust, with the author
-    still the supervisor who may be neither coach nor trainee."""
+    still the supervisor who may be neither coach nor trainee. A clash with another scheduled
+    session of the coach or a trainee refuses it unless `allow_conflicts`. The trainees are
+    invited (in-app, and by e-mail with a calendar invitation)."""
     now = now or timezone.now()
     # A scheduled session no longer expires: its expiry is not edited here.
     fields = replace(fields or SessionFields(), expires_at=None)
@@ -258,6 +291,11 @@ def session_schedule(
         )
         if starts_at is None or duration_minutes is None:  # reported by clean_schedule
             raise ValidationFailed(schedule_errors)
+        host = resolved.coach_user or actor
+        people = availability.people_of(
+            coach=host, trainee_users=resolved.trainee_users, trainee_groups=resolved.trainee_groups
+        )
+        _check_conflicts(actor, session, people, starts_at, duration_minutes, allow_conflicts)
         changes: dict[str, Any] = audit.diff(audit.snapshot(before), audit.snapshot(resolved))
         session.state = State.SCHEDULED
         session.starts_at = starts_at
@@ -265,12 +303,27 @@ def session_schedule(
         session.location = location
         session.scheduled_by = actor
         session.scheduled_at = now
-        _store(session, resolved, lambda: _touch(session, now, FORM_COLUMNS + SCHEDULE_COLUMNS))
+        session.calendar_uid = session.calendar_uid or uuid.uuid4()
+        session.calendar_sequence = 0
+        _store(
+            session,
+            resolved,
+            lambda: _touch(session, now, FORM_COLUMNS + SCHEDULE_COLUMNS + CALENDAR_COLUMNS),
+        )
         changes.update(
             starts_at=starts_at.isoformat(), duration_minutes=duration_minutes, location=location
         )
         audit.record(session, actor=actor, action=Action.SCHEDULED, changes=changes, now=now)
-        announce(Action.SCHEDULED, session, actor=actor, now=now)
+        _invite(session, host=host, people=people)
+        announce(
+            Action.SCHEDULED,
+            session,
+            actor=actor,
+            now=now,
+            calendar=_calendar_revision(session, CalendarMethod.REQUEST, now),
+        )
+        reminders.drop_pending(session, now=now, note="scheduled")
+        reminders.plan(session, ReminderKind.SESSION_START, now=now)
     return session
 
 
@@ -342,7 +395,7 @@ def _expire_batch(now: datetime, size: int) -> int:
     from notifications.services import notify_many
 
     from .messaging import MESSAGES, render
-    from .models import SessionEvent
+    from .models import Reminder, ReminderStatus, SessionEvent
 
     with transaction.atomic():
         due = list(
@@ -364,6 +417,10 @@ def _expire_batch(now: datetime, size: int) -> int:
             version=F("version") + 1,
             updated_at=now,
         )
+        # What the pending reminders announce (the expiry) will not happen: as `_cancel` does.
+        Reminder.objects.filter(session_id__in=ids, status=ReminderStatus.PENDING).update(
+            status=ReminderStatus.DROPPED, done_at=now, note="canceled"
+        )
         SessionEvent.objects.bulk_create(
             [
                 SessionEvent(
@@ -383,3 +440,245 @@ def _expire_batch(now: datetime, size: int) -> int:
             now=now,
         )
     return len(ids)
+
+
+# --- after scheduling --------------------------------------------------------------------------
+def _check_conflicts(
+    actor: User,
+    session: CoachingSession,
+    people: list[int],
+    starts_at: datetime,
+    duration_minutes: int,
+    allow: bool,
+) -> None:
+    if allow:
+        return
+    found = availability.clashes(
+        actor,
+        people,
+        starts_at,
+        starts_at + timedelta(minutes=duration_minutes),
+        exclude_session_id=session.pk,
+    )
+    if found:
+        raise ScheduleConflict(found)
+
+
+def _invite(session: CoachingSession, *, host: User, people: list[int]) -> None:
+    """Write the invitation list: the coach who holds the session, then each trainee user."""
+    starts_at, ends_at = session.starts_at, session.ends_at
+    if starts_at is None or ends_at is None:
+        raise ValueError("Only a session with a time has attendees.")
+    SessionAttendee.objects.filter(session=session).delete()
+    SessionAttendee.objects.bulk_create(
+        [
+            SessionAttendee(
+                session=session,
+                user_id=uid,
+                role=AttendeeRole.COACH if uid == host.pk else AttendeeRole.TRAINEE,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                busy=True,
+            )
+            for uid in people
+        ]
+    )
+
+
+def _calendar_revision(
+    session: CoachingSession, method: CalendarMethod, now: datetime
+) -> CalendarRevision:
+    """The calendar message of this change, stored once for every e-mail that carries it."""
+    people = list(
+        SessionAttendee.objects.filter(session=session).select_related("user").order_by("id")
+    )
+    host = next((a.user for a in people if a.role == AttendeeRole.COACH), None)
+    trainees = [a.user for a in people if a.role == AttendeeRole.TRAINEE]
+    return CalendarRevision.objects.create(
+        session=session,
+        sequence=session.calendar_sequence,
+        method=method,
+        ics=calendar.itip_message(
+            session, method=method, organizer=host, attendees=trainees, stamp=now
+        ),
+        created_at=now,
+    )
+
+
+@retry_on_conflict
+def session_reschedule(
+    *,
+    actor: User,
+    session_id: int,
+    starts_at: datetime | None,
+    duration_minutes: int | None,
+    location: str | None = None,
+    allow_conflicts: bool = False,
+    now: datetime | None = None,
+) -> CoachingSession:
+    """The coach moves a scheduled session (new start, duration, and location if given). The
+    conflict rule of scheduling applies; for a group coach the member who reschedules holds it
+    from now on. Trainees (with an updated calendar invitation) and the author are told."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session = access_session(actor, session_id, Verb.RESCHEDULE, for_update=True, now=now)
+        new_location = session.location if location is None else location.strip()
+        errors = clean_schedule(
+            starts_at=starts_at, duration_minutes=duration_minutes, location=new_location, now=now
+        )
+        if errors or starts_at is None or duration_minutes is None:
+            raise ValidationFailed(errors)
+        host = session.coach_user or actor
+        invited = [a.user_id for a in session.attendees.all() if a.role == AttendeeRole.TRAINEE]
+        people = availability.people_of(
+            coach=host,
+            trainee_users=session.trainee_users.all(),
+            trainee_groups=session.trainee_groups.all(),
+        )
+        people = list(dict.fromkeys([*people, *invited]))
+        _check_conflicts(actor, session, people, starts_at, duration_minutes, allow_conflicts)
+        changes = audit.diff(
+            {
+                "starts_at": session.starts_at.isoformat() if session.starts_at else None,
+                "duration_minutes": session.duration_minutes,
+                "location": session.location,
+            },
+            {
+                "starts_at": starts_at.isoformat(),
+                "duration_minutes": duration_minutes,
+                "location": new_location,
+            },
+        )
+        if not changes:
+            return session
+        previous = holder(session)
+        session.starts_at = starts_at
+        session.duration_minutes = duration_minutes
+        session.location = new_location
+        session.calendar_sequence += 1
+        _touch(session, now, ["starts_at", "duration_minutes", "location", "calendar_sequence"])
+        # The same people as invited (joining a group later invites nobody); the acting coach
+        # holds it.
+        ends_at = starts_at + timedelta(minutes=duration_minutes)
+        SessionAttendee.objects.filter(session=session).update(starts_at=starts_at, ends_at=ends_at)
+        moved_from = [u for u in previous if u is not None and u.pk != host.pk]
+        if moved_from:
+            SessionAttendee.objects.filter(session=session, role=AttendeeRole.COACH).delete()
+            SessionAttendee.objects.update_or_create(
+                session=session,
+                user=host,
+                defaults={
+                    "role": AttendeeRole.COACH,
+                    "starts_at": starts_at,
+                    "ends_at": ends_at,
+                    "busy": True,
+                },
+            )
+        audit.record(session, actor=actor, action=Action.RESCHEDULED, changes=changes, now=now)
+        announce(
+            Action.RESCHEDULED,
+            session,
+            actor=actor,
+            now=now,
+            also_tell=moved_from,
+            calendar=_calendar_revision(session, CalendarMethod.REQUEST, now),
+        )
+        reminders.plan(session, ReminderKind.SESSION_START, now=now)
+    return session
+
+
+@retry_on_conflict
+def session_cancel(
+    *, actor: User, session_id: int, reason: str, now: datetime | None = None
+) -> CoachingSession:
+    """The coach (or a QM Admin) cancels a scheduled session, giving a reason. The trainees'
+    calendars get a cancellation; the trainees, the author and the coach who held it are told."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session = access_session(actor, session_id, Verb.CANCEL, for_update=True, now=now)
+        reason, errors = clean_reason(reason, doing="canceling")
+        if errors:
+            raise ValidationFailed(errors)
+        _cancel(
+            session,
+            reason=CancelReason.CANCELED_BY_COACH,
+            action=Action.CANCELED,
+            note=reason,
+            actor=actor,
+            now=now,
+        )
+    return session
+
+
+@retry_on_conflict
+def session_complete(
+    *,
+    actor: User,
+    session_id: int,
+    notes: str,
+    action_items: list[str] | None = None,
+    now: datetime | None = None,
+) -> CoachingSession:
+    """The coach records that the session was held, once its start has passed: notes (required)
+    and action items. The trainees and the author are told."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session = access_session(actor, session_id, Verb.COMPLETE, for_update=True, now=now)
+        text, items, errors = clean_completion(notes, action_items)
+        if errors:
+            raise ValidationFailed(errors)
+        session.state = State.COMPLETED
+        session.completed_at = now
+        session.completed_by = actor
+        session.completed_by_name = str(actor)
+        session.completion_notes = text
+        session.action_items = items
+        _touch(
+            session,
+            now,
+            [
+                "state",
+                "completed_at",
+                "completed_by",
+                "completed_by_name",
+                "completion_notes",
+                "action_items",
+            ],
+        )
+        SessionAttendee.objects.filter(session=session).update(busy=False)
+        audit.record(
+            session,
+            actor=actor,
+            action=Action.COMPLETED,
+            changes={"action_items": len(items)},
+            now=now,
+        )
+        announce(Action.COMPLETED, session, actor=actor, now=now)
+    return session
+
+
+@retry_on_conflict
+def session_acknowledge(
+    *, actor: User, session_id: int, comment: str | None = None, now: datetime | None = None
+) -> CoachingSession:
+    """A trainee acknowledges a completed session (once), optionally with a comment; the coach
+    who completed it is told."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session = access_session(actor, session_id, Verb.ACKNOWLEDGE, for_update=True, now=now)
+        text, errors = clean_comment(comment)
+        if errors:
+            raise ValidationFailed(errors)
+        SessionAttendee.objects.filter(session=session, user=actor).update(
+            acknowledged_at=now, acknowledgement_comment=text
+        )
+        _touch(session, now, [])
+        audit.record(
+            session,
+            actor=actor,
+            action=Action.ACKNOWLEDGED,
+            changes={"comment": text} if text else {},
+            now=now,
+        )
+        announce(Action.ACKNOWLEDGED, session, actor=actor, now=now)
+    return session

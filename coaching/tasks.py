@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.tasks import task
 
-from . import services
+from . import reminders, services
 
 
 @task(queue_name="default")
@@ -17,3 +17,10 @@ def expire_suggestion(session_id: int) -> bool:
         return False
     services.expire_due_suggestions()
     return True
+
+
+@task(queue_name="default")
+def send_reminder(reminder_id: int) -> bool:
+    """Runs at the reminder's moment; does nothing when another worker or the sweep sent it, or
+    when the session moved or closed meanwhile."""
+    return reminders.reminder_send(reminder_id=reminder_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import feeds, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,4 +12,9 @@ urlpatterns = [
     path("sessions/<int:pk>/delete/", views.session_delete, name="session_delete"),
     path("sessions/<int:pk>/schedule/", views.session_schedule, name="session_schedule"),
     path("sessions/<int:pk>/decline/", views.session_decline, name="session_decline"),
+    path("sessions/<int:pk>/reschedule/", views.session_reschedule, name="session_reschedule"),
+    path("sessions/<int:pk>/cancel/", views.session_cancel, name="session_cancel"),
+    path("sessions/<int:pk>/complete/", views.session_complete, name="session_complete"),
+    path("sessions/<int:pk>/acknowledge/", views.session_acknowledge, name="session_acknowledge"),
+    path("calendar/<int:user_id>/<str:token>.ics", feeds.calendar_feed, name="calendar_feed"),
 ]

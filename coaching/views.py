@@ -12,6 +12,7 @@ pages.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -21,15 +22,17 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from core.errors import FieldError, NotFound, PermissionDenied
+from core.errors import FieldError, NotFound, PermissionDenied, ScheduleConflict, ValidationFailed
 from core.http import AuthenticatedRequest, is_htmx
 from core.pages import case_option, done, form_errors, party_option, safe_next
+from directory.models import User
 from directory.parties import PartyRef
 from directory.permissions import Perm, has_perm
 from directory.policies import access_agent, access_case
 from directory.selectors import active_coaching_areas, cases_by_ids, parties_by_tokens
 
-from . import selectors, services
+from . import availability, selectors, services
+from .availability import Clash
 from .forms import (
     SCHEDULE_FIELDS,
     SESSION_FIELDS,
@@ -37,11 +40,13 @@ from .forms import (
     SessionForm,
     errors_by_field,
     parse_session_form,
+    parse_when_where,
     to_local_input,
     with_rule_errors,
 )
 from .models import CoachingSession, Origin
-from .policies import Verb, access_session, allowed_actions, suggest_denial
+from .policies import Verb, access_session, allowed_actions, may_read_notes, suggest_denial
+from .rules import DURATION_MAX, DURATION_MIN
 from .selectors import Prefill
 from .widget import agent_widget, case_widget, fill_sections, home_widget, section_of
 
@@ -107,7 +112,13 @@ def session_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "coaching/session_detail.html",
-        {"session": session, "actions": allowed_actions(viewer, session), "history": history},
+        {
+            "session": session,
+            "actions": allowed_actions(viewer, session),
+            "history": history,
+            "attendance": list(session.attendees.all()),
+            "show_notes": may_read_notes(viewer, session),
+        },
     )
 
 
@@ -128,6 +139,7 @@ def _form_context(
     errors: list[FieldError] | None = None,
     session: CoachingSession | None = None,
     origin: str = Origin.HOMEPAGE,
+    conflicts: list[Clash] | None = None,
 ) -> dict[str, Any]:
     known = SESSION_FIELDS + (SCHEDULE_FIELDS if mode == FormMode.SCHEDULE else ())
     by_field, other = errors_by_field(errors or [], known)
@@ -148,6 +160,12 @@ def _form_context(
         "session": session,
         "origin": origin,
         "next": safe_next(request, ""),
+        "conflicts": conflicts or [],
+        **(
+            _free_times(request, session, values)
+            if mode == FormMode.SCHEDULE and session is not None
+            else {}
+        ),
     }
 
 
@@ -178,6 +196,7 @@ def _values_from_form(form: SessionForm) -> dict[str, Any]:
         "starts_at": d["starts_at"],
         "duration_minutes": d["duration_minutes"],
         "location": d["location"],
+        "allow_conflicts": d.get("allow_conflicts", False),
     }
 
 
@@ -243,8 +262,13 @@ def _form_page(
         request.POST, tz_name=viewer.time_zone, mode=mode, keep_expiry=keep_expiry
     )
     author = session.suggested_by if session is not None else viewer
-    errors: HttpResponse | list[FieldError]
-    if form.errors:
+    errors: list[FieldError] = []
+    conflicts: list[Clash] = []
+    # A free time picked without JavaScript: the form comes back with it filled in.
+    picked = bool(form.when and form.when.take_slot)
+    if picked:
+        pass
+    elif form.errors:
         current = services.resolved_of(session) if session is not None else None
         errors = with_rule_errors(
             form, author=author, tz_name=viewer.time_zone, current=current, mode=mode
@@ -256,9 +280,10 @@ def _form_page(
             url = reverse("session_detail", args=[session_id])
             return done(request, message, safe_next(request, url))
 
-        errors = form_errors(attempt)
-    if isinstance(errors, HttpResponse):
-        return errors
+        found = clashes_of(lambda: form_errors(attempt))
+        if isinstance(found, HttpResponse):
+            return found
+        errors, conflicts = found
     values = _values_from_form(form)
     if mode == FormMode.SCHEDULE and session is not None:
         values["expires_at"] = to_local_input(session.expires_at, viewer.time_zone)
@@ -270,8 +295,9 @@ def _form_page(
         errors=errors,
         session=session,
         origin=form.origin,
+        conflicts=conflicts,
     )
-    return _render_form(request, ctx, status=422)
+    return _render_form(request, ctx, status=200 if picked else 422)
 
 
 def _prefill(request: AuthenticatedRequest) -> Prefill:
@@ -337,6 +363,7 @@ def session_schedule(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             duration_minutes=form.duration_minutes,
             location=form.location,
             fields=form.fields,
+            allow_conflicts=bool(form.when and form.when.allow_conflicts),
         )
         return f"Scheduled “{session.title}”.", pk
 
@@ -389,3 +416,181 @@ def session_decline(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         return _dialog(request, "coaching/_decline_dialog.html", ctx, status=422)
     ctx = {"session": session, "reason": "", "error": ""}
     return _dialog(request, "coaching/_decline_dialog.html", ctx)
+
+
+# --- after scheduling --------------------------------------------------------------------------
+FREE_TIMES_SHOWN = 8
+
+
+def clashes_of(
+    run: Callable[[], HttpResponse | list[FieldError]],
+) -> HttpResponse | tuple[list[FieldError], list[Clash]]:
+    """Run a schedule or reschedule submission: its answer, or the field errors, or the clashes
+    (shown above the form with "schedule anyway")."""
+    try:
+        result = run()
+    except ScheduleConflict as conflict:
+        return [], list(conflict.conflicts)
+    if isinstance(result, HttpResponse):
+        return result
+    return result, []
+
+
+def _free_times(
+    request: AuthenticatedRequest, session: CoachingSession, values: dict[str, Any]
+) -> dict[str, Any]:
+    """The next free times of the coach and every trainee for the form's duration."""
+    viewer = request.user
+    raw = str(values.get("duration_minutes") or "")
+    minutes = int(raw) if raw.isdigit() and DURATION_MIN <= int(raw) <= DURATION_MAX else None
+    slots = availability.free_slots_for(
+        viewer, session, duration_minutes=minutes, start=None, end=None, limit=FREE_TIMES_SHOWN
+    )
+    coach = session.coach_user
+    return {
+        "free_slots": [
+            {"value": to_local_input(a, viewer.time_zone), "starts_at": a, "ends_at": b}
+            for a, b in slots
+        ],
+        "free_slots_coach": str(coach) if coach is not None and coach.pk != viewer.pk else "",
+    }
+
+
+def _when_where_values(session: CoachingSession, tz_name: str | None) -> dict[str, Any]:
+    return {
+        "starts_at": to_local_input(session.starts_at, tz_name),
+        "duration_minutes": str(session.duration_minutes or 30),
+        "location": session.location,
+        "allow_conflicts": False,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_reschedule(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    viewer = request.user
+    session = access_session(viewer, pk, Verb.RESCHEDULE)
+    template = "coaching/_reschedule_dialog.html"
+    values = _when_where_values(session, viewer.time_zone)
+    errors: list[FieldError] = []
+    conflicts: list[Clash] = []
+    status = 200
+    if request.method == "POST":
+        when = parse_when_where(request.POST, tz_name=viewer.time_zone)
+        values = {**when.data}
+
+        def reschedule() -> HttpResponse:
+            if when.errors:
+                raise ValidationFailed(when.errors)
+            services.session_reschedule(
+                actor=viewer,
+                session_id=pk,
+                starts_at=when.starts_at,
+                duration_minutes=when.duration_minutes,
+                location=when.location,
+                allow_conflicts=when.allow_conflicts,
+            )
+            url = reverse("session_detail", args=[pk])
+            return done(request, f"Moved “{session.title}”.", safe_next(request, url))
+
+        if not when.take_slot:
+            found = clashes_of(lambda: form_errors(reschedule))
+            if isinstance(found, HttpResponse):
+                return found
+            errors, conflicts = found
+            status = 422
+    by_field, other = errors_by_field(errors, SCHEDULE_FIELDS)
+    ctx = {
+        "session": session,
+        "values": values,
+        "errors": by_field,
+        "error_count": sum(len(v) for v in by_field.values()) + len(other),
+        "conflicts": conflicts,
+        **_free_times(request, session, values),
+    }
+    return _dialog(request, template, ctx, status=status)
+
+
+@dataclass(frozen=True)
+class TextDialog:
+    """A dialog of text fields for a verb: its template, its fields, what it calls and what it
+    says once done."""
+
+    template: str
+    fields: tuple[str, ...]
+    run: Callable[[User, int, dict[str, str]], object]
+    done: str
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+TEXT_DIALOGS = {
+    Verb.CANCEL: TextDialog(
+        "coaching/_cancel_dialog.html",
+        ("reason",),
+        lambda actor, pk, v: services.session_cancel(
+            actor=actor, session_id=pk, reason=v["reason"]
+        ),
+        "Canceled “{title}”.",
+    ),
+    Verb.COMPLETE: TextDialog(
+        "coaching/_complete_dialog.html",
+        ("notes", "action_items"),
+        lambda actor, pk, v: services.session_complete(
+            actor=actor, session_id=pk, notes=v["notes"], action_items=_lines(v["action_items"])
+        ),
+        "Completed “{title}”.",
+    ),
+    Verb.ACKNOWLEDGE: TextDialog(
+        "coaching/_acknowledge_dialog.html",
+        ("comment",),
+        lambda actor, pk, v: services.session_acknowledge(
+            actor=actor, session_id=pk, comment=v["comment"]
+        ),
+        "Acknowledged “{title}”.",
+    ),
+}
+
+
+def text_dialog(verb: Verb) -> Callable[[AuthenticatedRequest, int], HttpResponse]:
+    """The view of a `TEXT_DIALOGS` entry: GET shows the dialog, POST runs the service and is
+    done, or shows the dialog again with each refusal beside its field."""
+    spec = TEXT_DIALOGS[verb]
+
+    @login_required
+    @require_http_methods(["GET", "POST"])
+    def view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+        session = access_session(request.user, pk, verb)
+        values = {name: request.POST.get(name, "") for name in spec.fields}
+
+        def run() -> HttpResponse:
+            spec.run(request.user, pk, values)
+            url = reverse("session_detail", args=[pk])
+            return done(request, spec.done.format(title=session.title), safe_next(request, url))
+
+        status, errors = 200, []
+        if request.method == "POST":
+            result = form_errors(run)
+            if isinstance(result, HttpResponse):
+                return result
+            status, errors = 422, result
+        by_field: dict[str, list[str]] = {}
+        for e in errors:
+            by_field.setdefault(e.field.split("[", 1)[0], []).append(e.message)
+        ctx = {
+            "session": session,
+            "values": values,
+            "errors": by_field,
+            "error_count": len(errors),
+            "show_notes": may_read_notes(request.user, session),
+        }
+        return _dialog(request, spec.template, ctx, status=status)
+
+    return view
+
+
+session_cancel = text_dialog(Verb.CANCEL)
+session_complete = text_dialog(Verb.COMPLETE)
+session_acknowledge = text_dialog(Verb.ACKNOWLEDGE)

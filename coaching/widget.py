@@ -157,6 +157,20 @@ def _sections(
             shown=Role.COACH in roles,
         ),
         Section(
+            "upcoming",
+            "Upcoming Coaching Sessions",
+            "No coaching session is coming up for you.",
+            selectors.sessions_upcoming_for(viewer),
+            shown=Role.AGENT in roles,
+        ),
+        Section(
+            "acknowledge",
+            "Waiting for Your Acknowledgement",
+            "Nothing to acknowledge.",
+            selectors.sessions_awaiting_acknowledgement(viewer),
+            shown=False,  # shown only when there is something to acknowledge
+        ),
+        Section(
             "trainee",
             "My Coaching Sessions",
             "No coaching sessions for you at the moment.",

@@ -215,6 +215,7 @@ def on_application_error(request: HttpRequest, exc: ApplicationError) -> HttpRes
         detail=exc.message,
         errors=exc.errors,
         headers=headers,
+        extra=exc.extra(),
     )
 
 
@@ -324,6 +325,7 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 # --- routers ------------------------------------------------------------------------------------
+from coaching.api import me_router as calendar_router  # noqa: E402
 from coaching.api import router as coaching_router  # noqa: E402
 from directory.api import router as directory_router  # noqa: E402
 from notifications.api import router as notifications_router  # noqa: E402
@@ -332,4 +334,5 @@ from tokens.api import router as tokens_router  # noqa: E402
 api.add_router("/", tokens_router)
 api.add_router("/", directory_router)
 api.add_router("/coaching-sessions", coaching_router)
+api.add_router("/", calendar_router)
 api.add_router("/notifications", notifications_router)

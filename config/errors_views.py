@@ -26,6 +26,7 @@ def problem_body(
     title: str,
     detail: str,
     errors: Iterable[FieldError | Mapping[str, str]] = (),
+    extra: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     return {
         "type": f"{PROBLEM_TYPE_BASE}{code}",
@@ -34,6 +35,7 @@ def problem_body(
         "detail": detail,
         "code": str(code),
         "errors": [e.as_dict() if isinstance(e, FieldError) else dict(e) for e in errors],
+        **(extra or {}),
     }
 
 
@@ -45,8 +47,11 @@ def problem_response(
     detail: str,
     errors: Iterable[FieldError | Mapping[str, str]] = (),
     headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> HttpResponse:
-    body = problem_body(status=status, code=code, title=title, detail=detail, errors=errors)
+    body = problem_body(
+        status=status, code=code, title=title, detail=detail, errors=errors, extra=extra
+    )
     response = HttpResponse(
         json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE, headers=headers
     )

@@ -268,6 +268,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = (
 MAX_QUERY_STRING_BYTES = 4096
 # Times a person may store: how far ahead a session may be scheduled (calendar months).
 COACHING_MAX_SCHEDULE_MONTHS = int(os.environ.get("COACHING_MAX_SCHEDULE_MONTHS", "24"))
+# Reminders: coach and trainees this long before a scheduled session starts; the coach this long
+# before an open suggestion expires. 0 turns a reminder off.
+COACHING_REMINDER_BEFORE_START_MINUTES = int(
+    os.environ.get("COACHING_REMINDER_BEFORE_START_MINUTES", str(24 * 60))
+)
+COACHING_REMINDER_BEFORE_EXPIRY_MINUTES = int(
+    os.environ.get("COACHING_REMINDER_BEFORE_EXPIRY_MINUTES", str(7 * 24 * 60))
+)
+# The sweep sends a due reminder itself once its task is this late (lost, or no worker running).
+COACHING_REMINDER_SWEEP_GRACE_SECONDS = int(
+    os.environ.get("COACHING_REMINDER_SWEEP_GRACE_SECONDS", "120")
+)
 
 LOGGING = {
     "version": 1,

@@ -6,7 +6,9 @@ Services and rules raise these; the API turns them into problem+json, the pages 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 from enum import StrEnum
+from typing import Any
 
 
 class ErrorCode(StrEnum):
@@ -17,6 +19,8 @@ class ErrorCode(StrEnum):
     INVALID_STATE = "invalid_state"
     VERSION_CONFLICT = "version_conflict"
     VALIDATION_FAILED = "validation_failed"
+    SCHEDULE_CONFLICT = "schedule_conflict"
+    ALREADY_ACKNOWLEDGED = "already_acknowledged"
     # Answered by the HTTP layer only; no service raises these.
     METHOD_NOT_ALLOWED = "method_not_allowed"
     INTERNAL_ERROR = "internal_error"
@@ -63,6 +67,10 @@ class ApplicationError(Exception):
         self.errors: list[FieldError] = list(errors or [])
         super().__init__(self.message)
 
+    def extra(self) -> dict[str, object]:
+        """Members the problem document carries beside the standard ones (RFC 9457 extensions)."""
+        return {}
+
 
 class MalformedRequest(ApplicationError):
     code, status, title = ErrorCode.MALFORMED_REQUEST, 400, "Malformed request"
@@ -93,3 +101,45 @@ class ValidationFailed(ApplicationError):
 
     def __init__(self, errors: list[FieldError], message: str | None = None):
         super().__init__(message or "; ".join(e.message for e in errors), errors=errors)
+
+    def for_field(self, field: str) -> list[FieldError]:
+        return [e for e in self.errors if e.field == field]
+
+
+class AlreadyAcknowledged(ApplicationError):
+    code, status, title = ErrorCode.ALREADY_ACKNOWLEDGED, 409, "Already acknowledged"
+
+
+class ScheduleConflict(ApplicationError):
+    """The coach or a trainee already has a scheduled session at that time. `conflicts` holds each
+    clash as the caller may learn it (see `coaching.availability.Clash`)."""
+
+    code, status, title = ErrorCode.SCHEDULE_CONFLICT, 409, "Schedule conflict"
+
+    def __init__(self, conflicts: list[Any], message: str | None = None):
+        self.conflicts = conflicts
+        names = list(dict.fromkeys(str(c.user) for c in conflicts))
+        super().__init__(
+            message
+            or f"{', '.join(names)} already {'has' if len(names) == 1 else 'have'} a coaching "
+            "session at that time. Pick another time, or schedule anyway."
+        )
+
+    def extra(self) -> dict[str, object]:
+        return {
+            "conflicts": [
+                {
+                    "user": {
+                        "id": c.user.pk,
+                        "username": c.user.username,
+                        "display_name": str(c.user),
+                        "is_active": c.user.is_active,
+                    },
+                    "session_id": c.session_id,
+                    "title": c.title,
+                    "starts_at": c.starts_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                    "ends_at": c.ends_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                }
+                for c in self.conflicts
+            ]
+        }

@@ -60,3 +60,9 @@ def localized(moment: datetime, tz_name: str | None = None) -> datetime:
         return moment.astimezone(zone(tz_name) if tz_name else timezone.get_current_timezone())
     except (OverflowError, ValueError):
         return moment.astimezone(UTC)
+
+
+def format_moment(moment: datetime, tz_name: str | None) -> str:
+    """A moment as a person reads it in their own zone: "Tue 4 Mar 2030, 10:00 CET"."""
+    local = moment.astimezone(zone(tz_name))
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname() or tz_name}"

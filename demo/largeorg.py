@@ -19,6 +19,7 @@ import json
 import random
 import resource
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,9 +34,11 @@ from django.utils import timezone
 from coaching.messaging import render
 from coaching.models import (
     Action,
+    AttendeeRole,
     CancelReason,
     CoachingSession,
     Origin,
+    SessionAttendee,
     SessionEvent,
     SessionReferenceCase,
     SessionTraineeGroup,
@@ -55,6 +58,7 @@ from directory.models import (
     UserGroupMembership,
 )
 from directory.permissions import Role
+from directory.working_hours import default_working_hours
 from notifications.models import EmailStatus, Kind, Notification
 
 USERNAME_PREFIX = "lo."
@@ -328,6 +332,7 @@ class Writer:
         postgres = connection.vendor == "postgresql"
         if not postgres:
             dt_at = [i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField)]
+            uuid_at = [i for i, f in enumerate(fields) if isinstance(f, models.UUIDField)]
             insert = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
         total = 0
         started = time.perf_counter()
@@ -352,6 +357,11 @@ class Writer:
                     if dt_at:
                         chunk = [
                             tuple(adapt(v) if i in dt_at else v for i, v in enumerate(r))
+                            for r in chunk
+                        ]
+                    if uuid_at:  # SQLite keeps UUIDs as 32 hex digits
+                        chunk = [
+                            tuple(v.hex if i in uuid_at and v else v for i, v in enumerate(r))
                             for r in chunk
                         ]
                     cursor.executemany(insert, chunk)
@@ -490,6 +500,8 @@ def _users(
                     display,
                     rng.choice(TIME_ZONES),
                     rng.random() < 0.8,
+                    WORKING_HOURS,
+                    f"gen-{uid}-{rng.getrandbits(64):016x}",
                 )
             )
             role_rows.append((role_ids[role],))
@@ -511,6 +523,8 @@ def _users(
             "display_name",
             "time_zone",
             "email_notifications",
+            "working_hours",
+            "calendar_feed_key",
         ],
         user_rows,
     )
@@ -669,9 +683,39 @@ SESSION_FIELDS = [
     "canceled_by_id",
     "canceled_by_name",
     "canceled_at",
+    "completed_at",
+    "completed_by_id",
+    "completed_by_name",
+    "completion_notes",
+    "action_items",
+    "calendar_uid",
+    "calendar_sequence",
     "version",
     "created_at",
     "updated_at",
+]
+ATTENDEE_FIELDS = [
+    "id",
+    "session_id",
+    "user_id",
+    "role",
+    "starts_at",
+    "ends_at",
+    "busy",
+    "acknowledged_at",
+    "acknowledgement_comment",
+]
+WORKING_HOURS = default_working_hours()
+COMPLETION_NOTES = [
+    "Walked through the call together; agreed on a calmer opening.",
+    "Reviewed the refund policy and the two cases; the agent will use the checklist.",
+    "Listened to the recording and practised the hold procedure.",
+]
+ACTION_ITEMS = [
+    "Use the greeting script on every call",
+    "Re-read the refund policy",
+    "Ask a colleague to listen to two calls",
+    "Summarise the customer's issue before solving it",
 ]
 NOTIFICATION_FIELDS = [
     "id",
@@ -705,6 +749,7 @@ class _Tables:
     cases: list[tuple[int, int]] = field(default_factory=list)
     events: list[tuple] = field(default_factory=list)
     notifications: list[tuple] = field(default_factory=list)
+    attendees: list[tuple] = field(default_factory=list)
 
 
 class SessionMaker:
@@ -808,6 +853,12 @@ class SessionMaker:
             "canceled_by_id": None,
             "canceled_by_name": "",
             "canceled_at": None,
+            "completed_at": None,
+            "completed_by_id": None,
+            "completed_by_name": "",
+            "completion_notes": "",
+            "action_items": [],
+            "calendar_uid": None,
             "version": 1,
             "updated_at": created,
         }
@@ -864,6 +915,7 @@ class SessionMaker:
                     acted,
                     coach,
                 )
+                self._attend(t, sid, row, coach, trainee_users, trainee_groups)
             elif kind < 0.75:
                 self._cancel(t, sid, row, CancelReason.DELETED_BY_SUPERVISOR, acted, author, "")
                 self.event(t, sid, acted, author, Action.DELETED, {})
@@ -939,6 +991,13 @@ class SessionMaker:
                 row["canceled_by_id"],
                 row["canceled_by_name"],
                 row["canceled_at"],
+                row["completed_at"],
+                row["completed_by_id"],
+                row["completed_by_name"],
+                row["completion_notes"],
+                row["action_items"],
+                row["calendar_uid"],
+                0,
                 row["version"],
                 created,
                 row["updated_at"],
@@ -947,6 +1006,49 @@ class SessionMaker:
         t.trainee_users.extend((sid, u) for u in trainee_users)
         t.trainee_groups.extend((sid, g) for g in trainee_groups)
         t.cases.extend((sid, c) for c in cases)
+
+    def _attend(
+        self,
+        t: _Tables,
+        sid: int,
+        row: dict[str, Any],
+        coach: int,
+        trainee_users: list[int],
+        trainee_groups: list[int],
+    ) -> None:
+        """The invitation list of a scheduled session; most sessions whose start has passed were
+        held and completed, and most of their trainees acknowledged them."""
+        org, rng, now = self.org, self.rng, self.org.now
+        starts = row["starts_at"]
+        ends = starts + timedelta(minutes=row["duration_minutes"])
+        row["calendar_uid"] = uuid.UUID(int=rng.getrandbits(128), version=4)
+        completed = ends < now and rng.random() < 0.8
+        if completed:
+            done = min(ends + timedelta(minutes=rng.randint(5, 600)), now)
+            row.update(
+                state=State.COMPLETED,
+                completed_at=done,
+                completed_by_id=coach,
+                completed_by_name=org.name[coach],
+                completion_notes=rng.choice(COMPLETION_NOTES),
+                action_items=rng.sample(ACTION_ITEMS, rng.randint(0, 3)),
+                version=3,
+                updated_at=done,
+            )
+            self.event(t, sid, done, coach, Action.COMPLETED, {})
+        people = [u for u in trainee_users if u not in org.inactive]
+        for g in trainee_groups:
+            people.extend(u for u in org.members.get(g, []) if u not in org.inactive)
+        t.attendees.append((sid, coach, AttendeeRole.COACH, starts, ends, not completed, None, ""))
+        for uid in dict.fromkeys(u for u in people if u != coach):
+            acked = (
+                min(row["completed_at"] + timedelta(hours=rng.randint(1, 72)), now)
+                if completed and rng.random() < 0.6
+                else None
+            )
+            t.attendees.append(
+                (sid, uid, AttendeeRole.TRAINEE, starts, ends, not completed, acked, "")
+            )
 
     def _cancel(
         self,
@@ -1000,6 +1102,13 @@ class SessionMaker:
             t.events,
         )
         w.write("notifications", Notification, NOTIFICATION_FIELDS, t.notifications)
+        aid = w.next_id(SessionAttendee)
+        w.write(
+            "session attendees",
+            SessionAttendee,
+            ATTENDEE_FIELDS,
+            ((aid + i, *row) for i, row in enumerate(t.attendees)),
+        )
 
 
 def _sessions(sizes: Sizes, org: Org, rng: random.Random, writer: Writer) -> None:

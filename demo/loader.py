@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
@@ -353,4 +353,118 @@ def _sample_sessions(users: dict[str, User]) -> int:
     )
     services.session_expire(session_id=s.pk, now=now - timedelta(days=10))
     count += 4
+    # After scheduling: an upcoming session for an agent's homepage, one canceled by the coach,
+    # and held ones with notes, action items and acknowledgements (one still waiting for Bob's,
+    # one for Dan's).
+    s = suggest(
+        "sam.supervisor",
+        "Closing the call warmly",
+        u["carl.coach"],
+        [u["alice.agent"]],
+        "Call Handling",
+        [],
+        "agent_analytics",
+        timedelta(days=3),
+    )
+    services.session_schedule(
+        actor=u["carl.coach"],
+        session_id=s.pk,
+        starts_at=_at(now + timedelta(days=1), 10),
+        duration_minutes=30,
+        location="Teams call",
+        now=now - timedelta(days=2),
+    )
+    s = suggest(
+        "sue.supervisor",
+        "Escalation paths",
+        u["carl.coach"],
+        [u["dan.agent"]],
+        "Compliance",
+        [case["CASE-1002"]],
+        "case_analytics",
+        timedelta(days=12),
+    )
+    services.session_schedule(
+        actor=u["carl.coach"],
+        session_id=s.pk,
+        starts_at=_at(now + timedelta(days=5), 14),
+        duration_minutes=60,
+        location="Coaching room 1",
+        now=now - timedelta(days=11),
+    )
+    services.session_cancel(
+        actor=u["carl.coach"],
+        session_id=s.pk,
+        reason="the compliance training next week covers it",
+        now=now - timedelta(days=1),
+    )
+    held = now - timedelta(days=6)
+    s = suggest(
+        "sam.supervisor",
+        "Refund empathy follow-up",
+        u["cora.coach"],
+        [group["Tier 1"]],
+        "Empathy",
+        [case["CASE-1001"]],
+        "case_analytics",
+        timedelta(days=14),
+    )
+    services.session_schedule(
+        actor=u["cora.coach"],
+        session_id=s.pk,
+        starts_at=_at(held, 9),
+        duration_minutes=45,
+        location="Coaching room 2",
+        now=now - timedelta(days=13),
+    )
+    services.session_complete(
+        actor=u["cora.coach"],
+        session_id=s.pk,
+        notes=(
+            "Listened to the CASE-1001 recording together. Alice and Bob named the moment the "
+            "customer felt unheard and practised acknowledging the problem before the policy."
+        ),
+        action_items=[
+            "Acknowledge the customer's problem in the first sentence",
+            "Offer the refund options before explaining the policy",
+        ],
+        now=_at(held, 10),
+    )
+    services.session_acknowledge(
+        actor=u["alice.agent"],
+        session_id=s.pk,
+        comment="Thanks, the opening line already works better.",
+        now=_at(held + timedelta(days=1), 8),
+    )
+    s = suggest(
+        "sue.supervisor",
+        "Compliance wording for cancellations",
+        u["carl.coach"],
+        [u["dan.agent"]],
+        "Compliance",
+        [],
+        "homepage",
+        timedelta(days=9),
+    )
+    services.session_schedule(
+        actor=u["carl.coach"],
+        session_id=s.pk,
+        starts_at=_at(now - timedelta(days=2), 15),
+        duration_minutes=30,
+        location="Teams call",
+        now=now - timedelta(days=8),
+    )
+    services.session_complete(
+        actor=u["carl.coach"],
+        session_id=s.pk,
+        notes="Went through the cancellation script; Dan will use the checklist on every call.",
+        action_items=["Use the cancellation checklist"],
+        now=_at(now - timedelta(days=2), 16),
+    )
+    count += 4
     return count
+
+
+def _at(day: datetime, hour: int) -> datetime:
+    """That day at `hour`:00 UTC (a weekday morning or afternoon in the demo's zone)."""
+    return day.replace(hour=hour, minute=0, second=0, microsecond=0)

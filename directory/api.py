@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
-from ninja import Query, Router
+from ninja import Query, Router, Schema
+from pydantic import BaseModel, Field
 
 from config.api_common import (
     DEFAULT_LIMIT,
@@ -21,7 +22,7 @@ from config.api_common import (
 from core.errors import NotFound
 from core.http import AuthenticatedRequest
 from directory import selectors
-from directory.models import UserGroup
+from directory.models import User, UserGroup
 from directory.policies import access_case
 from directory.schemas import (
     CaseDetailOut,
@@ -31,7 +32,8 @@ from directory.schemas import (
     UserGroupPage,
     UserPage,
 )
-from directory.services import user_deactivate
+from directory.services import profile_set_working_hours, user_deactivate
+from directory.working_hours import DAYS, stored_or_default
 
 router = Router(tags=["directory"])
 
@@ -120,3 +122,41 @@ def list_coaching_areas(
         qs = qs.filter(name__icontains=search.strip())
     items, count = page(qs, limit=limit, offset=offset)
     return {"items": items, "count": count}
+
+
+class WorkingHoursIn(BaseModel):
+    time_zone: Text | None = Field(
+        None, description="An IANA zone such as Europe/Berlin; left out: unchanged."
+    )
+    days: dict[str, list[list[Text]]] = Field(
+        description='Per weekday (mon ... sun), [start, end) ranges as "HH:MM"; [] = not working.'
+    )
+
+
+class WorkingHoursOut(Schema):
+    time_zone: str
+    days: dict[str, list[list[str]]]
+
+
+def _hours_out(user: User) -> dict[str, object]:
+    hours = stored_or_default(user.working_hours)
+    return {"time_zone": user.time_zone, "days": {d: hours[d] for d in DAYS}}
+
+
+@router.get("/me/working-hours", response={200: WorkingHoursOut, **problems(401)})
+def my_working_hours(request: AuthenticatedRequest) -> dict[str, object]:
+    """Your working hours, in your own time zone; free-slot proposals keep inside a coach's."""
+    return _hours_out(request.auth)
+
+
+@router.put("/me/working-hours", response={200: WorkingHoursOut, **problems(400, 401, 403, 422)})
+def set_my_working_hours(
+    request: AuthenticatedRequest, payload: WorkingHoursIn
+) -> dict[str, object]:
+    """Replace your working hours (a weekday left out is a day off), and your time zone if given."""
+    user = profile_set_working_hours(
+        actor=request.auth,
+        days=payload.days,
+        time_zone=payload.time_zone,
+    )
+    return _hours_out(user)

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Upper
+
+from .working_hours import default_working_hours
+
+
+def new_feed_key() -> str:
+    return secrets.token_urlsafe(24)
 
 
 class User(AbstractUser):
@@ -15,6 +22,13 @@ class User(AbstractUser):
     email_notifications = models.BooleanField(
         default=True, help_text="Also send each in-app notification by e-mail."
     )
+    working_hours = models.JSONField(
+        default=default_working_hours,
+        help_text="Per weekday, the [start, end) wall-clock ranges in the user's time zone.",
+    )
+    # Part of the private calendar feed URL (the URL carries an HMAC of it, so a database copy
+    # alone does not give the feeds away). A new key revokes the old URL.
+    calendar_feed_key = models.CharField(max_length=64, default=new_feed_key)
 
     class Meta:
         ordering = ["display_name", "id"]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import profile, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -9,4 +9,5 @@ urlpatterns = [
     path("search/cases/", views.search_case_list, name="search_cases"),
     path("lookup/parties/", views.lookup_parties, name="lookup_parties"),
     path("lookup/cases/", views.lookup_cases, name="lookup_cases"),
+    path("profile/", profile.profile, name="profile"),
 ]

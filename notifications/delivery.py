@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from core.db import retry_on_conflict
 
+from .calendar_mail import with_calendar
 from .models import EmailStatus, Notification
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ def _build_message(n: Notification) -> EmailMessage:
             "Message-ID": make_msgid(idstring=f"notification-{n.pk}", domain="coaching.local")
         },
     )
+    if n.calendar is not None:
+        msg = with_calendar(msg, ics=n.calendar.ics, method=n.calendar.method)
     return msg
 
 

@@ -16,6 +16,16 @@ class Kind(models.TextChoices):
     SESSION_CANCELED_BY_TRAINEE = "session_canceled_by_trainee", "Session Canceled by Trainee"
     SESSION_EXPIRED = "session_expired", "Session Expired"
     SESSION_SCHEDULED = "session_scheduled", "Session Scheduled"
+    SESSION_INVITATION = "session_invitation", "Session Invitation"
+    SESSION_RESCHEDULED = "session_rescheduled", "Session Rescheduled"
+    SESSION_CANCELED_AFTER_SCHEDULING = (
+        "session_canceled_after_scheduling",
+        "Session Canceled after Scheduling",
+    )
+    SESSION_COMPLETED = "session_completed", "Session Completed"
+    SESSION_ACKNOWLEDGED = "session_acknowledged", "Session Acknowledged"
+    SESSION_REMINDER = "session_reminder", "Session Reminder"
+    SUGGESTION_EXPIRING = "suggestion_expiring", "Suggestion Expiring"
 
 
 class EmailStatus(models.TextChoices):
@@ -48,6 +58,14 @@ class Notification(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
+    # The calendar invitation or cancellation the e-mail carries (a text/calendar part).
+    calendar = models.ForeignKey(
+        "coaching.CalendarRevision",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     email_status = models.CharField(
         max_length=10, choices=EmailStatus.choices, default=EmailStatus.PENDING

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -14,6 +15,9 @@ from core.errors import NotFound
 from directory.models import User, UserGroup, UserGroupMembership
 
 from .models import EmailStatus, Kind, Notification
+
+if TYPE_CHECKING:
+    from coaching.models import CalendarRevision
 
 Recipient = User | UserGroup | None
 
@@ -46,11 +50,12 @@ def notify(
     *,
     kind: Kind,
     session_id: int,
-    message: str,
+    message: str | Callable[[User], str],
     recipients: Iterable[Recipient],
     actor: User | None,
     now: datetime | None = None,
     skip: Iterable[Recipient] = (),
+    calendar: CalendarRevision | None = None,
 ) -> list[Notification]:
     """Write one notification per recipient (but none to those in `skip`) and queue its e-mail.
 
@@ -68,9 +73,27 @@ def notify(
         ids = [uid for uid in ids if uid not in told]
     if not ids:
         return []
-    due = timezone.now()
+    if callable(message):
+        # A text naming a time is written in each recipient's own zone.
+        people = User.objects.only("id", "time_zone").in_bulk(ids)
+        texts = {uid: message(people[uid]) for uid in ids}
+    else:
+        texts = dict.fromkeys(ids, message)
     rows = Notification.objects.bulk_create(
-        [_pending(uid, kind, message, session_id, now, due) for uid in ids]
+        [
+            Notification(
+                recipient_id=uid,
+                kind=kind,
+                message=texts[uid],
+                calendar=calendar,
+                session_id=session_id,
+                created_at=now,
+                email_status=EmailStatus.PENDING,
+                # Real time, not the business `now` (which the demo back-dates): due at once.
+                email_next_attempt_at=timezone.now(),
+            )
+            for uid in ids
+        ]
     )
     if not all(n.pk for n in rows):  # backends that return no keys from bulk_create
         rows = list(

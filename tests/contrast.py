@@ -168,6 +168,7 @@ HOVERED_OPTION = (".option:hover", "background")
 CHOSEN_OPTION = ('.option[aria-selected="true"]', "background")
 CHIP = (".chip", "background")
 ERROR_SUMMARY = (".error-summary", "background")
+CONFLICTS = (".conflicts", "background")
 CURRENT_NAV = ('.mainnav a[aria-current="page"]', "background")
 FOCUS = (":focus-visible", "outline")
 
@@ -276,6 +277,7 @@ PAIRINGS: tuple[Pairing, ...] = (
     _pill("State pill: Scheduled", ".badge-scheduled"),
     _pill("State pill: Canceled", ".badge-canceled"),
     _pill("State pill: Expired", ".badge-expired"),
+    _pill("State pill: Completed", ".badge-completed"),
     _pill("Tag (case channel)", ".tag"),
     _pill("Tag: Group", ".tag-group"),
     Pairing("Tag: Group on the highlighted option", (".tag-group", "color"), (('.option[aria-selected="true"] .tag-group', "background"),)),
@@ -298,6 +300,9 @@ PAIRINGS: tuple[Pairing, ...] = (
     Pairing("Field error message in a fieldset", (".field-error", "color"), (FIELDSET,)),
     Pairing("Error summary", (".error-summary", "color"), (ERROR_SUMMARY,)),
     Pairing("Error summary heading", (".error-summary h3", "color"), (ERROR_SUMMARY,)),
+    Pairing("Schedule clashes", (".conflicts", "color"), (CONFLICTS,)),
+    Pairing("Schedule clashes heading", (".conflicts h3", "color"), (CONFLICTS,)),
+    Pairing("Link to a clashing session", (".conflicts a", "color"), (CONFLICTS,)),
     Pairing("Chosen chip (coach, trainee, case)", (".chip", "color"), (CHIP,)),
     Pairing("Chip remove (X) icon", (".chip-remove", "color"), (CHIP,), UI, "indicator"),
     Pairing("Chip remove (X) icon, hovered", (".chip-remove", "color"), (CHIP, (".chip-remove:hover", "background")), UI, "indicator"),
@@ -355,6 +360,8 @@ DECORATIVE: dict[tuple[str, str], str] = {
     (".session-card.state-suggested", "border-left-color"): _STATE_EDGE,
     (".session-card.state-scheduled", "border-left-color"): _STATE_EDGE,
     (".session-card.state-canceled", "border-left-color"): _STATE_EDGE,
+    (".session-card.state-completed", "border-left-color"): _STATE_EDGE,
+    (".conflicts", "border"): _SEPARATOR,
     (".facts-wide > div", "border-bottom"): _SEPARATOR,
     (".empty", "border"): _SEPARATOR,
     (".modal::backdrop", "background"): "dims the page behind an open dialog",

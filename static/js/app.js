@@ -394,6 +394,21 @@
     setOpen(picker, false);
   });
 
+  // --- free times: a click puts the time in the form (without JavaScript the button submits the
+  // form, which comes back with the time filled in) ---------------------------------------------
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest && evt.target.closest("[data-slot]");
+    if (!button) return;
+    var form = button.form;
+    var input = form && form.querySelector("[name=starts_at]");
+    if (!input) return;
+    evt.preventDefault();
+    input.value = button.getAttribute("data-slot");
+    $all("[data-slot]", form).forEach(function (b) { b.setAttribute("aria-pressed", b === button ? "true" : "false"); });
+    var status = $("[data-slot-status]", form);
+    if (status) status.textContent = "Date and time set to " + button.textContent.trim() + ".";
+  });
+
   // --- a dialog sent after the sign-in ended ------------------------------------------------------
   // The server answers such a request by sending the browser to the login page (HX-Redirect),
   // announcing it first (coaching:login-required). What was typed in the dialog is kept in this

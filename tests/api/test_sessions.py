@@ -15,7 +15,18 @@ from directory.parties import PartyRef
 from notifications.models import Notification
 from tests.api.conftest import ROLES, assert_problem, future, snapshot, suggest, suggest_body
 
-ALL_FALSE = {"edit": False, "delete": False, "schedule": False, "decline": False}
+AFTER_SCHEDULING = {"reschedule": False, "cancel": False, "complete": False, "acknowledge": False}
+ALL_FALSE = {
+    "edit": False,
+    "delete": False,
+    "schedule": False,
+    "decline": False,
+    **AFTER_SCHEDULING,
+}
+
+
+def acts(**allowed: bool) -> dict[str, bool]:
+    return {**ALL_FALSE, **allowed}
 
 
 def notified(session_id: int) -> list[tuple[str, str]]:
@@ -51,7 +62,7 @@ def test_supervisor_suggests(org, as_user):
     assert s["suggested_by_name"] == "Sam Supervisor"
     assert s["origin"] == "case_analytics"
     assert s["schedule"] is None and s["cancellation"] is None
-    assert s["actions"] == {"edit": True, "delete": True, "schedule": False, "decline": False}
+    assert s["actions"] == acts(edit=True, delete=True)
     # Default expiry: three calendar months ahead, answered in UTC.
     assert s["expires_at"].endswith("Z")
     assert 88 <= (session.expires_at - timezone.now()).days <= 92
@@ -250,16 +261,16 @@ def test_suggest_malformed_is_400(org, as_user, raw, fields):
 # --- read one ----------------------------------------------------------------------------------
 VIEW_ONE = {
     # role: actions on Sam's suggestion (coach Cora, trainee Alice), or None for 404
-    "sam": {"edit": True, "delete": True, "schedule": False, "decline": False},
+    "sam": acts(edit=True, delete=True),
     "sue": ALL_FALSE,
-    "cora": {"edit": False, "delete": False, "schedule": True, "decline": True},
+    "cora": acts(schedule=True, decline=True),
     "carl": ALL_FALSE,
-    "alice": {"edit": False, "delete": False, "schedule": False, "decline": True},
+    "alice": acts(decline=True),
     "bob": None,
     "dan": None,
     "audrey": ALL_FALSE,
     "nora": None,
-    "admin": {"edit": True, "delete": True, "schedule": False, "decline": False},
+    "admin": acts(edit=True, delete=True),
 }
 
 
@@ -522,7 +533,7 @@ def test_coach_schedules(org, as_user):
             "is_active": True,
         },
     }
-    assert s["actions"] == ALL_FALSE
+    assert s["actions"] == acts(reschedule=True, cancel=True)  # complete: once it has started
     assert ("sam.supervisor", "session_scheduled") in notified(session.pk)
 
 
@@ -847,9 +858,9 @@ def test_list_paging(org, as_user):
 
 
 # The token with its user (1), the caller's permissions, roles and user groups (1), the page of
-# sessions (1), everything the page shows in one UNION ALL (1), the count (1): the same for 2 rows
-# or 12, and for every caller.
-@pytest.mark.parametrize("role,expected", [("sam", 5), ("alice", 5), ("admin", 5)])
+# sessions (1), everything the page shows in one UNION ALL (1), the invitation lists (1), the
+# count (1): the same for 2 rows or 12, and for every caller.
+@pytest.mark.parametrize("role,expected", [("sam", 6), ("alice", 6), ("admin", 6)])
 def test_list_query_count_is_pinned(org, as_user, role, expected, django_assert_num_queries):
     for i in range(12):
         suggest(

@@ -136,6 +136,10 @@ def test_every_page_passes_axe_and_is_captured(new_page, org, run_worker):
         (org.sam, "/search/cases/?q=CASE", "search-cases"),
         (org.sam, "/sessions/999999/", "not-found-404"),
         (org.sam, "/sessions/new/", "suggest-form-page"),
+        (org.cora, f"/sessions/{sessions['open'].pk}/schedule/", "schedule-form-page"),
+        (org.cora, f"/sessions/{sessions['scheduled'].pk}/reschedule/", "reschedule-page"),
+        (org.cora, f"/sessions/{sessions['scheduled'].pk}/cancel/", "cancel-page"),
+        (org.cora, "/profile/", "profile"),
     ]
     by_user: dict[int, object] = {}
     for user, path, name in pages:
@@ -177,6 +181,8 @@ def test_every_page_passes_axe_and_is_captured(new_page, org, run_worker):
         (org.sam, f"/agents/{org.alice.pk}/", "phone-agent-analytics-seeded"),
         (org.sam, f"/cases/{org.case1001.pk}/", "phone-case-analytics"),
         (org.cora, "/notifications/", "phone-notifications"),
+        (org.cora, "/profile/", "phone-profile"),
+        (org.cora, f"/sessions/{sessions['open'].pk}/schedule/", "phone-schedule-form"),
     ]:
         phone = new_page(user, viewport=PHONE)
         go(phone, path)

@@ -3,9 +3,12 @@ as (recipient, text) pairs."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -113,3 +116,26 @@ def events(session: CoachingSession) -> list[tuple[str, str | None]]:
         .order_by("at", "id")
         .values_list("action", "actor__username")
     )
+
+
+def at_once(acts: dict[str, Callable[[], object]]) -> dict[str, object]:
+    """Run each act in its own thread (its own database connection), all released at the same
+    instant; what each returned, or the exception it raised, by name."""
+    barrier = threading.Barrier(len(acts))
+    outcome: dict[str, object] = {}
+
+    def run(name: str, fn: Callable[[], object]) -> None:
+        try:
+            barrier.wait(timeout=30)
+            outcome[name] = fn()
+        except Exception as exc:  # noqa: BLE001 - the caller asserts on it
+            outcome[name] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n, f)) for n, f in acts.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return outcome

@@ -154,6 +154,10 @@ def test_others_who_see_it_may_not_edit_or_delete(org, who):
         "delete": False,
         "schedule": who == "cora",
         "decline": who in ("cora", "alice"),
+        "reschedule": False,
+        "cancel": False,
+        "complete": False,
+        "acknowledge": False,
     }
 
 

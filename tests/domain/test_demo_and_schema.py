@@ -136,7 +136,20 @@ def test_full_demo_has_sessions_in_each_state(db):
         ("canceled", "declined_by_coach"),
         ("canceled", "declined_by_trainee"),
         ("canceled", "expired"),
+        ("canceled", "canceled_by_coach"),
+        ("completed", ""),
     } <= states
+    from coaching.models import SessionAttendee
+
+    acks = dict(
+        SessionAttendee.objects.filter(session__state="completed", role="trainee").values_list(
+            "user__username", "acknowledged_at"
+        )
+    )
+    assert acks["alice.agent"] is not None  # acknowledged
+    assert acks["bob.agent"] is None and acks["dan.agent"] is None  # waiting
+    completed = CoachingSession.objects.filter(state="completed")
+    assert all(s.completion_notes and s.action_items for s in completed)
 
 
 @override_settings(DEBUG=False)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from email import message_from_bytes
 from pathlib import Path
@@ -137,20 +138,32 @@ def _wait_until_blocked(proc: subprocess.Popen, timeout: float = 30) -> None:
     pytest.fail("the worker never reached the notification's lock")
 
 
-def test_worker_killed_before_claim_commits_sends_once_later(org, tmp_path, monkeypatch):
-    suggest(org)
-    n = Notification.objects.get()
+def kill_while_blocked(mail_dir: Path, hold: Callable[[], object]) -> int:
+    """Start a worker while this test's transaction holds a lock (`hold` takes it), kill it once
+    it waits for that lock, and give the lock back. Returns the worker's exit code."""
     with transaction.atomic():
-        # Hold the notification row (on SQLite: the whole database) so the worker stops inside
-        # its claim, before the claim commits; then kill it there.
-        Notification.objects.select_for_update().filter(pk=n.pk).update(email_last_error="")
-        proc = start_worker(tmp_path)
+        hold()
+        proc = start_worker(mail_dir)
         try:
             _wait_until_blocked(proc)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.communicate(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    return proc.returncode
+
+
+def test_worker_killed_before_claim_commits_sends_once_later(org, tmp_path, monkeypatch):
+    suggest(org)
+    n = Notification.objects.get()
+    # Hold the notification row (on SQLite: the whole database) so the worker stops inside its
+    # claim, before the claim commits; then kill it there.
+    returncode = kill_while_blocked(
+        tmp_path,
+        lambda: (
+            Notification.objects.select_for_update().filter(pk=n.pk).update(email_last_error="")
+        ),
+    )
+    assert returncode == -signal.SIGKILL
     n.refresh_from_db()
     assert (n.email_status, n.email_attempts) == (EmailStatus.PENDING, 0)
     assert sent_ids(tmp_path) == Counter()

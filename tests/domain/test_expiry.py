@@ -51,7 +51,17 @@ def test_past_expiry_reads_expired_before_the_worker_runs(org, start):
         # Supervisors still see it, as canceled.
         assert access_session(org.sam, s.pk).effective_state == State.CANCELED
         assert allowed_actions(org.cora, s) == dict.fromkeys(
-            ["edit", "delete", "schedule", "decline"], False
+            [
+                "edit",
+                "delete",
+                "schedule",
+                "decline",
+                "reschedule",
+                "cancel",
+                "complete",
+                "acknowledge",
+            ],
+            False,
         )
         before = world()
         for act in (

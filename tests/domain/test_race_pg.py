@@ -20,7 +20,7 @@ from core.errors import InvalidState
 from directory.models import User
 from notifications.models import Kind, Notification
 
-from .helpers import ref, suggest
+from .helpers import at_once, ref, suggest
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -56,6 +56,7 @@ def _actions(session_id: int, expires_at):
             session_id=session_id,
             starts_at=timezone.now() + timedelta(days=2),
             duration_minutes=30,
+            allow_conflicts=True,  # every round takes the same hour
         )
         return True
 
@@ -92,24 +93,7 @@ def test_one_winner_per_round(org):
             trainees=[ref(org.alice)],
             expires_at=timezone.now() + timedelta(hours=1),
         )
-        acts = _actions(s.pk, s.expires_at)
-        barrier = threading.Barrier(len(acts))
-        outcome: dict[str, object] = {}
-
-        def run(name: str, fn, barrier=barrier, outcome=outcome) -> None:
-            try:
-                barrier.wait(timeout=30)
-                outcome[name] = fn()
-            except Exception as exc:  # noqa: BLE001 - recorded and asserted below
-                outcome[name] = exc
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=run, args=(n, f)) for n, f in acts.items()]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        outcome = at_once(_actions(s.pk, s.expires_at))
         winners = [n for n, r in outcome.items() if r is True]
         assert len(winners) == 1, outcome
         winner = winners[0]
@@ -133,10 +117,14 @@ def test_one_winner_per_round(org):
         kind, recipients = EXPECTED[winner]
         later = sorted(
             Notification.objects.filter(session=s)
-            .exclude(kind=Kind.SESSION_SUGGESTED)
+            .exclude(kind__in=[Kind.SESSION_SUGGESTED, Kind.SESSION_INVITATION])
             .values_list("kind", "recipient__username")
         )
         assert later == [(kind, r) for r in recipients], winner
+        invited = Notification.objects.filter(session=s, kind=Kind.SESSION_INVITATION)
+        assert list(invited.values_list("recipient__username", flat=True)) == (
+            ["alice.agent"] if winner == "schedule" else []
+        )
     assert sum(wins.values()) == ROUNDS
 
 

@@ -24,7 +24,7 @@ def fields(org, **kw):
     return SessionFields(**base)
 
 
-def test_suggest_then_schedule_notifies_author(org, run_worker, mailoutbox):
+def test_suggest_then_schedule_notifies_author_and_invites_trainees(org, run_worker, mailoutbox):
     s = services.session_suggest(actor=org.sam, fields=fields(org))
     assert s.state == State.SUGGESTED
     assert list(Notification.objects.values_list("recipient__username", "message")) == [
@@ -40,8 +40,9 @@ def test_suggest_then_schedule_notifies_author(org, run_worker, mailoutbox):
     assert s.state == State.SCHEDULED and s.version == 2
     run_worker()
     assert sorted(m.to[0] for m in mailoutbox) == [
-        "cora.coach@demo.example",
-        "sam.supervisor@demo.example",
+        "alice.agent@demo.example",  # the invitation
+        "cora.coach@demo.example",  # the suggestion
+        "sam.supervisor@demo.example",  # scheduled
     ]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import connection
 
+from coaching.reminders import send_due_reminders
 from coaching.services import expire_due_suggestions
 from notifications.delivery import sweep_email
 
@@ -15,7 +16,8 @@ log = logging.getLogger("coaching.sweep")
 
 class Command(BaseCommand):
     help = (
-        "Expire suggestions whose Expiry Time has passed and tidy e-mail delivery. Safe to run "
+        "Expire suggestions whose Expiry Time has passed, send reminders whose task is late, and "
+        "tidy e-mail delivery. Safe to run "
         "from cron and from several machines at once. --every N keeps running every N seconds; "
         "a pass that fails (the database away for a moment) is logged and the next one runs."
     )
@@ -49,9 +51,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"  expired {n} so far...") if verbosity > 1 else None
             )
         )
+        reminded = send_due_reminders()
         mail = sweep_email()
-        if expired or mail["uncertain"] or mail["requeued"] or verbosity > 1:
+        if expired or reminded or mail["uncertain"] or mail["requeued"] or verbosity > 1:
             self.stdout.write(
-                f"sweep: expired {expired} suggestion(s); e-mail: {mail['requeued']} re-queued, "
-                f"{mail['uncertain']} marked uncertain"
+                f"sweep: expired {expired} suggestion(s); sent {reminded} late reminder(s); "
+                f"e-mail: {mail['requeued']} re-queued, {mail['uncertain']} marked uncertain"
             )
