@@ -33,6 +33,33 @@ class Origin(models.TextChoices):
     CASE_ANALYTICS = "case_analytics", "Case Analytics"
 
 
+class SessionQuerySet(models.QuerySet["CoachingSession"]):
+    """Sessions; `with_cards()` also loads, when the rows are fetched, everything a card or the
+    API shows of them (people, groups, area, cases) in one more query (see
+    `coaching.selectors.load_related`)."""
+
+    _with_cards = False
+
+    def with_cards(self) -> SessionQuerySet:
+        clone = self._chain()  # type: ignore[attr-defined]
+        clone._with_cards = True
+        return clone
+
+    def _clone(self) -> SessionQuerySet:
+        clone = super()._clone()  # type: ignore[misc]
+        clone._with_cards = self._with_cards
+        return clone
+
+    def _fetch_all(self) -> None:
+        fresh = self._result_cache is None
+        super()._fetch_all()
+        rows = self._result_cache
+        if fresh and self._with_cards and rows and isinstance(rows[0], CoachingSession):
+            from .selectors import load_related
+
+            load_related(rows)  # type: ignore[arg-type]
+
+
 class CoachingSession(models.Model):
     """One coaching session, from suggestion to scheduled, then completed or canceled.
 
@@ -118,6 +145,8 @@ class CoachingSession(models.Model):
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = SessionQuerySet.as_manager()
 
     class Meta:
         permissions = Perm.choices  # type: ignore[assignment]  # (stubs want str | _StrPromise)

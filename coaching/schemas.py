@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ninja import Schema
 from pydantic import BaseModel, Field, create_model
 
 from coaching.models import Action, CancelReason, CoachingSession, Origin, SessionEvent, State
 from coaching.policies import Verb, allowed_actions, may_read_notes
 from coaching.rules import SessionFields
 from coaching.selectors import Prefill
-from config.api_common import BodyId, BodyInt, InputTime, Text, Time
+from config.api_common import BodyId, BodyInt, InputTime, Out, Text, Time
 from directory.models import User
 from directory.parties import PartyRef, PartyType, party_summary
 from directory.schemas import UserOut
@@ -126,30 +125,30 @@ class AcknowledgeIn(BaseModel):
 
 
 # --- output --------------------------------------------------------------------------------------
-class PartyOut(Schema):
+class PartyOut(Out):
     type: PartyType
     id: int
     name: str
 
 
-class AreaOut(Schema):
+class AreaOut(Out):
     id: int
     name: str
 
 
-class CaseRefOut(Schema):
+class CaseRefOut(Out):
     id: int
     number: str
 
 
-class ScheduleOut(Schema):
+class ScheduleOut(Out):
     starts_at: Time
     duration_minutes: int
     location: str
     scheduled_by: UserOut | None
 
 
-class CancellationOut(Schema):
+class CancellationOut(Out):
     reason: CancelReason
     note: str
     by: UserOut | None
@@ -158,27 +157,27 @@ class CancellationOut(Schema):
 
 if TYPE_CHECKING:
 
-    class ActionsOut(Schema):
+    class ActionsOut(Out):
         pass
 
 else:
     # One field per `Verb`: a new verb is in every session's `actions` at once.
     ActionsOut = create_model(
         "ActionsOut",
-        __base__=Schema,
+        __base__=Out,
         **{
             verb.value: (bool, Field(description=f"May the caller {verb} it now?")) for verb in Verb
         },
     )
 
 
-class AcknowledgementOut(Schema):
+class AcknowledgementOut(Out):
     user: UserOut
     at: Time
     comment: str
 
 
-class CompletionOut(Schema):
+class CompletionOut(Out):
     at: Time
     by: UserOut | None
     notes: str | None = Field(
@@ -188,16 +187,16 @@ class CompletionOut(Schema):
     acknowledgements: list[AcknowledgementOut]
 
 
-class SlotOut(Schema):
+class SlotOut(Out):
     starts_at: Time
     ends_at: Time
 
 
-class FreeSlotsOut(Schema):
+class FreeSlotsOut(Out):
     items: list[SlotOut]
 
 
-class ConflictOut(Schema):
+class ConflictOut(Out):
     user: UserOut
     session_id: int | None = Field(description="Null where the caller may not see that session.")
     title: str | None = Field(description="Null where the caller may not see that session.")
@@ -205,7 +204,7 @@ class ConflictOut(Schema):
     ends_at: Time
 
 
-class SessionOut(Schema):
+class SessionOut(Out):
     id: int
     title: str
     state: State
@@ -227,12 +226,12 @@ class SessionOut(Schema):
     actions: ActionsOut = Field(description="What the caller may do to this session now.")
 
 
-class SessionPage(Schema):
+class SessionPage(Out):
     items: list[SessionOut]
     count: int
 
 
-class PrefillOut(Schema):
+class PrefillOut(Out):
     trainees: list[PartyOut]
     reference_case_ids: list[int]
     reference_cases: list[CaseRefOut]
@@ -240,7 +239,7 @@ class PrefillOut(Schema):
     origin: Origin
 
 
-class HistoryItemOut(Schema):
+class HistoryItemOut(Out):
     at: Time
     actor: UserOut | None
     actor_name: str
@@ -248,7 +247,7 @@ class HistoryItemOut(Schema):
     changes: dict[str, Any]
 
 
-class HistoryOut(Schema):
+class HistoryOut(Out):
     items: list[HistoryItemOut]
 
 

@@ -10,12 +10,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.db.models.lookups import In
 from django.utils import timezone
 
 from core.timeutils import default_expiry
-from directory.models import Case, CaseParticipant, User, UserGroup, UserGroupMembership
+from directory.models import (
+    Case,
+    CaseParticipant,
+    CoachingArea,
+    User,
+    UserGroup,
+    UserGroupMembership,
+)
 from directory.parties import PartyRef
 from directory.permissions import Perm, has_perm
 from directory.policies import sees_all_analytics
@@ -53,7 +60,12 @@ def _id_in(ids: QuerySet) -> Q:
     return Q(_InArray(F("id"), ids.query))
 
 
-def _groups_of(user: User) -> QuerySet[UserGroupMembership, Any]:
+def _groups_of(user: User) -> Any:
+    """The user's user-group ids: from memory for the signed-in user (`load_viewer`), so the
+    list queries carry a literal list instead of one more subquery to plan; else a subquery."""
+    loaded = getattr(user, "_memo_group_ids", None)
+    if loaded is not None:
+        return sorted(loaded)
     return UserGroupMembership.objects.filter(user=user).values("group_id")
 
 
@@ -78,7 +90,10 @@ def trainee_q(user: User) -> Q:
 
 
 def coach_q(user: User) -> Q:
-    """Sessions where `user` is the coach, directly or through the coach group."""
+    """Sessions where `user` is the coach, directly or through the coach group. With the group
+    ids known (the signed-in user) this is an OR of two index conditions, which PostgreSQL
+    answers with a BitmapOr of `session_coach_user` and `session_coach_group` (each with the
+    state filter inside): the cost follows the coach's own sessions."""
     return Q(coach_user=user) | Q(coach_group_id__in=_groups_of(user))
 
 
@@ -111,17 +126,194 @@ def canceled_before_scheduled_q(now: datetime) -> Q:
 
 
 def with_related(qs: QuerySet[CoachingSession]) -> QuerySet[CoachingSession]:
-    return qs.select_related(
-        "coach_user", "coach_group", "coaching_area", "suggested_by", "scheduled_by", "canceled_by"
-    ).prefetch_related(
-        Prefetch("trainee_users", queryset=User.objects.order_by("display_name", "id")),
-        Prefetch("trainee_groups", queryset=UserGroup.objects.order_by("name", "id")),
-        Prefetch("reference_cases", queryset=Case.objects.order_by("number", "id")),
+    """`qs`, loading with its rows what a card or the API shows of them (`load_related`)."""
+    return qs.with_cards()  # type: ignore[attr-defined]
+
+
+def _instance(model: Any, **values: Any) -> Any:
+    """A model instance with only these fields loaded (`from_db` wants them in field order)."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(None, names, [values[n] for n in names])
+
+
+def load_related(sessions: list[CoachingSession]) -> None:
+    """Trainees (users and groups), reference cases, coach, coaching area, author, scheduler and
+    canceler of `sessions`, in one query whatever their number, set on each session as Django's
+    own caches (`session.coach_user`, `session.trainee_users.all()` read them).
+
+    One UNION ALL of primary-key and link-index look-ups, rather than six joins in the page query
+    and three prefetches: PostgreSQL spent more time planning the seven-relation page query than
+    running it, and each prefetch is a round trip."""
+    from django.db import connection
+
+    if not sessions:
+        return
+    qn = connection.ops.quote_name
+    ids = [s.pk for s in sessions]
+    user_ids = {
+        pk
+        for s in sessions
+        for pk in (s.coach_user_id, s.suggested_by_id, s.scheduled_by_id, s.canceled_by_id)
+        if pk is not None
+    }
+    group_ids = {s.coach_group_id for s in sessions if s.coach_group_id is not None}
+    area_ids = {s.coaching_area_id for s in sessions}
+    user_t, group_t = qn(User._meta.db_table), qn(UserGroup._meta.db_table)
+    case_t, area_t = qn(Case._meta.db_table), qn(CoachingArea._meta.db_table)
+
+    def marks(values: Any) -> str:
+        return ", ".join(["%s"] * len(values))
+
+    arms: list[str] = []
+    params: list[Any] = []
+
+    def arm(sql: str, values: Any) -> None:
+        arms.append(sql.replace("(?)", f"({marks(values)})"))
+        params.extend(values)
+
+    user_cols = f"{user_t}.id, {user_t}.username, {user_t}.display_name, {user_t}.is_active"
+    arm(
+        f"SELECT 'tu', l.session_id, {user_cols} FROM {qn(SessionTraineeUser._meta.db_table)} l "
+        f"JOIN {user_t} ON {user_t}.id = l.user_id WHERE l.session_id IN (?)",
+        ids,
+    )
+    arm(
+        f"SELECT 'tg', l.session_id, {group_t}.id, NULL, {group_t}.name, NULL "
+        f"FROM {qn(SessionTraineeGroup._meta.db_table)} l "
+        f"JOIN {group_t} ON {group_t}.id = l.group_id WHERE l.session_id IN (?)",
+        ids,
+    )
+    arm(
+        f"SELECT 'rc', l.session_id, {case_t}.id, NULL, {case_t}.number, NULL "
+        f"FROM {qn(SessionReferenceCase._meta.db_table)} l "
+        f"JOIN {case_t} ON {case_t}.id = l.case_id WHERE l.session_id IN (?)",
+        ids,
+    )
+    if user_ids:
+        arm(f"SELECT 'u', NULL, {user_cols} FROM {user_t} WHERE {user_t}.id IN (?)", user_ids)
+    if group_ids:
+        arm(
+            f"SELECT 'g', NULL, {group_t}.id, NULL, {group_t}.name, NULL FROM {group_t} "
+            f"WHERE {group_t}.id IN (?)",
+            group_ids,
+        )
+    arm(
+        f"SELECT 'a', NULL, {area_t}.id, NULL, {area_t}.name, {area_t}.is_active FROM {area_t} "
+        f"WHERE {area_t}.id IN (?)",
+        area_ids,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(arms), params)
+        rows = cursor.fetchall()
+
+    users: dict[int, User] = {}
+    groups: dict[int, UserGroup] = {}
+    areas: dict[int, CoachingArea] = {}
+    links: dict[str, dict[int, list[Any]]] = {"tu": {}, "tg": {}, "rc": {}}
+
+    def user(pk: int, username: str, display: str, active: Any) -> User:
+        u = users.get(pk)
+        if u is None:
+            u = users[pk] = _instance(
+                User, id=pk, username=username, display_name=display, is_active=bool(active)
+            )
+        return u
+
+    def group(pk: int, name: str) -> UserGroup:
+        g = groups.get(pk)
+        if g is None:
+            g = groups[pk] = _instance(UserGroup, id=pk, name=name)
+        return g
+
+    for kind, session_id, pk, a, b, c in rows:
+        if kind == "tu":
+            links["tu"].setdefault(session_id, []).append(user(pk, a, b, c))
+        elif kind == "u":
+            user(pk, a, b, c)
+        elif kind == "tg":
+            links["tg"].setdefault(session_id, []).append(group(pk, b))
+        elif kind == "g":
+            group(pk, b)
+        elif kind == "rc":
+            case = _instance(Case, id=pk, number=b)
+            links["rc"].setdefault(session_id, []).append(case)
+        else:
+            areas[pk] = _instance(CoachingArea, id=pk, name=b, is_active=bool(c))
+
+    def cached(model: Any, items: list[Any]) -> QuerySet[Any]:
+        qs: QuerySet[Any] = QuerySet(model=model)
+        qs._result_cache = items
+        qs._prefetch_done = True  # type: ignore[attr-defined]
+        return qs
+
+    # The invitation lists (scheduled sessions): one prefetch for all the sessions.
+    prefetch_related_objects(
+        sessions,
         Prefetch(
             "attendees",
             queryset=SessionAttendee.objects.select_related("user").order_by("role", "id"),
         ),
     )
+    for s in sessions:
+        fields = s._state.fields_cache
+        for name in ("coach_user", "suggested_by", "scheduled_by", "canceled_by"):
+            pk = getattr(s, f"{name}_id")
+            fields[name] = users.get(pk) if pk is not None else None
+        fields["coach_group"] = groups.get(s.coach_group_id) if s.coach_group_id else None
+        fields["coaching_area"] = areas[s.coaching_area_id]
+        trainees = sorted(links["tu"].get(s.pk, []), key=lambda u: (u.display_name, u.pk))
+        trainee_groups = sorted(links["tg"].get(s.pk, []), key=lambda g: (g.name, g.pk))
+        cases = sorted(links["rc"].get(s.pk, []), key=lambda c: (c.number, c.pk))
+        s._prefetched_objects_cache.update(  # type: ignore[attr-defined]
+            {
+                "trainee_users": cached(User, trainees),
+                "trainee_groups": cached(UserGroup, trainee_groups),
+                "reference_cases": cached(Case, cases),
+            }
+        )
+
+
+def counts(querysets: list[QuerySet[Any]]) -> list[int]:
+    """The number of rows of each queryset, in one query (a page shows several sections, each
+    with its true count): `SELECT (SELECT COUNT(*) FROM (q1)), (SELECT COUNT(*) FROM (q2)), ...`."""
+    from django.db import connection
+
+    if not querysets:
+        return []
+    parts: list[str] = []
+    params: list[Any] = []
+    for i, qs in enumerate(querysets):
+        sql, p = qs.order_by().values("pk").query.sql_with_params()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) c{i})")
+        params.extend(p)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        return [int(n) for n in cursor.fetchone()]
+
+
+def sessions_suggested_by_open(viewer: User, now: datetime | None = None) -> QuerySet[Any]:
+    """The author's open suggestions (what they may still edit or delete), newest first."""
+    return sessions_suggested_by(viewer).filter(open_q(now or timezone.now()))
+
+
+def sessions_suggested_by_past(viewer: User, now: datetime | None = None) -> QuerySet[Any]:
+    """The author's suggestions that are settled: scheduled, canceled, expired."""
+    return sessions_suggested_by(viewer).exclude(open_q(now or timezone.now()))
+
+
+def sessions_for_trainee_current(
+    viewer: User, agent: User, now: datetime | None = None
+) -> QuerySet[Any]:
+    """`sessions_for_trainee` still ahead: open suggestions and scheduled sessions."""
+    now = now or timezone.now()
+    return sessions_for_trainee(viewer, agent, now).filter(open_q(now) | Q(state=State.SCHEDULED))
+
+
+def sessions_for_trainee_past(
+    viewer: User, agent: User, now: datetime | None = None
+) -> QuerySet[Any]:
+    now = now or timezone.now()
+    return sessions_for_trainee(viewer, agent, now).exclude(open_q(now) | Q(state=State.SCHEDULED))
 
 
 # --- visibility --------------------------------------------------------------------------------
@@ -163,7 +355,7 @@ def sessions_to_coach(viewer: User, now: datetime | None = None) -> QuerySet[Coa
     now = now or timezone.now()
     return (
         sessions_visible_to(viewer, now)
-        .filter(_id_in(_coached_session_ids(viewer, open_q(now))))
+        .filter(coach_q(viewer), open_q(now))
         .order_by("expires_at", "id")
     )
 
@@ -178,7 +370,7 @@ def sessions_scheduled_to_coach(
     upcoming = Q(state=State.SCHEDULED, starts_at__gt=now - timedelta(minutes=DURATION_MAX))
     return (
         sessions_visible_to(viewer, now)
-        .filter(_id_in(_coached_session_ids(viewer, upcoming)))
+        .filter(coach_q(viewer), upcoming)
         .order_by("starts_at", "id")
     )
 

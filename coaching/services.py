@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core.db import retry_on_conflict
@@ -367,33 +368,78 @@ def session_expire(*, session_id: int, now: datetime | None = None) -> bool:
     return True
 
 
+EXPIRY_BATCH = 500
+
+
 def expire_due_suggestions(
-    *,
-    now: datetime | None = None,
-    batch_size: int = 200,
-    progress: Callable[[int], None] | None = None,
+    *, now: datetime | None = None, batch_size: int = EXPIRY_BATCH, progress: Any = None
 ) -> int:
-    """Expire every open suggestion whose Expiry Time has passed. Cron-safe: several copies may
-    run at once; each row is locked and re-checked, so each expiry is recorded once."""
+    """Expire every open suggestion whose Expiry Time has passed, in batches. Cron-safe: several
+    copies may run at once (sweeps, workers); each batch locks its rows with SKIP LOCKED, so the
+    copies share the work and each expiry is recorded once."""
     now = now or timezone.now()
     done = 0
-    last_id = 0
     while True:
-        ids = list(
-            CoachingSession.objects.filter(
-                state=State.SUGGESTED, expires_at__lte=now, pk__gt=last_id
-            )
-            .order_by("pk")
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        if not ids:
+        n = _expire_batch(now, batch_size)
+        if not n:
             return done
-        for pk in ids:
-            if session_expire(session_id=pk, now=now):
-                done += 1
-        last_id = ids[-1]
+        done += n
         if progress is not None:
             progress(done)
+
+
+def _expire_batch(now: datetime, size: int) -> int:
+    """One batch of `session_expire`, set-based: lock up to `size` due suggestions (skipping rows
+    another transaction holds: it decides their fate, or a later batch takes them), cancel them
+    in one UPDATE, write their audit events and notifications in one INSERT each."""
+    from notifications.services import notify_many
+
+    from .messaging import MESSAGES, render
+    from .models import Reminder, ReminderStatus, SessionEvent
+
+    with transaction.atomic():
+        due = list(
+            CoachingSession.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(state=State.SUGGESTED, expires_at__lte=now)
+            .order_by("expires_at", "id")
+            .values_list("id", "coach_user_id", "coach_group_id", "suggested_by_id")[:size]
+        )
+        if not due:
+            return 0
+        ids = [row[0] for row in due]
+        CoachingSession.objects.filter(pk__in=ids).update(
+            state=State.CANCELED,
+            cancel_reason=CancelReason.EXPIRED,
+            cancel_note="",
+            canceled_by=None,
+            canceled_by_name="",
+            canceled_at=now,
+            version=F("version") + 1,
+            updated_at=now,
+        )
+        # What the pending reminders announce (the expiry) will not happen: as `_cancel` does.
+        Reminder.objects.filter(session_id__in=ids, status=ReminderStatus.PENDING).update(
+            status=ReminderStatus.DROPPED, done_at=now, note="canceled"
+        )
+        SessionEvent.objects.bulk_create(
+            [
+                SessionEvent(
+                    session_id=pk, at=now, actor=None, actor_name="System", action=Action.EXPIRED
+                )
+                for pk in ids
+            ]
+        )
+        notify_many(
+            kind=MESSAGES[Action.EXPIRED].kind,
+            message=render(Action.EXPIRED),
+            recipients={
+                pk: [("user", coach_user), ("group", coach_group), ("user", author)]
+                for pk, coach_user, coach_group, author in due
+            },
+            actor=None,
+            now=now,
+        )
+    return len(ids)
 
 
 # --- after scheduling --------------------------------------------------------------------------

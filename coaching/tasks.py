@@ -8,8 +8,15 @@ from . import reminders, services
 @task(queue_name="default")
 def expire_suggestion(session_id: int) -> bool:
     """Runs at the suggestion's Expiry Time. When the author moved the expiry later, this early
-    task finds the suggestion not yet due and does nothing; the later task does the work."""
-    return services.session_expire(session_id=session_id)
+    task finds the suggestion not yet due and does nothing; the later task does the work.
+
+    A task that expires its suggestion then expires every other one that is due, in batches:
+    when thousands come due at once, the first tasks do the work set-based (each worker taking
+    its own batches) and the others find theirs done."""
+    if not services.session_expire(session_id=session_id):
+        return False
+    services.expire_due_suggestions()
+    return True
 
 
 @task(queue_name="default")

@@ -19,13 +19,15 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from core.errors import FieldError, ScheduleConflict, ValidationFailed
+from core.errors import FieldError, NotFound, PermissionDenied, ScheduleConflict, ValidationFailed
 from core.http import AuthenticatedRequest, is_htmx
 from core.pages import case_option, done, form_errors, party_option, safe_next
 from directory.models import User
 from directory.parties import PartyRef
+from directory.permissions import Perm, has_perm
 from directory.policies import access_agent, access_case
 from directory.selectors import active_coaching_areas, cases_by_ids, parties_by_tokens
 
@@ -46,7 +48,7 @@ from .models import CoachingSession, Origin
 from .policies import Verb, access_session, allowed_actions, may_read_notes, suggest_denial
 from .rules import DURATION_MAX, DURATION_MIN
 from .selectors import Prefill
-from .widget import agent_widget, case_widget, home_widget
+from .widget import agent_widget, case_widget, fill_sections, home_widget, section_of
 
 
 # --- the coaching widget -----------------------------------------------------------------------
@@ -66,6 +68,39 @@ def widget_view(request: AuthenticatedRequest) -> HttpResponse:
     else:
         widget = home_widget(viewer)
     return render(request, "coaching/_widget.html", {"widget": widget})
+
+
+@login_required
+def section_view(request: AuthenticatedRequest, key: str) -> HttpResponse:
+    """One section's cards from `?offset=`: the next page ("Show more"), or a folded section
+    when it is opened. With htmx the cards alone; without, a page of its own."""
+    viewer = request.user
+    agent = case = None
+    if (raw := request.GET.get("agent", "")).isdigit():
+        agent = access_agent(viewer, int(raw))
+        return_url = reverse("agent_analytics", args=[agent.pk])
+    elif (raw := request.GET.get("case", "")).isdigit():
+        case = access_case(viewer, int(raw))
+        return_url = reverse("case_analytics", args=[case.pk])
+    else:
+        return_url = reverse("home")
+    if not has_perm(viewer, Perm.VIEW_SUGGESTIONS):
+        raise PermissionDenied("You need the View Suggestions permission to see sessions.")
+    section = section_of(viewer, key, agent=agent, case=case)
+    if section is None:
+        raise NotFound("There is no such section.")
+    raw = request.GET.get("offset", "0")
+    offset = min(int(raw), 10**9) if raw.isdigit() else 0
+    section.folded = False  # opened
+    fill_sections(viewer, [section], offset=offset)
+    current = getattr(getattr(request, "htmx", None), "current_url_abs_path", None)
+    if current and url_has_allowed_host_and_scheme(current, allowed_hosts=None):
+        return_url = current  # the page the cards are on: edit and delete come back to it
+    ctx = {"section": section, "return_url": return_url}
+    if is_htmx(request):
+        template = "coaching/_section_items.html" if offset else "coaching/_section_list.html"
+        return render(request, template, ctx)
+    return render(request, "coaching/section_page.html", ctx)
 
 
 # --- the session page --------------------------------------------------------------------------

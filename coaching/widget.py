@@ -1,14 +1,15 @@
 """The Coaching widget: the homepage's sections, and the one section an agent's or a case's
-analytics page shows. Each card carries the viewer's actions, so a button shows exactly when the
-service would accept the click."""
+analytics page shows. Each section shows its true count and a page of cards (the next ones load in
+place, `coaching.views.section_view`); each card carries the viewer's actions, so a button shows
+exactly when the service would accept the click."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils import timezone
 
 from directory.models import Case, User
 from directory.permissions import Perm, Role, has_perm
@@ -18,7 +19,9 @@ from . import selectors
 from .models import CoachingSession
 from .policies import allowed_actions, suggest_denial
 
-SECTION_LIMIT = 50
+# Cards per section and per "Show more": a section shows its true count and loads the next page
+# in place, so a page costs the same whatever the number of sessions behind it.
+PAGE_SIZE = 10
 
 
 @dataclass
@@ -31,9 +34,35 @@ class Card:
 class Section:
     key: str
     title: str
-    cards: list[Card]
     empty: str
-    more: bool = False
+    sessions: Any  # the section's sessions, ordered (a queryset)
+    scope_query: str = ""  # "agent=<id>" or "case=<id>" on an analytics page
+    shown: bool = True  # shown even when empty
+    folded: bool = False  # past items: a closed disclosure, loaded when opened
+    count: int = 0
+    offset: int = 0
+    cards: list[Card] = field(default_factory=list)
+
+    def url(self, offset: int = 0) -> str:
+        query = "&".join(q for q in (self.scope_query, f"offset={offset}" if offset else "") if q)
+        base = reverse("coaching_section", args=[self.key])
+        return f"{base}?{query}" if query else base
+
+    @property
+    def next_offset(self) -> int:
+        return self.offset + len(self.cards)
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.count - self.next_offset)
+
+    @property
+    def next_count(self) -> int:
+        return min(PAGE_SIZE, self.remaining)
+
+    @property
+    def next_url(self) -> str:
+        return self.url(self.next_offset)
 
 
 @dataclass
@@ -46,141 +75,167 @@ class Widget:
     return_url: str = "/"
 
 
-def _section(
-    viewer: User, key: str, title: str, empty: str, qs: QuerySet[CoachingSession]
-) -> Section:
-    rows = list(selectors.with_related(qs)[: SECTION_LIMIT + 1])
-    cards = [Card(s, allowed_actions(viewer, s)) for s in rows[:SECTION_LIMIT]]
-    return Section(key, title, cards, empty, more=len(rows) > SECTION_LIMIT)
+def fill_sections(viewer: User, sections: list[Section], *, offset: int = 0) -> None:
+    """True counts of every section in one query; a page of cards of each unfolded one; the
+    people, groups, areas and cases of all those cards in one more query."""
+    for section, count in zip(
+        sections, selectors.counts([s.sessions for s in sections]), strict=True
+    ):
+        section.count = count
+        section.offset = offset
+    rows: list[CoachingSession] = []
+    for section in sections:
+        if section.folded or section.count <= offset:
+            continue
+        page = list(section.sessions[offset : offset + PAGE_SIZE])
+        section.cards = [Card(s, {}) for s in page]
+        rows += page
+    selectors.load_related(rows)
+    now = timezone.now()
+    for section in sections:
+        for card in section.cards:
+            card.actions = allowed_actions(viewer, card.session, now)
 
 
-@dataclass(frozen=True)
-class HomeSection:
-    """A section of the homepage widget; an empty one shows only to whom `shown_empty` says."""
+def _sections(
+    viewer: User, *, agent: User | None = None, case: Case | None = None
+) -> list[Section]:
+    """Every section the widget may show `viewer`, in order; those with `shown=False` appear only
+    when they have sessions."""
+    if agent is not None:
+        return [
+            Section(
+                "trainee",
+                f"Coaching sessions for {agent}",
+                f"No coaching sessions for {agent} yet.",
+                selectors.sessions_for_trainee(viewer, agent),
+                scope_query=f"agent={agent.pk}",
+            )
+        ]
+    if case is not None:
+        return [
+            Section(
+                "case",
+                f"Coaching sessions referencing {case.number}",
+                f"No coaching session references {case.number} yet.",
+                selectors.sessions_for_case(viewer, case),
+                scope_query=f"case={case.pk}",
+            )
+        ]
+    roles = role_names(viewer)
+    can_create = suggest_denial(viewer) is None
+    return [
+        Section(
+            "authored",
+            "My Suggestions",
+            "You have no open suggestion."
+            if can_create
+            else "You have not suggested a coaching session yet.",
+            selectors.sessions_suggested_by_open(viewer),
+            shown=can_create,
+        ),
+        Section(
+            "authored-past",
+            "My past suggestions",
+            "None yet.",
+            selectors.sessions_suggested_by_past(viewer),
+            shown=False,
+            folded=True,
+        ),
+        Section(
+            "coach",
+            "Suggested Coaching Sessions",
+            "No suggested coaching sessions are waiting for you.",
+            selectors.sessions_to_coach(viewer),
+            shown=Role.COACH in roles,
+        ),
+        Section(
+            "coach-scheduled",
+            "Scheduled Coaching Sessions",
+            "No coaching session is scheduled with you as coach.",
+            selectors.sessions_scheduled_to_coach(viewer),
+            shown=Role.COACH in roles,
+        ),
+        Section(
+            "upcoming",
+            "Upcoming Coaching Sessions",
+            "No coaching session is coming up for you.",
+            selectors.sessions_upcoming_for(viewer),
+            shown=Role.AGENT in roles,
+        ),
+        Section(
+            "acknowledge",
+            "Waiting for Your Acknowledgement",
+            "Nothing to acknowledge.",
+            selectors.sessions_awaiting_acknowledgement(viewer),
+            shown=False,  # shown only when there is something to acknowledge
+        ),
+        Section(
+            "trainee",
+            "My Coaching Sessions",
+            "No coaching sessions for you at the moment.",
+            selectors.sessions_for_trainee_current(viewer, viewer),
+            shown=Role.AGENT in roles,
+        ),
+        Section(
+            "trainee-past",
+            "My past coaching sessions",
+            "None yet.",
+            selectors.sessions_for_trainee_past(viewer, viewer),
+            shown=False,
+            folded=True,
+        ),
+    ]
 
-    key: str
-    title: str
-    empty: str
-    sessions: Callable[[User], QuerySet[CoachingSession]]
-    shown_empty: Callable[[User], bool]
 
-
-def _has_role(role: Role) -> Callable[[User], bool]:
-    return lambda viewer: role in role_names(viewer)
-
-
-HOME_SECTIONS = (
-    HomeSection(
-        "authored",
-        "My Suggestions",
-        "You have not suggested a coaching session yet.",
-        selectors.sessions_suggested_by,
-        lambda viewer: suggest_denial(viewer) is None,
-    ),
-    HomeSection(
-        "coach",
-        "Suggested Coaching Sessions",
-        "No suggested coaching sessions are waiting for you.",
-        selectors.sessions_to_coach,
-        _has_role(Role.COACH),
-    ),
-    HomeSection(
-        "coach-scheduled",
-        "Scheduled Coaching Sessions",
-        "No coaching session is scheduled with you as coach.",
-        selectors.sessions_scheduled_to_coach,
-        _has_role(Role.COACH),
-    ),
-    HomeSection(
-        "upcoming",
-        "Upcoming Coaching Sessions",
-        "No coaching session is coming up for you.",
-        selectors.sessions_upcoming_for,
-        _has_role(Role.AGENT),
-    ),
-    HomeSection(
-        "acknowledge",
-        "Waiting for Your Acknowledgement",
-        "Nothing to acknowledge.",
-        selectors.sessions_awaiting_acknowledgement,
-        lambda viewer: False,  # shown only when there is something to acknowledge
-    ),
-    HomeSection(
-        "trainee",
-        "My Coaching Sessions",
-        "No coaching sessions for you at the moment.",
-        lambda viewer: selectors.sessions_for_trainee(viewer, viewer),
-        _has_role(Role.AGENT),
-    ),
-)
-
-
-def home_widget(viewer: User) -> Widget:
+def coaching_widget(viewer: User, *, agent: User | None = None, case: Case | None = None) -> Widget:
+    """The Coaching widget as `viewer` may see it, on the homepage, an agent's or a case's page."""
     can_view = has_perm(viewer, Perm.VIEW_SUGGESTIONS)
+    can_create = suggest_denial(viewer) is None
+    widget_url = reverse("coaching_widget")
     new_url = reverse("session_new")
-    widget = Widget(
-        "home",
-        reverse("coaching_widget"),
-        new_url if suggest_denial(viewer) is None else None,
-        can_view,
-        return_url=reverse("home"),
-    )
-    if can_view:
-        for spec in HOME_SECTIONS:
-            section = _section(viewer, spec.key, spec.title, spec.empty, spec.sessions(viewer))
-            if section.cards or spec.shown_empty(viewer):
-                widget.sections.append(section)
-    return widget
-
-
-def _analytics_widget(
-    viewer: User,
-    *,
-    scope: str,
-    key: str,
-    query: str,
-    return_url: str,
-    title: str,
-    empty: str,
-    sessions: QuerySet[CoachingSession],
-) -> Widget:
-    can_view = has_perm(viewer, Perm.VIEW_SUGGESTIONS)
-    suggest_url = f"{reverse('session_new')}?{query}" if suggest_denial(viewer) is None else None
+    if agent is not None:
+        scope, query, return_url = (
+            "agent",
+            f"agent={agent.pk}",
+            reverse("agent_analytics", args=[agent.pk]),
+        )
+    elif case is not None:
+        scope, query, return_url = (
+            "case",
+            f"case={case.pk}",
+            reverse("case_analytics", args=[case.pk]),
+        )
+    else:
+        scope, query, return_url = "home", "", reverse("home")
     widget = Widget(
         scope,
-        f"{reverse('coaching_widget')}?{query}",
-        suggest_url,
+        f"{widget_url}?{query}" if query else widget_url,
+        (f"{new_url}?{query}" if query else new_url) if can_create else None,
         can_view,
         return_url=return_url,
     )
-    if can_view:
-        widget.sections.append(_section(viewer, key, title, empty, sessions))
+    if not can_view:
+        return widget
+    sections = _sections(viewer, agent=agent, case=case)
+    fill_sections(viewer, sections)
+    widget.sections = [s for s in sections if s.count or (s.shown and not s.folded)]
     return widget
+
+
+def home_widget(viewer: User) -> Widget:
+    return coaching_widget(viewer)
 
 
 def agent_widget(viewer: User, agent: User) -> Widget:
     """Agent Analytics: the sessions where that agent is a trainee."""
-    return _analytics_widget(
-        viewer,
-        scope="agent",
-        key="trainee",
-        query=f"agent={agent.pk}",
-        return_url=reverse("agent_analytics", args=[agent.pk]),
-        title=f"Coaching sessions for {agent}",
-        empty=f"No coaching sessions for {agent} yet.",
-        sessions=selectors.sessions_for_trainee(viewer, agent),
-    )
+    return coaching_widget(viewer, agent=agent)
 
 
 def case_widget(viewer: User, case: Case) -> Widget:
     """Case Analytics: the sessions that reference that case."""
-    return _analytics_widget(
-        viewer,
-        scope="case",
-        key="case",
-        query=f"case={case.pk}",
-        return_url=reverse("case_analytics", args=[case.pk]),
-        title=f"Coaching sessions referencing {case.number}",
-        empty=f"No coaching session references {case.number} yet.",
-        sessions=selectors.sessions_for_case(viewer, case),
-    )
+    return coaching_widget(viewer, case=case)
+
+
+def section_of(viewer: User, key: str, *, agent: User | None, case: Case | None) -> Section | None:
+    return next((s for s in _sections(viewer, agent=agent, case=case) if s.key == key), None)

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from django.db.models import QuerySet
-from ninja import Schema
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from core.errors import ErrorCode, FieldCode
@@ -89,13 +88,21 @@ def _utc(value: datetime) -> datetime:
 Time = Annotated[datetime, AfterValidator(_utc)]
 
 
-class FieldErrorOut(Schema):
+class Out(BaseModel):
+    """An answer's schema. Plain pydantic reading dicts or model attributes: ninja's `Schema`
+    wraps every nested object in a Django attribute getter first, a cost paid per field of
+    every item of every list."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class FieldErrorOut(Out):
     field: str = Field(description="The field (dotted path for nested values) that is violated.")
     code: FieldCode = Field(description="Which rule the value breaks.")
     message: str
 
 
-class Problem(Schema):
+class Problem(Out):
     """RFC 9457 problem details; served as `application/problem+json`."""
 
     type: str

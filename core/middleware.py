@@ -14,10 +14,12 @@ from core.errors import ApplicationError, ErrorCode
 from core.http import is_htmx
 from core.pages import problem_for
 from core.timeutils import zone
+from directory.permissions import load_viewer
 
 
 class UserTimezoneMiddleware:
-    """Shows every time in the signed-in user's own zone; storage stays UTC."""
+    """Shows every time in the signed-in user's own zone (storage stays UTC), and loads what the
+    request's permission checks ask about the user in one query (`load_viewer`)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -25,6 +27,7 @@ class UserTimezoneMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
+            load_viewer(user)
             timezone.activate(zone(getattr(user, "time_zone", None)))
         else:
             timezone.deactivate()

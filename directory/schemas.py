@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from ninja import Schema
 from pydantic import Field
 
+from config.api_common import Out
 from directory.models import ParticipantRole
 from directory.permissions import Perm, Role
 
 
-class UserOut(Schema):
+class UserOut(Out):
     id: int
     username: str
     display_name: str
@@ -22,7 +22,7 @@ class MeOut(UserOut):
     time_zone: str
 
 
-class UserGroupOut(Schema):
+class UserGroupOut(Out):
     id: int
     name: str
     member_count: int = Field(description="Active members.")
@@ -32,13 +32,13 @@ class UserGroupDetailOut(UserGroupOut):
     members: list[UserOut]
 
 
-class CaseOut(Schema):
+class CaseOut(Out):
     id: int
     number: str
     subject: str
 
 
-class ParticipantOut(Schema):
+class ParticipantOut(Out):
     user: UserOut
     role: ParticipantRole
 
@@ -47,26 +47,26 @@ class CaseDetailOut(CaseOut):
     participants: list[ParticipantOut]
 
 
-class CoachingAreaOut(Schema):
+class CoachingAreaOut(Out):
     id: int
     name: str
 
 
-class UserPage(Schema):
+class UserPage(Out):
     items: list[UserOut]
     count: int
 
 
-class UserGroupPage(Schema):
+class UserGroupPage(Out):
     items: list[UserGroupOut]
     count: int
 
 
-class CasePage(Schema):
+class CasePage(Out):
     items: list[CaseOut]
     count: int
 
 
-class CoachingAreaPage(Schema):
+class CoachingAreaPage(Out):
     items: list[CoachingAreaOut]
     count: int

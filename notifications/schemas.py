@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from ninja import Schema
-
-from config.api_common import Time
+from config.api_common import Out, Time
 from notifications.models import Kind
 
 
-class NotificationOut(Schema):
+class NotificationOut(Out):
     id: int
     kind: Kind
     message: str
@@ -16,7 +14,7 @@ class NotificationOut(Schema):
     read_at: Time | None
 
 
-class NotificationPage(Schema):
+class NotificationPage(Out):
     items: list[NotificationOut]
     count: int
     unread_count: int

@@ -5,15 +5,16 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router
 from pydantic import BaseModel, Field
 
-from config.api_common import Text, Time, problems
+from config.api_common import Out, Text, Time, problems
 from core.errors import NotAuthenticated
 from core.http import AuthenticatedRequest
 from directory.models import User
 from directory.permissions import Perm, has_perm
 from directory.schemas import MeOut, UserOut
+from directory.selectors import role_names
 
 from .services import token_issue
 
@@ -26,7 +27,7 @@ class TokenIn(BaseModel):
     name: Text = Field("", max_length=100, description="A label for the token (shown in admin).")
 
 
-class TokenOut(Schema):
+class TokenOut(Out):
     token: str = Field(description="Send as 'Authorization: Bearer <token>'. Shown only once.")
     user: UserOut
     expires_at: Time
@@ -59,5 +60,5 @@ def me(request: AuthenticatedRequest) -> dict[str, object]:
         "is_active": user.is_active,
         "time_zone": user.time_zone,
         "permissions": [p.value for p in Perm if has_perm(user, p)],
-        "roles": sorted(user.groups.values_list("name", flat=True)),
+        "roles": sorted(role_names(user)),
     }

@@ -10,6 +10,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from core.errors import NotAuthenticated, PermissionDenied
+from directory.permissions import load_viewer
 
 from .services import token_authenticate
 
@@ -31,6 +32,7 @@ class BearerTokenAuth(HttpBearer):
         user = token_authenticate(token)
         if user is None:
             raise NotAuthenticated("The bearer token is unknown, expired or revoked.")
+        load_viewer(user)
         request.user = user
         return user
 

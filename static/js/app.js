@@ -115,6 +115,29 @@
     if (!keep) focusInitial(host);
   });
 
+  // "Show more": the next cards replace the button's list item; keyboard focus moves to the
+  // first new card and the status line says how many came, so nobody is left on a removed button.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var target = evt.detail.target;
+    if (!target || !evt.detail.xhr || !target.matches || !target.matches("[data-more-item]")) return;
+    var list = target.parentElement;
+    evt.detail.xhr._more = { list: list, index: Array.prototype.indexOf.call(list.children, target) };
+  });
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var more = evt.detail.xhr && evt.detail.xhr._more;
+    if (!more) return;
+    evt.detail.xhr._more = null;
+    var first = more.list.children[more.index];
+    var link = first && first.querySelector("h4 a");
+    if (link) link.focus();
+    var status = $("[data-widget-status]");
+    if (status) {
+      var added = more.list.querySelectorAll(":scope > li:not([data-more-item])").length;
+      status.textContent = "";
+      setTimeout(function () { status.textContent = added + " sessions shown."; }, 30);
+    }
+  });
+
   document.addEventListener("htmx:responseError", function () {
     toast("Something went wrong. Please try again.");
   });

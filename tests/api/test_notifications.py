@@ -78,6 +78,7 @@ def test_list_query_count_is_pinned(org, as_user, django_assert_num_queries):
     cora = as_user("cora")
     cora.get("/me")
     for limit in (2, 10):
-        with django_assert_num_queries(4):
+        # token, the caller's permissions, roles and groups, page, count, unread count
+        with django_assert_num_queries(5):
             r = cora.get(f"/notifications?limit={limit}")
         assert len(r.json()["items"]) == limit

@@ -223,7 +223,11 @@ def test_edit_and_delete_by_author(new_page, org):
     page.locator("#modal[open]").get_by_role("button", name="Delete suggestion").click()
     expect(
         page.locator('[data-section="authored"] .session-card', has_text="Second draft")
-    ).to_contain_text("Deleted")
+    ).to_have_count(0)
+    # No longer open: folded away under the past suggestions, loaded when opened.
+    past = page.locator('[data-section="authored-past"]')
+    past.locator("summary").click()
+    expect(past.locator(".session-card", has_text="Second draft")).to_contain_text("Deleted")
     s.refresh_from_db()
     assert (s.state, s.cancel_reason) == (State.CANCELED, CancelReason.DELETED_BY_SUPERVISOR)
 
@@ -359,9 +363,10 @@ def test_expiry_is_seen_by_author_and_coach(new_page, org, run_worker):
     assert s.cancel_reason == CancelReason.EXPIRED
     author = new_page(org.sam)
     go(author, "/")
-    expect(
-        author.locator('[data-section="authored"] .session-card', has_text="Never scheduled")
-    ).to_contain_text("Expired")
+    past = author.locator('[data-section="authored-past"]')
+    past.locator("summary").focus()
+    author.keyboard.press("Enter")  # the disclosure opens from the keyboard too
+    expect(past.locator(".session-card", has_text="Never scheduled")).to_contain_text("Expired")
     go(author, "/notifications/")
     expect(author.locator(".notification").first).to_contain_text("not scheduled and has expired")
     coach = new_page(org.cora)
@@ -496,3 +501,22 @@ def test_dialog_sent_after_the_sign_in_ended_resumes_after_signing_in(new_page, 
     assert s.origin == Origin.AGENT_ANALYTICS and s.coach_user == org.cora
     assert list(s.trainee_users.all()) == [org.alice]
     assert [g.name for g in s.trainee_groups.all()] == ["Tier 1"]
+
+
+def test_show_more_loads_the_next_cards_in_place_from_the_keyboard(new_page, org):
+    for i in range(12):
+        suggest(org, title=f"Waiting {i:02}")
+    page = new_page(org.cora)
+    go(page, "/")
+    coach = page.locator('[data-section="coach"]')
+    expect(coach.locator("h3 .count")).to_have_text("12")
+    expect(coach.locator(".session-card")).to_have_count(10)
+    more = coach.get_by_role("link", name=re.compile(r"^Show 2 more"))
+    more.focus()
+    page.keyboard.press("Enter")
+    expect(coach.locator(".session-card")).to_have_count(12)
+    expect(coach.get_by_role("link", name=re.compile(r"^Show \d+ more"))).to_have_count(0)
+    # Focus moves to the first new card, and the status line says what happened.
+    expect(page.locator(":focus")).to_have_text(re.compile(r"^Waiting \d\d$"))
+    expect(page.locator("[data-widget-status]")).to_have_text("12 sessions shown.")
+    check_a11y(page, "coach-home-show-more")

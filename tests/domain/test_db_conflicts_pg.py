@@ -51,8 +51,8 @@ def test_the_email_claim_locks_the_notification_row_only(org):
     session = suggest(org)
     n = Notification.objects.get(session=session, recipient=org.cora)
     with transaction.atomic():
-        claimed = delivery._claim(n.pk, timezone.now())
-        assert claimed is not None and claimed.email_status == EmailStatus.SENDING
+        assert delivery._claim(n, timezone.now(), None)
+        assert Notification.objects.get(pk=n.pk).email_status == EmailStatus.SENDING
         # What a decline of this session, committing notifications and events that name these
         # users, needs at the same moment:
         assert can_lock(

@@ -181,7 +181,10 @@ def test_expired_suggestion_reads_as_expired_for_both_sides(as_user, org, sugges
     past = timezone.now() - timedelta(days=10)
     s = suggest(title="Left too long", now=past, expires_at=past + timedelta(days=2))
     # Before the worker ran it already reads as expired.
-    assert "Expired" in section(as_user(org.sam).get("/").text, "authored")
+    home = as_user(org.sam).get("/").text
+    assert "Left too long" not in section(home, "authored")  # no longer open: folded away
+    assert 'aria-label="1 session"' in section(home, "authored-past")
+    assert "Expired" in as_user(org.sam).get("/widgets/coaching/authored-past/", **HTMX).text
     assert "Left too long" not in as_user(org.cora).get("/").text
     run_worker()
     for person in (org.sam, org.cora):
