@@ -31,7 +31,7 @@ def agent_analytics(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     viewer = request.user
     agent = access_agent(viewer, pk)
     series = agent_score_series(agent, days=CHART_DAYS)
-    recent: OrderedDict[tuple[int, Any], dict[str, Any]] = OrderedDict()
+    recent: OrderedDict[tuple[int | None, Any], dict[str, Any]] = OrderedDict()
     for ev in agent_evaluations(agent)[:RECENT_EVALUATIONS]:
         row = recent.setdefault(
             (ev.case_id, ev.evaluated_at.date()),

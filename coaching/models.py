@@ -31,6 +31,7 @@ class Origin(models.TextChoices):
     HOMEPAGE = "homepage", "Homepage"
     AGENT_ANALYTICS = "agent_analytics", "Agent Analytics"
     CASE_ANALYTICS = "case_analytics", "Case Analytics"
+    RULE = "rule", "Coaching rule"
 
 
 class SessionQuerySet(models.QuerySet["CoachingSession"]):

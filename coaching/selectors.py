@@ -6,6 +6,7 @@ what a page or an API list shows in a fixed number of queries, whatever the page
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -471,3 +472,51 @@ def prefill_for_case(viewer: User, case: Case) -> Prefill:
         reference_case_ids=[case.pk],
         reference_cases=[case],
     )
+
+
+# --- no duplicates (decisions.md, "Data-driven coaching") ---------------------------------------
+def open_in_area_q(now: datetime) -> Q:
+    """Open as the duplicate rule reads it: an unexpired suggestion or a scheduled session."""
+    return open_q(now) | Q(state=State.SCHEDULED)
+
+
+def open_sessions_for_trainees(
+    *, coaching_area_id: int, user_ids: Collection[int], now: datetime | None = None
+) -> QuerySet[CoachingSession]:
+    """Open sessions in the area with any of `user_ids` as a trainee, directly or through a
+    trainee group (its members now). The one rule for "already has an open session there": the
+    coaching rules skip these agents; the form and the API warn with the ones the person may
+    see (`sessions_visible_to(...) & this`)."""
+    now = now or timezone.now()
+    ids = list(user_ids)
+    through_user = SessionTraineeUser.objects.filter(user_id__in=ids).values("session_id")
+    through_group = SessionTraineeGroup.objects.filter(
+        group_id__in=UserGroupMembership.objects.filter(user_id__in=ids).values("group_id")
+    ).values("session_id")
+    return CoachingSession.objects.filter(
+        open_in_area_q(now),
+        Q(id__in=through_user) | Q(id__in=through_group),
+        coaching_area_id=coaching_area_id,
+    )
+
+
+def trainees_with_open_session(
+    *, coaching_area_id: int, user_ids: Collection[int], now: datetime | None = None
+) -> set[int]:
+    """Which of `user_ids` already have an open session in the area (one query, set-based: a
+    rule firing for thousands of agents asks once)."""
+    now = now or timezone.now()
+    ids = list(user_ids)
+    if not ids:
+        return set()
+    open_ids = CoachingSession.objects.filter(
+        open_in_area_q(now), coaching_area_id=coaching_area_id
+    ).values("id")
+    direct = SessionTraineeUser.objects.filter(
+        user_id__in=ids, session_id__in=open_ids
+    ).values_list("user_id", flat=True)
+    through_group = UserGroupMembership.objects.filter(
+        user_id__in=ids,
+        group_id__in=SessionTraineeGroup.objects.filter(session_id__in=open_ids).values("group_id"),
+    ).values_list("user_id", flat=True)
+    return set(direct.union(through_group))

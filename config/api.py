@@ -335,6 +335,9 @@ from coaching.api import me_router as calendar_router  # noqa: E402
 from coaching.api import router as coaching_router  # noqa: E402
 from directory.api import router as directory_router  # noqa: E402
 from notifications.api import router as notifications_router  # noqa: E402
+from qa.api_evaluations import router as evaluations_router  # noqa: E402
+from qa.api_reports import router as reports_router  # noqa: E402
+from qa.api_rules import router as rules_router  # noqa: E402
 from tokens.api import router as tokens_router  # noqa: E402
 
 api.add_router("/", tokens_router)
@@ -342,3 +345,6 @@ api.add_router("/", directory_router)
 api.add_router("/coaching-sessions", coaching_router)
 api.add_router("/", calendar_router)
 api.add_router("/notifications", notifications_router)
+api.add_router("/evaluations", evaluations_router)
+api.add_router("/coaching-rules", rules_router)
+api.add_router("/reports", reports_router)

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "directory",
     "coaching",
     "notifications",
+    "qa",
     "demo",
     "tokens",
     "axes",

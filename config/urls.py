@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("directory.urls")),
     path("", include("analytics.urls")),
     path("", include("notifications.urls")),
+    path("", include("qa.urls")),
     path("", include("coaching.urls")),
 ]
 

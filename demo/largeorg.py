@@ -644,6 +644,7 @@ def _cases(sizes: Sizes, org: Org, rng: random.Random, writer: Writer) -> None:
                 for area in rng.sample(org.areas, rng.randint(1, 2)):
                     yield (
                         eid,
+                        f"gen-{eid}",
                         first + i,
                         uid,
                         area,
@@ -657,7 +658,16 @@ def _cases(sizes: Sizes, org: Org, rng: random.Random, writer: Writer) -> None:
     writer.write(
         "evaluations",
         Evaluation,
-        ["id", "case_id", "agent_id", "coaching_area_id", "score", "evaluated_at", "evaluator_id"],
+        [
+            "id",
+            "source_id",
+            "case_id",
+            "agent_id",
+            "coaching_area_id",
+            "score",
+            "evaluated_at",
+            "evaluator_id",
+        ],
         evaluation_rows(),
     )
 

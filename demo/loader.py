@@ -197,6 +197,7 @@ def _cases_and_evaluations(users: dict[str, User], *, generated: int) -> tuple[i
                 trend = index * (0.4 if username == "alice.agent" else 0.1)
                 score = max(0, min(100, round(base + trend + rng.gauss(0, 7))))
                 Evaluation.objects.create(
+                    source_id=f"demo-{case.number}-{username}-{area.pk}",
                     case=case,
                     agent=users[username],
                     coaching_area=area,

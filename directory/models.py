@@ -5,7 +5,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
-from django.db.models.functions import Upper
+from django.db.models.functions import Now, Upper
 
 from .working_hours import default_working_hours
 
@@ -139,23 +139,39 @@ class CaseParticipant(models.Model):
         return f"{self.user} ({self.role}) on {self.case}"
 
 
-class Evaluation(models.Model):
-    """A QA score (0-100) for one agent on one case, in one coaching area."""
+def local_source_id() -> str:
+    """The id of an evaluation made here rather than received (the demo, the admin, tests)."""
+    return f"local-{secrets.token_hex(8)}"
 
+
+class Evaluation(models.Model):
+    """A QA score (0-100) for one agent in one coaching area, usually on one case, as the QA tool
+    sent it. `source_id` is that tool's id: sending it again updates the row (idempotent ingest)."""
+
+    source_id = models.CharField(max_length=100, unique=True, default=local_source_id)
     case = models.ForeignKey(
-        Case, on_delete=models.CASCADE, related_name="evaluations", db_index=False
+        Case,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="evaluations",
+        db_index=False,
     )
     agent = models.ForeignKey(
         User, on_delete=models.CASCADE, related_name="evaluations", db_index=False
     )
     coaching_area = models.ForeignKey(
-        CoachingArea, on_delete=models.PROTECT, related_name="evaluations"
+        CoachingArea,
+        on_delete=models.PROTECT,
+        related_name="evaluations",
+        db_index=False,  # a composite index leads with this column
     )
     score = models.PositiveSmallIntegerField()
     evaluated_at = models.DateTimeField()
     evaluator = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="evaluations_made"
     )
+    received_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["-evaluated_at", "-id"]
@@ -167,6 +183,10 @@ class Evaluation(models.Model):
         indexes = [
             models.Index(fields=["agent", "-evaluated_at"], name="evaluation_agent_time"),
             models.Index(fields=["case", "-evaluated_at"], name="evaluation_case_time"),
+            # Rules (an agent's last N in an area), the effect windows and the report.
+            models.Index(
+                fields=["coaching_area", "agent", "evaluated_at"], name="evaluation_area_agent_time"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -16,6 +16,7 @@ class Perm(models.TextChoices):
     VIEW_SUGGESTIONS = "view_suggestions", "View Suggestions"
     CREATE_SUGGESTIONS = "create_suggestions", "Create Suggestions"
     VIEW_ANALYTICS = "view_analytics", "View Analytics"
+    IMPORT_EVALUATIONS = "import_evaluations", "Import Evaluations"
 
     @property
     def full(self) -> str:
@@ -34,7 +35,12 @@ class Role(StrEnum):
 
 
 ROLE_PERMISSIONS: dict[Role, tuple[Perm, ...]] = {
-    Role.QM_ADMIN: (Perm.VIEW_SUGGESTIONS, Perm.CREATE_SUGGESTIONS, Perm.VIEW_ANALYTICS),
+    Role.QM_ADMIN: (
+        Perm.VIEW_SUGGESTIONS,
+        Perm.CREATE_SUGGESTIONS,
+        Perm.VIEW_ANALYTICS,
+        Perm.IMPORT_EVALUATIONS,
+    ),
     Role.SUPERVISOR: (Perm.VIEW_SUGGESTIONS, Perm.CREATE_SUGGESTIONS, Perm.VIEW_ANALYTICS),
     Role.COACH: (Perm.VIEW_SUGGESTIONS, Perm.VIEW_ANALYTICS),
     Role.AGENT: (Perm.VIEW_SUGGESTIONS,),

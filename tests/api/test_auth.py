@@ -128,7 +128,10 @@ EXPECTED_ME = {
     "dan": ({"view_suggestions"}, ["Agent"]),
     "audrey": ({"view_suggestions", "view_analytics"}, ["Auditor"]),
     "nora": (set(), []),
-    "admin": ({"view_suggestions", "create_suggestions", "view_analytics"}, ["QM Admin"]),
+    "admin": (
+        {"view_suggestions", "create_suggestions", "view_analytics", "import_evaluations"},
+        ["QM Admin"],
+    ),
 }
 
 

@@ -1,0 +1,3 @@
+from . import views_reports, views_rules
+
+urlpatterns = [*views_rules.urlpatterns, *views_reports.urlpatterns]
