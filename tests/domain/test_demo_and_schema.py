@@ -31,7 +31,7 @@ EXPECTED_USERS = {
     "audrey.auditor": ("Audrey Auditor", {"Auditor"}, False),
     "nora.noperm": ("Nora Noperm", set(), False),
 }
-V, C, A, I = "view_suggestions", "create_suggestions", "view_analytics", "import_evaluations"
+V, C, A, IMP = "view_suggestions", "create_suggestions", "view_analytics", "import_evaluations"
 EXPECTED_PERMS = {
     "admin": {V, C, A},
     "sam.supervisor": {V, C, A},
@@ -45,7 +45,7 @@ EXPECTED_PERMS = {
     "nora.noperm": set(),
 }
 EXPECTED_ROLE_PERMS = {
-    "QM Admin": {V, C, A, I},
+    "QM Admin": {V, C, A, IMP},
     "Supervisor": {V, C, A},
     "Coach": {V, A},
     "Agent": {V},
@@ -60,21 +60,21 @@ def counts() -> dict[str, int]:
 def test_permissions_exist_with_their_names(db):
     rows = dict(
         Permission.objects.filter(
-            content_type__app_label="coaching", codename__in=[V, C, A, I]
+            content_type__app_label="coaching", codename__in=[V, C, A, IMP]
         ).values_list("codename", "name")
     )
     assert rows == {
         V: "View Suggestions",
         C: "Create Suggestions",
         A: "View Analytics",
-        I: "Import Evaluations",
+        IMP: "Import Evaluations",
     }
-    assert {p.full for p in Perm} == {"coaching." + c for c in (V, C, A, I)}
+    assert {p.full for p in Perm} == {"coaching." + c for c in (V, C, A, IMP)}
     assert CoachingSession._meta.permissions == [
         (V, "View Suggestions"),
         (C, "Create Suggestions"),
         (A, "View Analytics"),
-        (I, "Import Evaluations"),
+        (IMP, "Import Evaluations"),
     ]
 
 
