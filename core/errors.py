@@ -34,6 +34,7 @@ class FieldCode(StrEnum):
     REQUIRED = "required"
     TOO_LONG = "too_long"
     IN_PAST = "in_past"
+    IN_FUTURE = "in_future"
     TOO_FAR = "too_far"
     UNKNOWN_ID = "unknown_id"
     INACTIVE = "inactive"

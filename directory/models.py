@@ -187,10 +187,15 @@ class Evaluation(models.Model):
             models.Index(
                 fields=["coaching_area", "agent", "evaluated_at"], name="evaluation_area_agent_time"
             ),
+            # The evaluations API's list, newest first, whole or by area.
+            models.Index(fields=["-evaluated_at", "-id"], name="evaluation_time"),
+            models.Index(
+                fields=["coaching_area", "-evaluated_at", "-id"], name="evaluation_area_time"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.agent} {self.score} on {self.case}"
+        return f"{self.agent} {self.score} on {self.case or 'no case'}"
 
 
 __all__ = [

@@ -25,6 +25,8 @@ CONTRACT = {
     ("get", "/api/v1/cases"): {200, 400, 401, 414, 422},
     ("get", "/api/v1/cases/{id}"): {200, 400, 401, 404, 414, 422},
     ("get", "/api/v1/coaching-areas"): {200, 400, 401, 414, 422},
+    ("post", "/api/v1/evaluations"): {200, 400, 401, 403, 413, 414, 422},
+    ("get", "/api/v1/evaluations"): {200, 400, 401, 414, 422},
     ("post", "/api/v1/coaching-sessions"): {201, 400, 401, 403, 413, 414, 422},
     ("get", "/api/v1/coaching-sessions"): {200, 400, 401, 403, 414, 422},
     ("get", "/api/v1/coaching-sessions/prefill"): {200, 400, 401, 403, 404, 414, 422},
