@@ -136,9 +136,10 @@ class Checked:
 class Upserted:
     created: int = 0
     updated: int = 0
-    # (agent id, area id) pairs whose evaluations changed: the new ones and, for an evaluation
-    # moved to another agent or area, the old one too.
+    # (agent id, area id) pairs whose evaluations changed: those of the rows written, and
+    # `moved_from`: the earlier pair of an evaluation now sent for another agent or area.
     pairs: set[tuple[int, int]] = field(default_factory=set)
+    moved_from: set[tuple[int, int]] = field(default_factory=set)
 
 
 def _item_label(index: int) -> str:
@@ -406,8 +407,12 @@ def upsert(rows: Sequence[EvaluationRow], *, now: datetime) -> Upserted:
         update_fields=UPDATE_FIELDS,
     )
     result = Upserted(created=len(rows) - len(before), updated=len(before))
-    result.pairs = {(r.agent_id, r.coaching_area_id) for r in rows}
-    result.pairs |= set(before.values())
+    for r in rows:
+        pair = (r.agent_id, r.coaching_area_id)
+        result.pairs.add(pair)
+        earlier = before.get(r.source_id)
+        if earlier is not None and earlier != pair:
+            result.moved_from.add(earlier)
     return result
 
 
@@ -447,5 +452,5 @@ def evaluations_ingest(
             more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
             raise ValidationFailed(errors, f"Nothing was stored: {shown}{more}.")
         result = upsert([row for _, row in checked.rows], now=now)
-        transaction.on_commit(partial(announce, result.pairs))
+        transaction.on_commit(partial(announce, result.pairs | result.moved_from))
     return IngestResult(created=result.created, updated=result.updated)
