@@ -8,20 +8,9 @@ from ninja import Query, Router
 from pydantic import Field, WithJsonSchema
 
 from coaching.schemas import CaseRefOut
-from config.api_common import (
-    DEFAULT_LIMIT,
-    LIMIT_DESCRIPTION,
-    MAX_LIMIT,
-    MAX_OFFSET,
-    OFFSET_DESCRIPTION,
-    Id,
-    InputTime,
-    Out,
-    Time,
-    page,
-    problems,
-)
+from config.api_common import Id, InputTime, Out, Time, page, problems
 from core.http import AuthenticatedRequest
+from directory.api import Limit, Offset
 from directory.schemas import CoachingAreaOut, UserOut
 from qa.evaluations import evaluations_list
 from qa.ingest import ITEMS_MAX, EvaluationIn, evaluations_ingest
@@ -82,8 +71,6 @@ AgentFilter = Query(None, description="Only this agent's evaluations (user id)."
 AreaFilter = Query(None, description="Only this coaching area's.")
 From = Query(None, alias="from", description="Evaluated at or after (ISO 8601 with offset).")
 To = Query(None, description="Evaluated before (ISO 8601 with offset).")
-Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=LIMIT_DESCRIPTION)
-Offset = Query(0, ge=0, le=MAX_OFFSET, description=OFFSET_DESCRIPTION)
 
 
 @router.get("", response={200: EvaluationPage, **problems(400, 401, 422)})

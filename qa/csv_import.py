@@ -256,7 +256,7 @@ def _find_duplicates(report: ImportReport, *, max_errors: int, remove: bool) -> 
             [max_errors],
         )
         for line, source_id, first in cursor.fetchall():
-            message = f"The source id {source_id!r} is also given on row {first}."
+            message = f"The source id {source_id!r} is also given in row {first}."
             report.errors.append(RowError(line, "source_id", FieldCode.DUPLICATE, message))
         if remove:
             cursor.execute(

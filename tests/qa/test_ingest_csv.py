@@ -145,8 +145,8 @@ def test_duplicates_across_chunks_are_found(org, tmp_path, monkeypatch):
     rows = [f"csv-{n},alice.agent,Empathy,70,2026-11-30T09:00:00Z" for n in (1, 2, 3, 1, 4)]
     text = "source_id,agent_username,coaching_area,score,evaluated_at\n" + "\n".join(rows) + "\n"
     code, err = refused(tmp_path, text)
-    assert "row 5, column source_id: The source id 'csv-1' is also given on row 2." in err
-    assert "read 5 rows in" in err and "1 rejected" in err
+    assert "row 5, column source_id: The source id 'csv-1' is also given in row 2." in err
+    assert "5 rows read, checked and not written in" in err and "1 rejected" in err
     assert stored() == []
     out, _ = run(
         tmp_path, text.replace("csv-1,alice.agent,Empathy,70,2026-11-30T09:00:00Z\ncsv-4", "csv-4")

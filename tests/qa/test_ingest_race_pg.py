@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+from functools import partial
 
 import pytest
 from django.core.management import call_command
@@ -56,9 +57,9 @@ def test_overlapping_batches_at_once_all_succeed(org, tmp_path):
 
         outcome = at_once(
             {
-                "a": lambda: send(first),
-                "b": lambda: send(second),
-                "c": lambda: send(third),
+                "a": partial(send, first),
+                "b": partial(send, second),
+                "c": partial(send, third),
                 "file": run_file,
             }
         )
@@ -67,4 +68,4 @@ def test_overlapping_batches_at_once_all_succeed(org, tmp_path):
         assert Evaluation.objects.filter(source_id__startswith="race-").count() == 1200
         batches = [outcome[n] for n in "abc"]
         assert all(isinstance(r, IngestResult) for r in batches)
-        assert sum(r.created + r.updated for r in batches) == 1700  # type: ignore[union-attr]
+        assert sum(r.created + r.updated for r in batches) == 1700

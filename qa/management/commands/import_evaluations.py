@@ -79,8 +79,9 @@ class Command(BaseCommand):
         elapsed = time.monotonic() - started
         if not quiet:
             self.stderr.write(
-                f"read {report.rows:,} rows in {elapsed:.1f}s "
-                f"({report.rows / max(elapsed, 1e-6):,.0f} rows/s), "
+                f"{report.rows:,} rows read, checked and "
+                f"{'written' if report.written else 'not written'} in {elapsed:.1f}s "
+                f"({report.rows / max(elapsed, 1e-6):,.0f} rows/s overall), "
                 f"{report.rejected_rows:,} rejected"
             )
         for error in report.errors:
