@@ -230,7 +230,7 @@ def _parse(
         except ValidationError as exc:
             error = exc.errors()[0]
             code = BOUND_CODES.get(error["type"], FieldCode.INVALID)
-            errors.append(ItemError(index, name, code, f"{name}: {error['msg']}"))
+            errors.append(ItemError(index, name, code, error["msg"]))
     at = parsed.get("evaluated_at")
     if at is not None:
         if timezone.is_naive(at):
@@ -301,13 +301,14 @@ def _resolve(
             if id_field in parsed:
                 picked = by_id.get(parsed[id_field])
                 if picked is None:
-                    errors.append(_unknown(index, ref, id_field, f"id {parsed[id_field]}"))
+                    errors.append(_unknown(index, ref, f"id {parsed[id_field]}"))
                     ok = False
                     continue
             if by_name and name_field in parsed:
                 named = by_key.get(parsed[name_field])
                 if named is None:
-                    errors.append(_unknown(index, ref, name_field, repr(parsed[name_field])))
+                    what = f"{KEYS[ref]} {parsed[name_field]!r}"
+                    errors.append(_unknown(index, ref, what, field_name=name_field))
                     ok = False
                     continue
                 if picked is not None and picked[0] != named[0]:
@@ -337,10 +338,13 @@ def _resolve(
 NOUNS = {"agent": "user", "coaching_area": "coaching area", "case": "case"}
 
 
-def _unknown(index: int, ref: str, field_name: str, what: str) -> ItemError:
-    return ItemError(
-        index, field_name, FieldCode.UNKNOWN_ID, f"There is no {NOUNS[ref]} with {what}."
-    )
+KEYS = {"agent": "username", "coaching_area": "name", "case": "number"}
+ID_FIELDS = {ref: id_field for ref, id_field, _ in REFERENCES}
+
+
+def _unknown(index: int, ref: str, what: str, *, field_name: str | None = None) -> ItemError:
+    message = f"There is no {NOUNS[ref]} with {what}."
+    return ItemError(index, field_name or ID_FIELDS[ref], FieldCode.UNKNOWN_ID, message)
 
 
 def _lookup(

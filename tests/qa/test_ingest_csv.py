@@ -110,14 +110,14 @@ def test_bad_rows_are_reported_by_row_and_column_and_nothing_is_written(org, tmp
     assert code == 1
     lines = [line for line in text.splitlines() if line.startswith("row ")]
     assert lines == [
-        "row 3, column agent_username: There is no user with 'nobody'. (unknown_id)",
-        "row 4, column score: score: Input should be a valid integer (invalid)",
-        "row 5, column case: There is no case with 'CASE-9999'. (unknown_id)",
+        "row 3, column agent_username: There is no user with username 'nobody'. (unknown_id)",
+        "row 4, column score: Input should be a valid integer (invalid)",
+        "row 5, column case: There is no case with number 'CASE-9999'. (unknown_id)",
         "row 5, column evaluated_at: evaluated_at is in the future. (in_future)",
         "row 6, column source_id: The source id 'csv-1' is also given in row 2. (duplicate)",
         "row 7, column agent_username: cora.coach is not an agent (only users with the Agent "
         "role are evaluated). (invalid)",
-        "row 7, column coaching_area: There is no coaching area with 'Nope'. (unknown_id)",
+        "row 7, column coaching_area: There is no coaching area with name 'Nope'. (unknown_id)",
         "row 7, column evaluated_at: Give evaluated_at with its offset, e.g. "
         "2026-11-30T14:05:00+01:00. (invalid)",
         "row 8: The row has more cells than the header. (invalid)",
