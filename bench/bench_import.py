@@ -13,10 +13,10 @@ import csv
 import json
 import os
 import random
-import resource
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -52,30 +52,46 @@ def _write_csv(
             )
 
 
+def _hwm_mib(pid: int) -> float:
+    """The process's peak resident set (VmHWM: of this program, not of the forked parent)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def _import(path: Path, env: dict[str, str]) -> dict[str, Any]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "manage.py", "import_evaluations", str(path)],
-        cwd=common.ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(done.stdout.strip())
-    print("\n".join(done.stderr.strip().splitlines()[-3:]))
-    if done.returncode != 0:
-        sys.exit(f"import failed ({done.returncode}): {done.stderr[-2000:]}")
+    # Files, not pipes: a pipe nobody reads while the child runs could fill and stall it.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(
+            [sys.executable, "manage.py", "import_evaluations", str(path)],
+            cwd=common.ROOT,
+            env=env,
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
+        peak = 0.0
+        while child.poll() is None:
+            peak = max(peak, _hwm_mib(child.pid))
+            time.sleep(0.2)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    print(stdout.strip())
+    print("\n".join(stderr.strip().splitlines()[-3:]))
+    if child.returncode != 0:
+        sys.exit(f"import failed ({child.returncode}): {stderr[-2000:]}")
     return {
         "wall_s": round(wall, 1),
-        "summary": done.stdout.strip(),
-        # The largest child so far: each run is at least as large as this, so the first is exact
-        # and a later one is exact whenever it is the largest.
-        "peak_rss_mib": round(max(peak, before) / 1024),
-        "progress_tail": done.stderr.strip().splitlines()[-3:],
+        "summary": stdout.strip(),
+        "peak_rss_mib": round(peak),
+        "progress_tail": stderr.strip().splitlines()[-3:],
     }
 
 

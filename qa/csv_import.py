@@ -5,7 +5,7 @@
    to a temporary staging table of this connection. Nothing of the real table is touched yet.
 2. Source ids given on two rows are found in the staging table (one query).
 3. Any rejected row: nothing is written (with `skip_invalid`: the valid rows are). Otherwise one
-   transaction upserts the staged rows, chunk by chunk, with `qa.ingest.upsert`; once it has
+   transaction upserts the staged rows (`qa.ingest.upsert`'s statement, set-based); once it has
    committed, the rules engine hears of every (agent, area) pair, in chunks.
 """
 
@@ -16,9 +16,8 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
-from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -29,12 +28,12 @@ from directory.models import Evaluation
 from qa import engine
 from qa.ingest import (
     PAIRS_CHUNK,
+    UPDATE_FIELDS,
     EvaluationRow,
     EvaluationRowIn,
     ItemError,
     announce,
     check_batch,
-    upsert,
 )
 
 CHUNK = 5000
@@ -49,6 +48,7 @@ REQUIRED_COLUMNS: tuple[tuple[str, ...], ...] = (
 )
 INTEGER = re.compile(r"[+-]?\d{1,19}")
 STAGING = "qa_evaluation_import"
+STAGED_FIELDS = ["source_id", "agent", "coaching_area", "score", "evaluated_at", "case"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,52 +264,46 @@ def _find_duplicates(report: ImportReport, *, max_errors: int, remove: bool) -> 
             )
 
 
-def _staged_rows(cursor: Any) -> Iterator[list[EvaluationRow]]:
-    cursor.execute(
-        "SELECT source_id, agent_id, coaching_area_id, score, evaluated_at, case_id "
-        f"FROM {STAGING} ORDER BY row_number"
-    )
-    while batch := cursor.fetchmany(CHUNK):
-        yield [
-            EvaluationRow(
-                source_id=sid,
-                agent_id=agent,
-                coaching_area_id=area,
-                score=score,
-                evaluated_at=_aware(at),
-                case_id=case,
-            )
-            for sid, agent, area, score, at, case in batch
-        ]
-
-
-def _aware(value: datetime | str) -> datetime:
-    # SQLite hands a raw column back as the text Django stored: UTC without an offset.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+def _write(report: ImportReport, *, say: Progress, now: datetime) -> None:
+    say(f"writing {report.rows - report.rejected_rows:,} rows in one transaction")
+    started = time.monotonic()
+    _upsert_staged(report, now=now)
+    report.written = True
+    say(f"wrote {report.created + report.updated:,} rows in {time.monotonic() - started:.1f}s")
 
 
 @retry_on_conflict
-def _write(report: ImportReport, *, say: Progress, now: datetime) -> None:
-    """One transaction for every staged row (run again whole if it loses a deadlock)."""
-    report.created = report.updated = 0
-    moved: set[tuple[int, int]] = set()
-    started = time.monotonic()
-    with transaction.atomic():
-        # A server-side cursor on PostgreSQL: the staged rows are fetched a chunk at a time.
-        with connection.chunked_cursor() as cursor:
-            for rows in _staged_rows(cursor):
-                result = upsert(rows, now=now)
-                report.created += result.created
-                report.updated += result.updated
-                moved |= result.moved_from
-                done = report.created + report.updated
-                rate = done / max(time.monotonic() - started, 1e-6)
-                say(f"wrote {done:,} rows ({rate:,.0f} rows/s)")
+def _upsert_staged(report: ImportReport, *, now: datetime) -> None:
+    """`qa.ingest.upsert`, set-based, in one transaction (run again whole if it loses a
+    deadlock): the database copies the staging table into the evaluations with
+    INSERT ... SELECT ... ON CONFLICT (source_id) DO UPDATE, in source-id order. No row passes
+    through Python, which would cost more than the database's own work."""
+    ev = Evaluation._meta.db_table
+    column = {f.name: str(f.column) for f in Evaluation._meta.concrete_fields}
+    staged = ", ".join(column[f] for f in STAGED_FIELDS)
+    updates = ", ".join(f"{column[f]} = excluded.{column[f]}" for f in UPDATE_FIELDS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        known = f"FROM {STAGING} s JOIN {ev} e ON e.source_id = s.source_id"
+        cursor.execute(f"SELECT COUNT(*) FROM {STAGING}")
+        (staged_rows,) = cursor.fetchone()
+        cursor.execute(f"SELECT COUNT(*) {known}")
+        (report.updated,) = cursor.fetchone()
+        report.created = staged_rows - report.updated
+        # An evaluation sent for another agent or area: the rules look at the old pair too.
+        cursor.execute(
+            f"SELECT DISTINCT e.agent_id, e.coaching_area_id {known} "
+            "WHERE e.agent_id <> s.agent_id OR e.coaching_area_id <> s.coaching_area_id"
+        )
+        moved = {(int(a), int(b)) for a, b in cursor.fetchall()}
+        # (SQLite needs the WHERE to read ON CONFLICT as the upsert, not as a join's ON.)
+        cursor.execute(
+            f"INSERT INTO {ev} ({staged}, {column['received_at']}) "
+            f"SELECT {staged}, %s FROM {STAGING} WHERE 1 = 1 ORDER BY source_id "
+            f"ON CONFLICT (source_id) DO UPDATE SET {updates}",
+            [connection.ops.adapt_datetimefield_value(now)],
+        )
         pairs = _staged_pairs()
         transaction.on_commit(lambda: _announce_all(pairs, moved))
-    report.written = True
 
 
 def _staged_pairs() -> list[tuple[int, int]]:
