@@ -115,11 +115,8 @@ BUILT_ELSEWHERE = (  # API paths (as the OpenAPI schema writes them) starting wi
     "/api/v1/coaching-sessions/{id}/effect",
 )
 BUILT_ELSEWHERE_VIEWS = ("qa.",)  # pages whose view lives in these modules (qa's, paths not fixed)
-NOT_IN_SCHEMA = (
-    "/api/v1/openapi.json",
-    "/api/v1/docs",
-    "/api/v1/",
-)  # the schema does not list itself
+# Routes the OpenAPI schema does not list: the schema itself, the docs page, the API's root.
+NOT_IN_SCHEMA = ("/api/v1/openapi.json", "/api/v1/docs", "/api/v1/")
 ADMIN = "admin/"  # the admin site checks its own permissions (staff only): one row stands for it
 
 
