@@ -105,7 +105,7 @@ def _drop_pooled_connections() -> None:
     its connection after a failed pass, so a later test drawing that one would give up on every
     lock after 200 ms. Closing the pool discards them all."""
     connection.close()
-    connection.close_pool()
+    connection.close_pool()  # type: ignore[attr-defined]  # (the PostgreSQL wrapper has it)
 
 
 def test_sweep_loop_survives_a_failed_pass(org, caplog):
