@@ -79,6 +79,24 @@ def plan(session: CoachingSession, kind: ReminderKind, *, now: datetime) -> Remi
     return reminder
 
 
+def plan_many(sessions: list[CoachingSession], kind: ReminderKind, *, now: datetime) -> int:
+    """`plan` for sessions just created together (a coaching rule's batch): one INSERT for their
+    reminders, then a task each. Returns how many were planned."""
+    from .tasks import send_reminder  # the task module imports this one
+
+    before = lead(kind)
+    rows = [
+        Reminder(session=s, kind=kind, due_at=target - before, target_at=target, created_at=now)
+        for s in sessions
+        if (target := _target(s, kind)) is not None
+        and before > timedelta(0)
+        and target - before > now
+    ]
+    for reminder in Reminder.objects.bulk_create(rows):
+        send_reminder.using(run_after=reminder.due_at).enqueue(reminder.pk)
+    return len(rows)
+
+
 def drop_pending(session: CoachingSession, *, now: datetime, note: str) -> None:
     """The session closed or was scheduled: what its pending reminders announce will not happen."""
     Reminder.objects.filter(session=session, status=ReminderStatus.PENDING).update(

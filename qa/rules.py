@@ -1,0 +1,172 @@
+"""A coaching rule's fields and their rules (one check per field). The coach and the coaching
+area are checked by the session form's own checks (`coaching.rules`), with the rule as the
+supervisor: nobody to protect from self-selection, but an inactive user, a group with no active
+member or an area no longer in use is refused, as it would be on the form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from coaching.rules import (
+    COACH_SEAT,
+    SessionFields,
+    bounded_text,
+    check_coach,
+    check_coaching_area,
+    group_active_member_ids,
+    seat_errors,
+)
+from core.errors import FieldCode, FieldError
+from directory.models import CoachingArea, User, UserGroup
+from directory.parties import Party, PartyRef
+
+from .models import (
+    EXPIRES_MAX_DAYS,
+    EXPIRES_MIN_DAYS,
+    NAME_MAX,
+    THRESHOLD_MAX,
+    THRESHOLD_MIN,
+    WINDOW_MAX,
+    WINDOW_MIN,
+    CoachingRule,
+)
+
+
+@dataclass
+class RuleFields:
+    """Input. `None` means "not given" (for an edit: keep as is)."""
+
+    name: str | None = None
+    coaching_area_id: int | None = None
+    threshold: int | None = None
+    window: int | None = None
+    min_evaluations: int | None = None
+    coach: PartyRef | None = None
+    expires_in_days: int | None = None
+    active: bool | None = None
+
+
+@dataclass
+class ResolvedRule:
+    name: str
+    coaching_area: CoachingArea | None
+    threshold: int
+    window: int
+    min_evaluations: int
+    coach: Party | None
+    expires_in_days: int
+    active: bool
+
+
+def _bounded(
+    value: int | None, current: int | None, *, field: str, low: int, high: int, what: str
+) -> tuple[int, list[FieldError]]:
+    if value is None:
+        if current is not None:
+            return current, []
+        return 0, [FieldError(field, FieldCode.REQUIRED, f"Enter {what}.")]
+    if not low <= value <= high:
+        msg = f"{what[0].upper()}{what[1:]} must be between {low} and {high}."
+        return value, [FieldError(field, FieldCode.OUT_OF_RANGE, msg)]
+    return value, []
+
+
+def validate_rule_fields(
+    data: RuleFields, *, current: CoachingRule | None = None
+) -> tuple[ResolvedRule, list[FieldError]]:
+    errors: list[FieldError] = []
+    if data.name is None and current is not None:
+        name = current.name
+    else:
+        name, error = bounded_text(
+            data.name, field="name", limit=NAME_MAX, name="The name", required="Enter a name."
+        )
+        errors += [error] if error else []
+        if error is None:
+            same = CoachingRule.objects.filter(name__iexact=name)
+            if current is not None:
+                same = same.exclude(pk=current.pk)
+            if same.exists():
+                msg = f"There is already a coaching rule named {name}."
+                errors.append(FieldError("name", FieldCode.DUPLICATE, msg))
+    threshold, more = _bounded(
+        data.threshold,
+        current.threshold if current else None,
+        field="threshold",
+        low=THRESHOLD_MIN,
+        high=THRESHOLD_MAX,
+        what="the threshold score",
+    )
+    errors += more
+    window, more = _bounded(
+        data.window,
+        current.window if current else None,
+        field="window",
+        low=WINDOW_MIN,
+        high=WINDOW_MAX,
+        what="the number of evaluations to average",
+    )
+    errors += more
+    min_evaluations, more = _bounded(
+        data.min_evaluations,
+        current.min_evaluations if current else None,
+        field="min_evaluations",
+        low=WINDOW_MIN,
+        high=WINDOW_MAX,
+        what="the minimum number of evaluations",
+    )
+    errors += more
+    if not more and not any(e.field == "window" for e in errors) and min_evaluations > window:
+        msg = (
+            f"The minimum number of evaluations ({min_evaluations}) may not exceed the number "
+            f"averaged ({window})."
+        )
+        errors.append(FieldError("min_evaluations", FieldCode.OUT_OF_RANGE, msg))
+    expires_in_days, more = _bounded(
+        data.expires_in_days,
+        current.expires_in_days if current else None,
+        field="expires_in_days",
+        low=EXPIRES_MIN_DAYS,
+        high=EXPIRES_MAX_DAYS,
+        what="the number of days until a suggestion expires",
+    )
+    errors += more
+    # The session form's checks, with the rule as the supervisor (author None).
+    given = SessionFields(coach=data.coach, coaching_area_id=data.coaching_area_id)
+    coach: Party | None
+    if current is not None and (data.coach is None or data.coach == PartyRef.of(current.coach)):
+        coach = current.coach
+    else:
+        coach = check_coach(given, None, errors)
+    if coach is not None:
+        group_ids = [coach.pk] if isinstance(coach, UserGroup) else []
+        errors += seat_errors(
+            coach, COACH_SEAT, author=None, members=group_active_member_ids(group_ids)
+        )
+    if current is not None and data.coaching_area_id in (None, current.coaching_area_id):
+        area: CoachingArea | None = current.coaching_area
+    else:
+        area = check_coaching_area(given, None, errors)
+    return (
+        ResolvedRule(
+            name=name,
+            coaching_area=area,
+            threshold=threshold,
+            window=window,
+            min_evaluations=min_evaluations,
+            coach=coach,
+            expires_in_days=expires_in_days,
+            active=data.active
+            if data.active is not None
+            else (current.active if current else True),
+        ),
+        errors,
+    )
+
+
+def coach_user(coach: Party | None) -> User | None:
+    return coach if isinstance(coach, User) else None
+
+
+def coach_group(coach: Party | None) -> UserGroup | None:
+    return coach if isinstance(coach, UserGroup) else None
