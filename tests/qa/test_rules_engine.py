@@ -236,7 +236,9 @@ def test_chunks_each_commit_and_a_rerun_after_a_crash_makes_only_the_missing_one
     from directory.models import User
 
     area = org.areas["Empathy"]
-    agents = [User.objects.create(username=f"agent{i}", display_name=f"Agent {i}") for i in range(7)]
+    agents = [
+        User.objects.create(username=f"agent{i}", display_name=f"Agent {i}") for i in range(7)
+    ]
     for a in agents:
         scores(a, area, [10, 10, 10])
     r = rule(org)
