@@ -173,7 +173,9 @@ class Policy:
 
 
 MANAGE_REFUSAL = "Only the supervisor who suggested this session (or a QM Admin) may change it."
-RULE_MANAGE_REFUSAL = "The coaching rule {name} suggested this session: only a QM Admin may change it."
+RULE_MANAGE_REFUSAL = (
+    "The coaching rule {name} suggested this session: only a QM Admin may change it."
+)
 ORPHAN_MANAGE_REFUSAL = "Its author has left: only a QM Admin may change this suggestion."
 
 
@@ -185,6 +187,7 @@ def manage_refusal(session: CoachingSession) -> str:
     if session.suggested_by_id is None:
         return ORPHAN_MANAGE_REFUSAL
     return MANAGE_REFUSAL
+
 
 POLICIES: dict[Verb, Policy] = {
     Verb.EDIT: Policy(may_manage, manage_refusal, needs_open_suggestion),

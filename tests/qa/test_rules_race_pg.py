@@ -68,3 +68,14 @@ def test_workers_evaluating_the_same_agents_at_once_make_one_suggestion_each(org
     assert Notification.objects.filter(kind=Kind.SESSION_SUGGESTED).count() == ROUNDS * len(agents)
     r.refresh_from_db()
     assert r.suggestions_created == ROUNDS * len(agents)
+
+
+def test_two_sweepers_at_the_same_instant_take_each_rule_once(org):
+    area = org.areas["Empathy"]
+    rules = [rule(org, name=f"Rule {i}") for i in range(4)]
+    scores(org.alice, area, [10, 10, 10])
+    outcome = at_once({"one": engine.sweep_rules, "two": engine.sweep_rules})
+    swept = [r.rule_id for results in outcome.values() for r in results]  # type: ignore[attr-defined]
+    assert sorted(swept) == sorted(r.pk for r in rules)
+    # The first rule to reach Alice made her suggestion; the others found it open.
+    assert len(made_by_rules()) == 1
