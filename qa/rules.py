@@ -72,11 +72,14 @@ def _bounded(
 
 
 def validate_rule_fields(
-    data: RuleFields, *, current: CoachingRule | None = None
+    data: RuleFields, *, current: CoachingRule | None = None, complete: bool = False
 ) -> tuple[ResolvedRule, list[FieldError]]:
+    """Resolve and check a rule's fields. Editing (`current`), a field not given keeps its value,
+    unless `complete` (the page's form shows every field: an emptied one is required)."""
     errors: list[FieldError] = []
-    if data.name is None and current is not None:
-        name = current.name
+    keep = None if complete else current
+    if data.name is None and keep is not None:
+        name = keep.name
     else:
         name, error = bounded_text(
             data.name, field="name", limit=NAME_MAX, name="The name", required="Enter a name."
@@ -91,7 +94,7 @@ def validate_rule_fields(
                 errors.append(FieldError("name", FieldCode.DUPLICATE, msg))
     threshold, more = _bounded(
         data.threshold,
-        current.threshold if current else None,
+        keep.threshold if keep else None,
         field="threshold",
         low=THRESHOLD_MIN,
         high=THRESHOLD_MAX,
@@ -100,7 +103,7 @@ def validate_rule_fields(
     errors += more
     window, more = _bounded(
         data.window,
-        current.window if current else None,
+        keep.window if keep else None,
         field="window",
         low=WINDOW_MIN,
         high=WINDOW_MAX,
@@ -109,7 +112,7 @@ def validate_rule_fields(
     errors += more
     min_evaluations, more = _bounded(
         data.min_evaluations,
-        current.min_evaluations if current else None,
+        keep.min_evaluations if keep else None,
         field="min_evaluations",
         low=WINDOW_MIN,
         high=WINDOW_MAX,
@@ -124,7 +127,7 @@ def validate_rule_fields(
         errors.append(FieldError("min_evaluations", FieldCode.OUT_OF_RANGE, msg))
     expires_in_days, more = _bounded(
         data.expires_in_days,
-        current.expires_in_days if current else None,
+        keep.expires_in_days if keep else None,
         field="expires_in_days",
         low=EXPIRES_MIN_DAYS,
         high=EXPIRES_MAX_DAYS,
@@ -134,7 +137,9 @@ def validate_rule_fields(
     # The session form's checks, with the rule as the supervisor (author None).
     given = SessionFields(coach=data.coach, coaching_area_id=data.coaching_area_id)
     coach: Party | None
-    if current is not None and (data.coach is None or data.coach == PartyRef.of(current.coach)):
+    if current is not None and (
+        (data.coach is None and keep is not None) or data.coach == PartyRef.of(current.coach)
+    ):
         coach = current.coach
     else:
         coach = check_coach(given, None, errors)
@@ -143,7 +148,10 @@ def validate_rule_fields(
         errors += seat_errors(
             coach, COACH_SEAT, author=None, members=group_active_member_ids(group_ids)
         )
-    if current is not None and data.coaching_area_id in (None, current.coaching_area_id):
+    if current is not None and (
+        (data.coaching_area_id is None and keep is not None)
+        or data.coaching_area_id == current.coaching_area_id
+    ):
         area: CoachingArea | None = current.coaching_area
     else:
         area = check_coaching_area(given, None, errors)
@@ -156,9 +164,7 @@ def validate_rule_fields(
             min_evaluations=min_evaluations,
             coach=coach,
             expires_in_days=expires_in_days,
-            active=data.active
-            if data.active is not None
-            else (current.active if current else True),
+            active=data.active if data.active is not None else (keep.active if keep else True),
         ),
         errors,
     )

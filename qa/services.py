@@ -75,13 +75,20 @@ def rule_create(*, actor: User, fields: RuleFields, now: datetime | None = None)
 
 @retry_on_conflict
 def rule_update(
-    *, actor: User, rule_id: int, fields: RuleFields, now: datetime | None = None
+    *,
+    actor: User,
+    rule_id: int,
+    fields: RuleFields,
+    complete: bool = False,
+    now: datetime | None = None,
 ) -> CoachingRule:
+    """`complete`: every field is given (the page's form); otherwise one left out keeps its
+    value (the API's PATCH)."""
     now = now or timezone.now()
     try:
         with transaction.atomic():
             rule = access_rule(actor, rule_id, for_update=True)
-            resolved, errors = validate_rule_fields(fields, current=rule)
+            resolved, errors = validate_rule_fields(fields, current=rule, complete=complete)
             if errors:
                 raise ValidationFailed(errors)
             rule.name = resolved.name
