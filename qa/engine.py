@@ -73,9 +73,10 @@ def firing_agents(rule: CoachingRule, agent_ids: Collection[int] | None = None) 
     return _firing(rule, None)
 
 
-def _firing(rule: CoachingRule, agent_ids: list[int] | None) -> list[int]:
-    if agent_ids is not None and not agent_ids:
-        return []
+def firing_sql(rule: CoachingRule, agent_ids: list[int] | None) -> tuple[str, list[int | bool]]:
+    """The averaging query (and its parameters): each agent's newest `window` evaluations in the
+    area (read along the (area, agent, time) index), kept when there are at least
+    `min_evaluations` and their sum is below threshold x count."""
     evaluation = Evaluation._meta.db_table
     user = User._meta.db_table
     params: list[int | bool] = [rule.coaching_area_id]
@@ -84,7 +85,6 @@ def _firing(rule: CoachingRule, agent_ids: list[int] | None) -> list[int]:
         only = f"AND e.agent_id IN ({', '.join(['%s'] * len(agent_ids))})"
         params += agent_ids
     params += [rule.window, True, rule.coach_user_id or 0, rule.min_evaluations, rule.threshold]
-    # The newest `window` evaluations of each agent in the area (the (area, agent, time) index).
     sql = f"""
         SELECT r.agent_id
         FROM (
@@ -101,6 +101,13 @@ def _firing(rule: CoachingRule, agent_ids: list[int] | None) -> list[int]:
         HAVING COUNT(*) >= %s AND SUM(r.score) < %s * COUNT(*)
         ORDER BY r.agent_id
     """
+    return sql, params
+
+
+def _firing(rule: CoachingRule, agent_ids: list[int] | None) -> list[int]:
+    if agent_ids is not None and not agent_ids:
+        return []
+    sql, params = firing_sql(rule, agent_ids)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]

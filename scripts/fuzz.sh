@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz the REST API with schemathesis: a throwaway copy of the demo organisation is migrated,
-# served on 127.0.0.1 (a free port) and fuzzed as sam.supervisor and as cora.coach with every
+# served on 127.0.0.1 (a free port) and fuzzed as sam.supervisor and as cora.coach (and the QM
+# Admin's coaching-rule endpoints as admin) with every
 # check (`--checks all`). Fails on any 5xx, any answer that does not match the OpenAPI schema and
 # any undocumented status code. Bounded in time; the server is stopped on every exit path.
 #   FUZZ_MAX_EXAMPLES  test cases per operation and phase (default 25)
@@ -80,6 +81,7 @@ token_for() {
 }
 sam_token="$(token_for sam.supervisor)"
 cora_token="$(token_for cora.coach)"
+admin_token="$(token_for admin)"
 
 # Statuses the contract documents for well-formed requests that the business rules still refuse:
 # 412 (If-Match carries another version), 422 (e.g. an id that names nobody, an expiry in the
@@ -103,8 +105,11 @@ else
   gen_args=(--generation-database "$examples_dir")
   [ -n "${FUZZ_SEED:-}" ] && gen_args+=(--seed "$FUZZ_SEED")
 fi
-for who in sam cora; do
+# The QM Admin's own endpoints (coaching rules), which everyone else is refused (403).
+declare -A only=([admin]="--include-path-regex ^/api/v1/coaching-rules")
+for who in sam cora admin; do
   token_var="${who}_token"
+  read -r -a scope <<<"${only[$who]:-}"
   echo "==> schemathesis as $who (at most $MAX_EXAMPLES examples per operation, ${TIMEOUT}s)"
   started=$(date +%s)
   rc=0
@@ -113,7 +118,7 @@ for who in sam cora; do
     run "$base/api/v1/openapi.json" --url "$base" \
     --header "Authorization: Bearer ${!token_var}" \
     --checks all --max-examples "$MAX_EXAMPLES" --workers "$workers" --no-color \
-    --suppress-health-check all --request-timeout 20 "${gen_args[@]}" &
+    --suppress-health-check all --request-timeout 20 "${gen_args[@]}" "${scope[@]}" &
   fuzz_pid=$!
   wait "$fuzz_pid" || rc=$?
   fuzz_pid=""
