@@ -58,6 +58,19 @@ class ResolvedRule:
     active: bool
 
 
+# Each whole-number field: its bounds and how the messages name it.
+BOUNDS: dict[str, tuple[int, int, str]] = {
+    "threshold": (THRESHOLD_MIN, THRESHOLD_MAX, "the threshold score"),
+    "window": (WINDOW_MIN, WINDOW_MAX, "the number of evaluations to average"),
+    "min_evaluations": (WINDOW_MIN, WINDOW_MAX, "the minimum number of evaluations"),
+    "expires_in_days": (
+        EXPIRES_MIN_DAYS,
+        EXPIRES_MAX_DAYS,
+        "the number of days until a suggestion expires",
+    ),
+}
+
+
 def _bounded(
     value: int | None, current: int | None, *, field: str, low: int, high: int, what: str
 ) -> tuple[int, list[FieldError]]:
@@ -92,48 +105,26 @@ def validate_rule_fields(
             if same.exists():
                 msg = f"There is already a coaching rule named {name}."
                 errors.append(FieldError("name", FieldCode.DUPLICATE, msg))
-    threshold, more = _bounded(
-        data.threshold,
-        keep.threshold if keep else None,
-        field="threshold",
-        low=THRESHOLD_MIN,
-        high=THRESHOLD_MAX,
-        what="the threshold score",
-    )
-    errors += more
-    window, more = _bounded(
-        data.window,
-        keep.window if keep else None,
-        field="window",
-        low=WINDOW_MIN,
-        high=WINDOW_MAX,
-        what="the number of evaluations to average",
-    )
-    errors += more
-    min_evaluations, more = _bounded(
-        data.min_evaluations,
-        keep.min_evaluations if keep else None,
-        field="min_evaluations",
-        low=WINDOW_MIN,
-        high=WINDOW_MAX,
-        what="the minimum number of evaluations",
-    )
-    errors += more
-    if not more and not any(e.field == "window" for e in errors) and min_evaluations > window:
+    numbers: dict[str, int] = {}
+    for field_name, (low, high, what) in BOUNDS.items():
+        value, more = _bounded(
+            getattr(data, field_name),
+            getattr(keep, field_name) if keep else None,
+            field=field_name,
+            low=low,
+            high=high,
+            what=what,
+        )
+        numbers[field_name] = value
+        errors += more
+    window, min_evaluations = numbers["window"], numbers["min_evaluations"]
+    bounded_ok = not any(e.field in ("window", "min_evaluations") for e in errors)
+    if bounded_ok and min_evaluations > window:
         msg = (
             f"The minimum number of evaluations ({min_evaluations}) may not exceed the number "
             f"averaged ({window})."
         )
         errors.append(FieldError("min_evaluations", FieldCode.OUT_OF_RANGE, msg))
-    expires_in_days, more = _bounded(
-        data.expires_in_days,
-        keep.expires_in_days if keep else None,
-        field="expires_in_days",
-        low=EXPIRES_MIN_DAYS,
-        high=EXPIRES_MAX_DAYS,
-        what="the number of days until a suggestion expires",
-    )
-    errors += more
     # The session form's checks, with the rule as the supervisor (author None).
     given = SessionFields(coach=data.coach, coaching_area_id=data.coaching_area_id)
     coach: Party | None
@@ -159,11 +150,11 @@ def validate_rule_fields(
         ResolvedRule(
             name=name,
             coaching_area=area,
-            threshold=threshold,
+            threshold=numbers["threshold"],
             window=window,
             min_evaluations=min_evaluations,
             coach=coach,
-            expires_in_days=expires_in_days,
+            expires_in_days=numbers["expires_in_days"],
             active=data.active if data.active is not None else (keep.active if keep else True),
         ),
         errors,

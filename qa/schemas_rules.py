@@ -79,16 +79,7 @@ class RuleIn(BaseModel):
     active: bool = True
 
     def fields(self) -> RuleFields:
-        return RuleFields(
-            name=self.name,
-            coaching_area_id=self.coaching_area_id,
-            threshold=self.threshold,
-            window=self.window,
-            min_evaluations=self.min_evaluations,
-            coach=self.coach.ref(),
-            expires_in_days=self.expires_in_days,
-            active=self.active,
-        )
+        return _fields(self)
 
 
 class RulePatchIn(BaseModel):
@@ -104,16 +95,13 @@ class RulePatchIn(BaseModel):
     active: bool | None = None
 
     def fields(self) -> RuleFields:
-        return RuleFields(
-            name=self.name,
-            coaching_area_id=self.coaching_area_id,
-            threshold=self.threshold,
-            window=self.window,
-            min_evaluations=self.min_evaluations,
-            coach=self.coach.ref() if self.coach is not None else None,
-            expires_in_days=self.expires_in_days,
-            active=self.active,
-        )
+        return _fields(self)
+
+
+def _fields(payload: RuleIn | RulePatchIn) -> RuleFields:
+    """The body as the rules read it (a field left out of a PATCH is None: kept)."""
+    values = payload.model_dump(exclude={"coach"})
+    return RuleFields(**values, coach=payload.coach.ref() if payload.coach is not None else None)
 
 
 class RuleOut(Out):

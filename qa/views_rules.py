@@ -102,7 +102,7 @@ def _form(
     template = "qa/_rule_form.html"
     if is_htmx(request):
         return render(request, template, ctx, status=status)
-    return render(request, "qa/rule_dialog_page.html", {**ctx, "inner": template}, status=status)
+    return _as_page(request, ctx, template, status=status)
 
 
 def _submit(request: AuthenticatedRequest, rule: CoachingRule | None) -> HttpResponse:
@@ -154,7 +154,17 @@ def rule_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     template = "qa/_rule_delete.html"
     if is_htmx(request):
         return render(request, template, ctx)
-    return render(request, "qa/rule_dialog_page.html", {**ctx, "inner": template})
+    return _as_page(request, ctx, template)
+
+
+def _as_page(
+    request: AuthenticatedRequest, ctx: dict[str, Any], template: str, status: int = 200
+) -> HttpResponse:
+    """A dialog on a page of its own (no JavaScript), as the coaching dialogs are."""
+    rule = ctx.get("rule")
+    title = rule.name if rule is not None else "New coaching rule"
+    page = {**ctx, "inner": template, "page_title": title}
+    return render(request, "coaching/dialog_page.html", page, status=status)
 
 
 urlpatterns: list[URLPattern] = [

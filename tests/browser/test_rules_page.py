@@ -8,24 +8,11 @@ from playwright.sync_api import expect
 
 from qa.models import CoachingRule
 
+from ..qa.helpers import rule
 from .a11y import keyboard_problems, reflow_problems
 from .conftest import PHONE, check_a11y, go, pick, settled, snap
 
 pytestmark = pytest.mark.browser
-
-
-def make_rule(org, **kw):
-    base = dict(
-        name="Empathy dip",
-        coaching_area=org.areas["Empathy"],
-        threshold=70,
-        window=5,
-        min_evaluations=3,
-        coach_user=org.cora,
-        expires_in_days=14,
-    )
-    base.update(kw)
-    return CoachingRule.objects.create(**base)
 
 
 def test_a_qm_admin_creates_edits_and_deletes_a_rule(new_page, org):
@@ -89,8 +76,8 @@ def test_a_qm_admin_creates_edits_and_deletes_a_rule(new_page, org):
 
 
 def test_the_rules_page_at_phone_width(new_page, org):
-    make_rule(org)
-    make_rule(org, name="Team", coach_user=None, coach_group=org.coaching_team, active=False)
+    rule(org)
+    rule(org, name="Team", coach_user=None, coach_group=org.coaching_team, active=False)
     page = new_page(org.admin, viewport=PHONE)
     go(page, "/rules/")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -9,8 +9,11 @@ from typing import Any
 
 from django.utils import timezone
 
+from coaching import services
 from coaching.models import CoachingSession, Origin
-from directory.models import CoachingArea, Evaluation, User
+from coaching.rules import SessionFields
+from directory.models import CoachingArea, Evaluation, User, UserGroup
+from directory.parties import PartyRef
 from qa.models import CoachingRule
 
 _ids = count(1)
@@ -54,3 +57,19 @@ def made_by_rules(**kw: Any) -> list[CoachingSession]:
 
 def trainees_of(session: CoachingSession) -> list[str]:
     return sorted(u.username for u in session.trainee_users.all())
+
+
+def suggested(
+    org: Any, trainee: User | UserGroup, area: str = "Empathy", **kw: Any
+) -> CoachingSession:
+    """A suggestion by Sam, coach Carl, for `trainee` in `area` (a person's, not a rule's)."""
+    return services.session_suggest(
+        actor=org.sam,
+        fields=SessionFields(
+            title=kw.pop("title", area),
+            coach=PartyRef.of(kw.pop("coach", org.carl)),
+            trainees=[PartyRef.of(trainee)],
+            coaching_area_id=org.areas[area].pk,
+            **kw,
+        ),
+    )

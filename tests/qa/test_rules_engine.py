@@ -11,14 +11,12 @@ from django.utils import timezone
 
 from coaching import services
 from coaching.models import Action, CancelReason, SessionEvent, State
-from coaching.rules import SessionFields
 from directory.models import UserGroup, UserGroupMembership
-from directory.parties import PartyRef
 from notifications.models import Kind, Notification
 from qa import engine
 from qa.models import CoachingRule
 
-from .helpers import made_by_rules, rule, scores, trainees_of
+from .helpers import made_by_rules, rule, scores, suggested, trainees_of
 
 pytestmark = pytest.mark.django_db
 
@@ -127,30 +125,14 @@ def test_a_rerun_makes_nothing_new(org):
 def test_an_open_suggestion_made_by_a_person_blocks(org):
     r = rule(org)
     scores(org.alice, org.areas["Empathy"], [40, 50, 60])
-    services.session_suggest(
-        actor=org.sam,
-        fields=SessionFields(
-            title="Empathy",
-            coach=PartyRef.of(org.carl),
-            trainees=[PartyRef.of(org.alice)],
-            coaching_area_id=org.areas["Empathy"].pk,
-        ),
-    )
+    suggested(org, org.alice)
     assert fire(r).created == 0
 
 
 def test_an_open_session_through_a_trainee_group_blocks(org):
     r = rule(org)
     scores(org.alice, org.areas["Empathy"], [40, 50, 60])
-    s = services.session_suggest(
-        actor=org.sam,
-        fields=SessionFields(
-            title="Empathy",
-            coach=PartyRef.of(org.carl),
-            trainees=[PartyRef.of(org.tier1)],
-            coaching_area_id=org.areas["Empathy"].pk,
-        ),
-    )
+    s = suggested(org, org.tier1)
     services.session_schedule(
         actor=org.carl,
         session_id=s.pk,
@@ -163,15 +145,7 @@ def test_an_open_session_through_a_trainee_group_blocks(org):
 def test_an_open_session_in_another_area_does_not_block(org):
     r = rule(org)
     scores(org.alice, org.areas["Empathy"], [40, 50, 60])
-    services.session_suggest(
-        actor=org.sam,
-        fields=SessionFields(
-            title="Compliance",
-            coach=PartyRef.of(org.carl),
-            trainees=[PartyRef.of(org.alice)],
-            coaching_area_id=org.areas["Compliance"].pk,
-        ),
-    )
+    suggested(org, org.alice, "Compliance")
     assert fire(r).created == 1
 
 
@@ -179,23 +153,17 @@ def test_canceled_completed_and_expired_sessions_do_not_block(org):
     r = rule(org)
     area = org.areas["Empathy"]
     scores(org.alice, area, [40, 50, 60])
-    fields = SessionFields(
-        title="Empathy",
-        coach=PartyRef.of(org.carl),
-        trainees=[PartyRef.of(org.alice)],
-        coaching_area_id=area.pk,
-        expires_at=timezone.now() + timedelta(days=1),
-    )
-    deleted = services.session_suggest(actor=org.sam, fields=fields)
+    expires_at = timezone.now() + timedelta(days=1)
+    deleted = suggested(org, org.alice, expires_at=expires_at)
     services.session_delete(actor=org.sam, session_id=deleted.pk)
-    held = services.session_suggest(actor=org.sam, fields=fields)
+    held = suggested(org, org.alice, expires_at=expires_at)
     start = timezone.now() + timedelta(hours=1)
     services.session_schedule(
         actor=org.carl, session_id=held.pk, starts_at=start, duration_minutes=30
     )
     with time_machine.travel(start + timedelta(minutes=40)):
         services.session_complete(actor=org.carl, session_id=held.pk, notes="done")
-    services.session_suggest(actor=org.sam, fields=fields)  # past its expiry by then
+    suggested(org, org.alice, expires_at=expires_at)  # past its expiry by then
     with time_machine.travel(timezone.now() + timedelta(days=2)):
         assert fire(r).created == 1
     assert {s.state for s in made_by_rules()} == {State.SUGGESTED}

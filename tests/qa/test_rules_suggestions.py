@@ -15,12 +15,11 @@ from coaching.models import CancelReason, CoachingSession, State
 from coaching.policies import Verb, allowed_actions, denial
 from coaching.rules import SessionFields
 from core.errors import PermissionDenied
-from directory.parties import PartyRef
 from notifications.models import Kind, Notification
 from qa import engine
 
 from ..api.conftest import assert_problem
-from .helpers import made_by_rules, rule, scores
+from .helpers import made_by_rules, rule, scores, suggested
 
 pytestmark = pytest.mark.django_db
 
@@ -74,15 +73,7 @@ def test_its_coach_schedules_or_declines_it_as_any_other(org, made):
 
 
 def test_a_suggestion_whose_author_left_is_the_qm_admins_too(org):
-    s = services.session_suggest(
-        actor=org.sue,
-        fields=SessionFields(
-            title="Empathy",
-            coach=PartyRef.of(org.cora),
-            trainees=[PartyRef.of(org.alice)],
-            coaching_area_id=org.areas["Empathy"].pk,
-        ),
-    )
+    s = suggested(org, org.alice, coach=org.cora)
     CoachingSession.objects.filter(pk=s.pk).update(suggested_by=None)
     s.refresh_from_db()
     refused = denial(Verb.EDIT, org.sam, s)
