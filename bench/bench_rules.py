@@ -62,7 +62,7 @@ def build(agents: int, firing: int, per_area: int) -> dict[str, Any]:
                 (source_id, agent_id, coaching_area_id, score, evaluated_at, received_at)
             SELECT 'bench-' || a || '-' || ar || '-' || k,
                    %(first)s + a,
-                   (ARRAY[%(areas)s])[ar],
+                   (%(areas)s::bigint[])[ar],
                    CASE WHEN ar = 1 AND a < %(firing)s THEN 40 + (a * 7 + k) %% 20
                         ELSE 70 + (a * 13 + k * 3) %% 30 END,
                    now() - make_interval(days => k, hours => ar),
@@ -185,9 +185,12 @@ def _drop(name: str, keep: bool = False) -> None:
     if keep:
         return
     import psycopg
-    from django.db import connections
+    from django.conf import settings
 
-    connections.close_all()
+    if settings.configured:
+        from django.db import connections
+
+        connections.close_all()
     with psycopg.connect(
         common.PG_HOST.replace("postgres://", "postgresql://") + "/template1", autocommit=True
     ) as conn:

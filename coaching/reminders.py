@@ -81,8 +81,10 @@ def plan(session: CoachingSession, kind: ReminderKind, *, now: datetime) -> Remi
 
 def plan_many(sessions: list[CoachingSession], kind: ReminderKind, *, now: datetime) -> int:
     """`plan` for sessions just created together (a coaching rule's batch): one INSERT for their
-    reminders, then a task each. Returns how many were planned."""
-    from .tasks import send_reminder  # the task module imports this one
+    reminders, and one task per moment rather than per reminder (a batch shares its moment): at
+    that moment it sends every due reminder, each once, as the sweep does. Returns how many were
+    planned."""
+    from .tasks import send_reminders_due  # the task module imports this one
 
     before = lead(kind)
     rows = [
@@ -92,8 +94,9 @@ def plan_many(sessions: list[CoachingSession], kind: ReminderKind, *, now: datet
         and before > timedelta(0)
         and target - before > now
     ]
-    for reminder in Reminder.objects.bulk_create(rows):
-        send_reminder.using(run_after=reminder.due_at).enqueue(reminder.pk)
+    Reminder.objects.bulk_create(rows)
+    for moment in sorted({r.due_at for r in rows}):
+        send_reminders_due.using(run_after=moment).enqueue()
     return len(rows)
 
 

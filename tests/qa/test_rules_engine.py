@@ -256,3 +256,24 @@ def test_the_rule_made_suggestion_expires_and_reminds_like_any_other(org, run_wo
         run_worker()
     s.refresh_from_db()
     assert (s.state, s.cancel_reason) == (State.CANCELED, CancelReason.EXPIRED)
+
+
+def test_a_batch_shares_one_reminder_task_and_each_coach_is_reminded_once(org, run_worker):
+    from django_tasks_db.models import DBTaskResult
+
+    from coaching.models import Reminder, ReminderStatus
+    from notifications.models import Kind as NotificationKind
+
+    r = rule(org, expires_in_days=14)
+    for agent in (org.alice, org.bob, org.dan):
+        scores(agent, org.areas["Empathy"], [10, 10, 10])
+    fire(r)
+    assert Reminder.objects.filter(status=ReminderStatus.PENDING).count() == 3
+    reminder_tasks = DBTaskResult.objects.filter(task_path__endswith="send_reminders_due")
+    assert reminder_tasks.count() == 1
+    due = Reminder.objects.first().due_at
+    with time_machine.travel(due + timedelta(seconds=1)):
+        run_worker()
+        run_worker()
+    assert Reminder.objects.filter(status=ReminderStatus.SENT).count() == 3
+    assert Notification.objects.filter(kind=NotificationKind.SUGGESTION_EXPIRING).count() == 3
