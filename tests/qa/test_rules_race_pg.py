@@ -53,7 +53,7 @@ def test_workers_evaluating_the_same_agents_at_once_make_one_suggestion_each(org
             }
         )
         assert all(isinstance(v, int) for v in outcome.values()), outcome
-        assert sum(outcome.values()) == len(agents)  # type: ignore[arg-type]
+        assert sum(outcome.values()) == len(agents)
         open_now = made_by_rules(state=State.SUGGESTED)
         per_agent = Counter(
             SessionTraineeUser.objects.filter(session__in=open_now).values_list(
@@ -75,7 +75,7 @@ def test_two_sweepers_at_the_same_instant_take_each_rule_once(org):
     rules = [rule(org, name=f"Rule {i}") for i in range(4)]
     scores(org.alice, area, [10, 10, 10])
     outcome = at_once({"one": engine.sweep_rules, "two": engine.sweep_rules})
-    swept = [r.rule_id for results in outcome.values() for r in results]  # type: ignore[attr-defined]
+    swept = [r.rule_id for results in outcome.values() for r in results]
     assert sorted(swept) == sorted(r.pk for r in rules)
     # The first rule to reach Alice made her suggestion; the others found it open.
     assert len(made_by_rules()) == 1
