@@ -51,6 +51,9 @@ from directory.services import user_deactivate
 from notifications.models import Notification
 from tests.decisions import TEXT
 
+# The kinds this machine models: TEXT also holds the invitation (2026-12-01), not modelled yet.
+MODELLED = [kind for kind in TEXT if kind != "session_invitation"]
+
 EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "20"))
 STEPS = int(os.environ.get("LIFECYCLE_STEPS", "25"))
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
@@ -423,7 +426,7 @@ class Lifecycle(RuleBasedStateMachine):
         # The suggestion's six kinds (decisions.md's first table); the kinds added on 2026-12-01
         # for scheduled sessions (invitations, reminders) are not modelled here yet.
         actual = Counter(
-            Notification.objects.filter(kind__in=TEXT).values_list(
+            Notification.objects.filter(kind__in=MODELLED).values_list(
                 "session_id", "recipient__username", "kind", "message"
             )
         )
