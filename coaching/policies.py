@@ -27,7 +27,7 @@ from core.memo import memo
 from directory.models import User
 from directory.permissions import Perm, has_perm, is_qm_admin
 
-from .models import AttendeeRole, CancelReason, CoachingSession, SessionAttendee, State
+from .models import AttendeeRole, CancelReason, CoachingSession, Origin, SessionAttendee, State
 from .selectors import sessions_visible_to, trainee_q, with_related
 
 
@@ -72,7 +72,9 @@ def is_trainee(user: User, session: CoachingSession) -> bool:
 
 
 def may_manage(user: User, session: CoachingSession) -> bool:
-    """Edit and delete: the author while they hold Create Suggestions, or a QM Admin."""
+    """Edit and delete: the author while they hold Create Suggestions, or a QM Admin. A
+    suggestion without an author (a coaching rule's; one whose author was removed) has only QM
+    Admins."""
     return is_qm_admin(user) or (
         is_author(user, session) and has_perm(user, Perm.CREATE_SUGGESTIONS)
     )
@@ -175,15 +177,30 @@ def needs_unacknowledged(
 @dataclass(frozen=True)
 class Policy:
     who: Callable[[User, CoachingSession], bool]
-    refusal: str  # what someone else is told (403)
+    refusal: str | Callable[[CoachingSession], str]  # what someone else is told (403)
     state: Callable[[User, CoachingSession, datetime], ApplicationError | None]  # else 409
 
 
 MANAGE_REFUSAL = "Only the supervisor who suggested this session (or a QM Admin) may change it."
+RULE_MANAGE_REFUSAL = (
+    "The coaching rule {name} suggested this session: only a QM Admin may change it."
+)
+ORPHAN_MANAGE_REFUSAL = "Its author has left: only a QM Admin may change this suggestion."
+
+
+def manage_refusal(session: CoachingSession) -> str:
+    """A suggestion without an author (a coaching rule's, or one whose author was removed) is
+    edited and deleted by QM Admins only (decisions.md): the refusal says so."""
+    if session.origin == Origin.RULE:
+        return RULE_MANAGE_REFUSAL.format(name=session.suggested_by_name)
+    if session.suggested_by_id is None:
+        return ORPHAN_MANAGE_REFUSAL
+    return MANAGE_REFUSAL
+
 
 POLICIES: dict[Verb, Policy] = {
-    Verb.EDIT: Policy(may_manage, MANAGE_REFUSAL, needs_open_suggestion),
-    Verb.DELETE: Policy(may_manage, MANAGE_REFUSAL, needs_open_suggestion),
+    Verb.EDIT: Policy(may_manage, manage_refusal, needs_open_suggestion),
+    Verb.DELETE: Policy(may_manage, manage_refusal, needs_open_suggestion),
     Verb.SCHEDULE: Policy(
         is_coach,
         "Only the session's coach (or a member of its coach group) may schedule it.",
@@ -219,7 +236,8 @@ def denial(
     """Why `user` may not `verb` the session now (who first: 403; then the state: 409), or None."""
     policy = POLICIES[verb]
     if not policy.who(user, session):
-        return PermissionDenied(policy.refusal)
+        refusal = policy.refusal
+        return PermissionDenied(refusal if isinstance(refusal, str) else refusal(session))
     return policy.state(user, session, now or timezone.now())
 
 

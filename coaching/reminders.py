@@ -79,6 +79,27 @@ def plan(session: CoachingSession, kind: ReminderKind, *, now: datetime) -> Remi
     return reminder
 
 
+def plan_many(sessions: list[CoachingSession], kind: ReminderKind, *, now: datetime) -> int:
+    """`plan` for sessions just created together (a coaching rule's batch): one INSERT for their
+    reminders, and one task per moment rather than per reminder (a batch shares its moment): at
+    that moment it sends every due reminder, each once, as the sweep does. Returns how many were
+    planned."""
+    from .tasks import send_reminders_due  # the task module imports this one
+
+    before = lead(kind)
+    rows = [
+        Reminder(session=s, kind=kind, due_at=target - before, target_at=target, created_at=now)
+        for s in sessions
+        if (target := _target(s, kind)) is not None
+        and before > timedelta(0)
+        and target - before > now
+    ]
+    Reminder.objects.bulk_create(rows)
+    for moment in sorted({r.due_at for r in rows}):
+        send_reminders_due.using(run_after=moment).enqueue()
+    return len(rows)
+
+
 def drop_pending(session: CoachingSession, *, now: datetime, note: str) -> None:
     """The session closed or was scheduled: what its pending reminders announce will not happen."""
     Reminder.objects.filter(session=session, status=ReminderStatus.PENDING).update(

@@ -121,7 +121,11 @@ def clean_reason(raw: str | None, *, doing: str = "declining") -> tuple[str, lis
 
 
 def clean_origin(raw: str) -> list[FieldError]:
-    """The page a suggestion was started from: one of `Origin`."""
+    """The page a suggestion was started from: one of `Origin`, but not `rule` (only a coaching
+    rule makes those, without an author)."""
+    if raw == Origin.RULE:
+        msg = "Only a coaching rule makes suggestions of origin rule."
+        return [FieldError("origin", FieldCode.INVALID, msg)]
     if raw in Origin.values:
         return []
     return [FieldError("origin", FieldCode.INVALID, f"Unknown origin {raw!r}.")]

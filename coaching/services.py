@@ -10,7 +10,7 @@ nothing behind.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +23,7 @@ from core.db import retry_on_conflict
 from core.errors import FieldError, ScheduleConflict, ValidationFailed, VersionConflict
 from core.timeutils import default_expiry
 from directory.models import User
+from directory.parties import PartyRef
 
 from . import audit, availability, calendar, policies, reminders
 from .messaging import announce, holder
@@ -40,6 +41,7 @@ from .models import (
 )
 from .policies import Verb, access_session
 from .rules import (
+    TRAINEES_MAX,
     ResolvedFields,
     SessionFields,
     clean_comment,
@@ -682,3 +684,105 @@ def session_acknowledge(
         )
         announce(Action.ACKNOWLEDGED, session, actor=actor, now=now)
     return session
+
+
+# --- suggestions a coaching rule makes (decisions.md, "Data-driven coaching") ------------------
+def sessions_suggest_for_rule(
+    *,
+    rule_name: str,
+    title: str,
+    coach: PartyRef,
+    coaching_area_id: int,
+    expires_at: datetime,
+    trainee_ids: Sequence[int],
+    now: datetime,
+) -> list[CoachingSession]:
+    """Ordinary suggestions made by a coaching rule, one per trainee user: no author
+    (`suggested_by` null, the rule's name as `suggested_by_name`), origin `rule`. The form's rules
+    apply with the rule as the supervisor (so nothing to check for self-selection), through
+    `validate_session_fields` once per `TRAINEES_MAX` trainees; any error refuses the whole batch
+    (ValidationFailed). The coach is told with the seed's Session Suggested text, the rule's name
+    as <Suggested By>.
+
+    Set-based, for a rule firing for thousands of agents at once: the rows, their audit events
+    and notifications are written with a few INSERTs per batch, one expiry task per batch (they
+    all expire together; the task expires every due one). Runs inside the caller's transaction,
+    which holds the trainees' locks and has checked that none of them has an open session."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("sessions_suggest_for_rule() belongs inside the caller's transaction")
+    ids = list(dict.fromkeys(trainee_ids))
+    made: list[CoachingSession] = []
+    for start in range(0, len(ids), TRAINEES_MAX):
+        made += _rule_batch(
+            rule_name=rule_name,
+            fields=SessionFields(
+                title=title,
+                coach=coach,
+                trainees=[PartyRef("user", uid) for uid in ids[start : start + TRAINEES_MAX]],
+                coaching_area_id=coaching_area_id,
+                expires_at=expires_at,
+                reference_case_ids=[],
+            ),
+            now=now,
+        )
+    return made
+
+
+def _rule_batch(*, rule_name: str, fields: SessionFields, now: datetime) -> list[CoachingSession]:
+    from notifications.services import notify_many
+
+    from .messaging import MESSAGES, render
+    from .models import SessionEvent, SessionTraineeUser
+
+    resolved, errors = validate_session_fields(fields, author=None, actor_tz=None, now=now)
+    if errors or resolved.expires_at is None:
+        raise ValidationFailed(errors)
+    sessions = [
+        CoachingSession(
+            title=resolved.title,
+            state=State.SUGGESTED,
+            coach_user=resolved.coach_user,
+            coach_group=resolved.coach_group,
+            coaching_area=resolved.coaching_area,
+            expires_at=resolved.expires_at,
+            suggested_by=None,
+            suggested_by_name=rule_name,
+            origin=Origin.RULE,
+            created_at=now,
+            updated_at=now,
+        )
+        for _ in resolved.trainee_users
+    ]
+    if not sessions:
+        return []
+    # Both databases return the new keys from a bulk INSERT (SQLite since 3.35).
+    sessions = CoachingSession.objects.bulk_create(sessions)
+    pairs = list(zip(sessions, resolved.trainee_users, strict=True))
+    SessionTraineeUser.objects.bulk_create(
+        [SessionTraineeUser(session=s, user=u) for s, u in pairs]
+    )
+    SessionEvent.objects.bulk_create(
+        [
+            SessionEvent(
+                session=s,
+                at=now,
+                actor=None,
+                actor_name=rule_name,
+                action=Action.SUGGESTED,
+                changes=audit.snapshot(replace(resolved, trainee_users=[u], trainee_groups=[])),
+            )
+            for s, u in pairs
+        ]
+    )
+    notify_many(
+        kind=MESSAGES[Action.SUGGESTED].kind,
+        message=render(Action.SUGGESTED, author=rule_name),
+        recipients={
+            s.pk: [("user", s.coach_user_id), ("group", s.coach_group_id)] for s in sessions
+        },
+        actor=None,
+        now=now,
+    )
+    _schedule_expiry(sessions[0])  # the task expires every due suggestion, these among them
+    reminders.plan_many(sessions, ReminderKind.SUGGESTION_EXPIRY, now=now)
+    return sessions

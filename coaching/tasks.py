@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.tasks import task
 
 from . import reminders, services
@@ -24,3 +26,10 @@ def send_reminder(reminder_id: int) -> bool:
     """Runs at the reminder's moment; does nothing when another worker or the sweep sent it, or
     when the session moved or closed meanwhile."""
     return reminders.reminder_send(reminder_id=reminder_id)
+
+
+@task(queue_name="default")
+def send_reminders_due() -> int:
+    """Runs at the moment a batch of reminders is due (a coaching rule's suggestions): sends
+    every pending reminder due by now, each once (`reminder_send` locks and re-checks)."""
+    return reminders.send_due_reminders(grace=timedelta(0))

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from directory.permissions import Perm, has_perm
+from directory.permissions import Perm, has_perm, is_qm_admin
 from notifications.services import unread_count
 
 
@@ -19,4 +19,5 @@ def header(request: HttpRequest) -> dict[str, Any]:
         "can_view_suggestions": has_perm(user, Perm.VIEW_SUGGESTIONS),
         "can_create_suggestions": has_perm(user, Perm.CREATE_SUGGESTIONS),
         "can_view_analytics": has_perm(user, Perm.VIEW_ANALYTICS),
+        "is_qm_admin": is_qm_admin(user),
     }

@@ -104,7 +104,15 @@ def load(*, say: Callable[[str], None] = lambda _m: None, extras: bool = True) -
 
     `extras=False` loads only what demo-org.md lists by name (the tests' fixture): no generated
     cases, evaluations or sample sessions."""
-    added = {"users": 0, "groups": 0, "areas": 0, "cases": 0, "evaluations": 0, "sessions": 0}
+    added = {
+        "users": 0,
+        "groups": 0,
+        "areas": 0,
+        "cases": 0,
+        "evaluations": 0,
+        "sessions": 0,
+        "rules": 0,
+    }
     with transaction.atomic():
         roles = ensure_roles()
         say("roles and permissions ready")
@@ -146,6 +154,9 @@ def load(*, say: Callable[[str], None] = lambda _m: None, extras: bool = True) -
     if extras and not CoachingSession.objects.filter(title__startswith="Demo: ").exists():
         added["sessions"] = _sample_sessions(users)
     say(f"sample coaching sessions (+{added['sessions']})")
+    if extras:
+        added["rules"] = _coaching_rules(users)
+        say(f"coaching rules (+{added['rules']})")
     return added
 
 
@@ -469,3 +480,37 @@ def _sample_sessions(users: dict[str, User]) -> int:
 def _at(day: datetime, hour: int) -> datetime:
     """That day at `hour`:00 UTC (a weekday morning or afternoon in the demo's zone)."""
     return day.replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+# Two coaching rules. On the first load the first one fires for Dan, whose recent Call Handling
+# scores average about 76 (a rule-made suggestion for the Coaching Team); the second would fire
+# for Dan's Compliance scores too, but he already has an open Compliance session, so it skips him.
+DEMO_RULES = [
+    ("Call handling below 80", "Call Handling", 80, 5, 3, ("group", "Coaching Team"), 14),
+    ("Compliance below 70", "Compliance", 70, 5, 3, ("user", "cora.coach"), 21),
+]
+
+
+def _coaching_rules(users: dict[str, User]) -> int:
+    """The demo's coaching rules, each run once when it is created (so a second load changes
+    nothing). Returns how many rules were added."""
+    from qa.engine import run_rule
+    from qa.models import CoachingRule
+
+    added = 0
+    for name, area, threshold, window, least, (kind, coach), days in DEMO_RULES:
+        if CoachingRule.objects.filter(name=name).exists():
+            continue
+        rule = CoachingRule.objects.create(
+            name=name,
+            coaching_area=CoachingArea.objects.get(name=area),
+            threshold=threshold,
+            window=window,
+            min_evaluations=least,
+            coach_user=users[coach] if kind == "user" else None,
+            coach_group=UserGroup.objects.get(name=coach) if kind == "group" else None,
+            expires_in_days=days,
+        )
+        run_rule(rule.pk)
+        added += 1
+    return added

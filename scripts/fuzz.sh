@@ -84,7 +84,7 @@ cora_token="$(token_for cora.coach)"
 admin_token="$(token_for admin)"
 # The QM Admin fuzzes only the operations that refuse sam and cora outright (403), so that their
 # bodies are exercised past the permission check.
-admin_paths='^/api/v1/evaluations'
+admin_paths='^/api/v1/(evaluations|coaching-rules)'
 
 # Statuses the contract documents for well-formed requests that the business rules still refuse:
 # 412 (If-Match carries another version), 422 (e.g. an id that names nobody, an expiry in the

@@ -201,6 +201,11 @@ PAIRINGS: tuple[Pairing, ...] = (
     Pairing("Score area names in tables", (".score-area", "color"), (CARD,)),
     Pairing("Muted text (.muted) on cards", (".muted", "color"), (CARD,)),
     Pairing("Muted text (.muted) on a canceled session card", (".muted", "color"), (CANCELED,)),
+    Pairing(
+        "Value labels of a stacked table at phone width (the rules list)",
+        ("@media (max-width: 720px) .table-stack td[data-label]::before", "color"),
+        (CARD,),
+    ),
     Pairing("Eyebrow above a page title", (".eyebrow", "color"), (PAGE,)),
     Pairing("Breadcrumb text", (".breadcrumb ol", "color"), (PAGE,)),
     Pairing("Fact labels on session cards", (".facts dt", "color"), (SESSION,)),

@@ -109,6 +109,14 @@ CONTRACT = {
     ("post", "/api/v1/notifications/read-all"): {204, 401, 403, 414},
     ("post", "/api/v1/notifications/{id}/read"): {204, 400, 401, 403, 404, 414, 422},
 }
+# Coaching rules (QM Admins; 2026-12-01).
+CONTRACT |= {
+    ("get", "/api/v1/coaching-rules"): {200, 400, 401, 403, 414, 422},
+    ("post", "/api/v1/coaching-rules"): {201, 400, 401, 403, 413, 414, 422},
+    ("get", "/api/v1/coaching-rules/{id}"): {200, 400, 401, 403, 404, 414, 422},
+    ("patch", "/api/v1/coaching-rules/{id}"): {200, 400, 401, 403, 404, 413, 414, 422},
+    ("delete", "/api/v1/coaching-rules/{id}"): {204, 400, 401, 403, 404, 414, 422},
+}
 
 
 def test_openapi_documents_every_operation_and_status(db):

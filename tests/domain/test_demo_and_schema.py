@@ -158,6 +158,36 @@ def test_full_demo_has_sessions_in_each_state(db):
     assert all(s.completion_notes and s.action_items for s in completed)
 
 
+def test_full_demo_has_coaching_rules_and_a_rule_made_suggestion(db):
+    from qa.models import CoachingRule
+
+    load()
+    rules = {
+        r.name: (r.coaching_area.name, r.threshold, r.window, r.min_evaluations, str(r.coach))
+        for r in CoachingRule.objects.all()
+    }
+    assert rules == {
+        "Call handling below 80": ("Call Handling", 80, 5, 3, "Coaching Team"),
+        "Compliance below 70": ("Compliance", 70, 5, 3, "Cora Coach"),
+    }
+    made = CoachingSession.objects.filter(origin="rule")
+    # Dan's recent Call Handling scores are low; his low Compliance scores already have an open
+    # session, so the Compliance rule makes none.
+    assert [
+        (s.suggested_by_id, s.suggested_by_name, s.coaching_area.name, s.state) for s in made
+    ] == [(None, "Call handling below 80", "Call Handling", "suggested")]
+    assert [u.username for u in made[0].trainee_users.all()] == ["dan.agent"]
+    assert CoachingRule.objects.get(name="Call handling below 80").suggestions_created == 1
+    assert CoachingRule.objects.get(name="Compliance below 70").suggestions_created == 0
+
+
+def test_the_tests_demo_fixture_has_no_rules(org):
+    from qa.models import CoachingRule
+
+    assert not CoachingRule.objects.exists()
+    assert not CoachingSession.objects.filter(origin="rule").exists()
+
+
 @override_settings(DEBUG=False)
 def test_loader_refuses_without_force_when_debug_off(db):
     with pytest.raises(CommandError, match="--force"):

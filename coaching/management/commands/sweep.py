@@ -10,6 +10,7 @@ from django.db import connection
 from coaching.reminders import send_due_reminders
 from coaching.services import expire_due_suggestions
 from notifications.delivery import sweep_email
+from qa.engine import sweep_rules
 
 log = logging.getLogger("coaching.sweep")
 
@@ -17,7 +18,7 @@ log = logging.getLogger("coaching.sweep")
 class Command(BaseCommand):
     help = (
         "Expire suggestions whose Expiry Time has passed, send reminders whose task is late, and "
-        "tidy e-mail delivery. Safe to run "
+        "tidy e-mail delivery; once a day, run every active coaching rule over its area. Safe to run "
         "from cron and from several machines at once. --every N keeps running every N seconds; "
         "a pass that fails (the database away for a moment) is logged and the next one runs."
     )
@@ -53,8 +54,18 @@ class Command(BaseCommand):
         )
         reminded = send_due_reminders()
         mail = sweep_email()
+        self.sweep_rules(verbosity)
         if expired or reminded or mail["uncertain"] or mail["requeued"] or verbosity > 1:
             self.stdout.write(
                 f"sweep: expired {expired} suggestion(s); sent {reminded} late reminder(s); "
                 f"e-mail: {mail['requeued']} re-queued, {mail['uncertain']} marked uncertain"
+            )
+
+    def sweep_rules(self, verbosity: int) -> None:
+        """Once per UTC day, whichever sweeper comes first (each rule is claimed by one)."""
+        results = sweep_rules()
+        if results or verbosity > 1:
+            made = sum(r.created for r in results)
+            self.stdout.write(
+                f"sweep: {len(results)} coaching rule(s) swept today, {made} suggestion(s) made"
             )

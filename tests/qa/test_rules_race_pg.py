@@ -1,0 +1,81 @@
+"""Real concurrency on PostgreSQL: several workers evaluate the same agents at the same instant
+(new evaluations arrived twice, the daily sweep beside them); each agent gets one suggestion."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+
+from coaching import services
+from coaching.models import SessionTraineeUser, State
+from directory.models import User
+from notifications.models import Kind, Notification
+from qa import engine
+
+from ..domain.helpers import at_once
+from .helpers import made_by_rules, rule, scores
+
+pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+
+ROUNDS = 5
+
+
+def test_workers_evaluating_the_same_agents_at_once_make_one_suggestion_each(org, monkeypatch):
+    # The check for an open session and the insert are a few milliseconds apart; a pause between
+    # them (the real check, then a wait) makes the workers meet there every round, so without the
+    # per-agent lock this test fails.
+    check = engine.trainees_with_open_session
+
+    def slow_check(**kw):
+        found = check(**kw)
+        time.sleep(0.05)
+        return found
+
+    monkeypatch.setattr(engine, "trainees_with_open_session", slow_check)
+    area = org.areas["Empathy"]
+    agents = [
+        User.objects.create(username=f"racer{i}", display_name=f"Racer {i}") for i in range(6)
+    ]
+    for a in agents:
+        scores(a, area, [10, 20, 30])
+    r = rule(org)
+    ids = [a.pk for a in agents]
+    for _ in range(ROUNDS):
+        # Overlapping sets, in chunks of 2 so the workers interleave chunk by chunk.
+        outcome = at_once(
+            {
+                "arrival": lambda: engine.run_rule(r.pk, ids, chunk=2).created,
+                "arrival-again": lambda: engine.run_rule(r.pk, ids[2:], chunk=2).created,
+                "sweep": lambda: engine.run_rule(r.pk, None, chunk=3).created,
+                "single": lambda: engine.run_rule(r.pk, [ids[3]], chunk=1).created,
+            }
+        )
+        assert all(isinstance(v, int) for v in outcome.values()), outcome
+        assert sum(outcome.values()) == len(agents)
+        open_now = made_by_rules(state=State.SUGGESTED)
+        per_agent = Counter(
+            SessionTraineeUser.objects.filter(session__in=open_now).values_list(
+                "user_id", flat=True
+            )
+        )
+        assert per_agent == dict.fromkeys(ids, 1)
+        # The admin deletes them: the next round races again, on lock rows that now exist.
+        for session in open_now:
+            services.session_delete(actor=org.admin, session_id=session.pk)
+    # The coach was told once per suggestion.
+    assert Notification.objects.filter(kind=Kind.SESSION_SUGGESTED).count() == ROUNDS * len(agents)
+    r.refresh_from_db()
+    assert r.suggestions_created == ROUNDS * len(agents)
+
+
+def test_two_sweepers_at_the_same_instant_take_each_rule_once(org):
+    area = org.areas["Empathy"]
+    rules = [rule(org, name=f"Rule {i}") for i in range(4)]
+    scores(org.alice, area, [10, 10, 10])
+    outcome = at_once({"one": engine.sweep_rules, "two": engine.sweep_rules})
+    swept = [r.rule_id for results in outcome.values() for r in results]
+    assert sorted(swept) == sorted(r.pk for r in rules)
+    # The first rule to reach Alice made her suggestion; the others found it open.
+    assert len(made_by_rules()) == 1
