@@ -520,3 +520,78 @@ def trainees_with_open_session(
         group_id__in=SessionTraineeGroup.objects.filter(session_id__in=open_ids).values("group_id"),
     ).values_list("user_id", flat=True)
     return set(direct.union(through_group))
+
+
+@dataclass(frozen=True)
+class Similar:
+    """An open session the viewer may see, and who of the people being picked it already has as
+    trainees: the users picked directly and the trainee groups holding one of them."""
+
+    session: CoachingSession
+    users: list[User]
+    groups: list[UserGroup]
+
+
+SIMILAR_SHOWN = 10
+
+
+def trainee_user_ids(refs: Collection[PartyRef]) -> set[int]:
+    """The users that `refs` (users and user groups, as picked as trainees) stand for now: the
+    users, and every member of the groups. One query for the groups, whatever their size."""
+    users = {r.id for r in refs if r.type == "user"}
+    groups = [r.id for r in refs if r.type == "group"]
+    if groups:
+        users |= set(
+            UserGroupMembership.objects.filter(group_id__in=groups).values_list(
+                "user_id", flat=True
+            )
+        )
+    return users
+
+
+def similar_open_sessions(
+    viewer: User,
+    *,
+    coaching_area_id: int,
+    user_ids: Collection[int],
+    exclude: int | None = None,
+    limit: int = SIMILAR_SHOWN,
+    now: datetime | None = None,
+) -> list[Similar]:
+    """The duplicate warning (decisions.md, "No duplicates"): open sessions in the area with any
+    of `user_ids` as a trainee that `viewer` may see, the soonest first (scheduled by start,
+    then suggestions by expiry), without `exclude` (the session being edited or scheduled). A
+    fixed number of queries whatever the number of users."""
+    now = now or timezone.now()
+    if not user_ids:
+        return []
+    qs = sessions_visible_to(viewer, now) & open_sessions_for_trainees(
+        coaching_area_id=coaching_area_id, user_ids=user_ids, now=now
+    )
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude)
+    sessions = list(
+        with_related(qs.order_by(F("starts_at").asc(nulls_last=True), "expires_at", "id"))[:limit]
+    )
+    if not sessions:
+        return []
+    wanted = set(user_ids)
+    group_ids = {g.pk for s in sessions for g in s.trainee_groups.all()}
+    # The sessions' trainee groups holding one of the users (their members now).
+    holding = (
+        set(
+            UserGroupMembership.objects.filter(
+                group_id__in=group_ids, user_id__in=list(wanted)
+            ).values_list("group_id", flat=True)
+        )
+        if group_ids
+        else set()
+    )
+    return [
+        Similar(
+            session=s,
+            users=[u for u in s.trainee_users.all() if u.pk in wanted],
+            groups=[g for g in s.trainee_groups.all() if g.pk in holding],
+        )
+        for s in sessions
+    ]
