@@ -196,10 +196,11 @@ def similar_sessions(
     if not has_perm(viewer, Perm.VIEW_SUGGESTIONS):
         raise PermissionDenied("You need the View Suggestions permission to list sessions.")
     now = timezone.now()
-    found = selectors.similar_open_sessions(
+    qs = selectors.similar_open_sessions(
         viewer, coaching_area_id=coaching_area_id, user_ids=set(trainee), now=now
     )
-    return {"items": [session_out(f.session, viewer, now) for f in found]}
+    items = selectors.with_related(qs)[: selectors.SIMILAR_SHOWN]
+    return {"items": [session_out(s, viewer, now) for s in items]}
 
 
 @router.get(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import F, Prefetch, Q, QuerySet, Value, prefetch_related_objects
 from django.db.models.lookups import In
 from django.utils import timezone
 
@@ -555,43 +555,58 @@ def similar_open_sessions(
     coaching_area_id: int,
     user_ids: Collection[int],
     exclude: int | None = None,
-    limit: int = SIMILAR_SHOWN,
     now: datetime | None = None,
-) -> list[Similar]:
+) -> QuerySet[CoachingSession]:
     """The duplicate warning (decisions.md, "No duplicates"): open sessions in the area with any
-    of `user_ids` as a trainee that `viewer` may see, the soonest first (scheduled by start,
-    then suggestions by expiry), without `exclude` (the session being edited or scheduled). A
-    fixed number of queries whatever the number of users."""
+    of `user_ids` as a trainee that `viewer` may see, the soonest first (scheduled ones by start,
+    then suggestions by expiry), without `exclude` (the session being edited or scheduled)."""
     now = now or timezone.now()
-    if not user_ids:
-        return []
     qs = sessions_visible_to(viewer, now) & open_sessions_for_trainees(
         coaching_area_id=coaching_area_id, user_ids=user_ids, now=now
     )
     if exclude is not None:
         qs = qs.exclude(pk=exclude)
-    sessions = list(
-        with_related(qs.order_by(F("starts_at").asc(nulls_last=True), "expires_at", "id"))[:limit]
-    )
-    if not sessions:
+    return qs.order_by(F("starts_at").asc(nulls_last=True), "expires_at", "id")
+
+
+def similar_with_trainees(
+    sessions: QuerySet[CoachingSession], user_ids: Collection[int], limit: int = SIMILAR_SHOWN
+) -> list[Similar]:
+    """The first `limit` of `sessions`, each with who of `user_ids` it already has as trainees:
+    those picked directly, and its trainee groups holding one of them. Two queries whatever the
+    number of users."""
+    found = list(sessions.select_related("coaching_area")[:limit])
+    if not found:
         return []
-    wanted = set(user_ids)
-    group_ids = {g.pk for s in sessions for g in s.trainee_groups.all()}
-    # The sessions' trainee groups holding one of the users (their members now).
-    holding = (
-        set(
-            UserGroupMembership.objects.filter(
-                group_id__in=group_ids, user_id__in=list(wanted)
-            ).values_list("group_id", flat=True)
-        )
-        if group_ids
-        else set()
+    ids = [s.pk for s in found]
+    wanted = list(user_ids)
+    direct = (
+        SessionTraineeUser.objects.filter(session_id__in=ids, user_id__in=wanted)
+        .annotate(kind=Value("u"), name=F("user__display_name"))
+        .values_list("session_id", "kind", "user_id", "name")
     )
+    holding = (
+        SessionTraineeGroup.objects.filter(
+            session_id__in=ids,
+            group_id__in=UserGroupMembership.objects.filter(user_id__in=wanted).values("group_id"),
+        )
+        .annotate(kind=Value("g"), name=F("group__name"))
+        .values_list("session_id", "kind", "group_id", "name")
+    )
+    users: dict[int, list[User]] = {}
+    groups: dict[int, list[UserGroup]] = {}
+    for session_id, kind, pk, name in direct.union(holding, all=True):
+        if kind == "u":
+            users.setdefault(session_id, []).append(
+                _instance(User, id=pk, display_name=name, username="")
+            )
+        else:
+            groups.setdefault(session_id, []).append(_instance(UserGroup, id=pk, name=name))
     return [
         Similar(
             session=s,
-            users=[u for u in s.trainee_users.all() if u.pk in wanted],
-            groups=[g for g in s.trainee_groups.all() if g.pk in holding],
+            users=sorted(users.get(s.pk, []), key=lambda u: (u.display_name, u.pk)),
+            groups=sorted(groups.get(s.pk, []), key=lambda g: (g.name, g.pk)),
         )
-        for s in sessions
+        for s in found
     ]

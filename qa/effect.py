@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import connection
 
 from coaching.models import AttendeeRole, CoachingSession, SessionAttendee, State
+from coaching.selectors import sessions_visible_to
 from directory.models import CoachingArea, Evaluation, User
 from directory.permissions import Role, is_qm_admin
 from directory.policies import may_view_agent_page
@@ -249,12 +250,14 @@ AGENT_SESSIONS_SHOWN = 20
 
 
 def agent_session_effects(
-    agent: User, limit: int = AGENT_SESSIONS_SHOWN
+    viewer: User, agent: User, limit: int = AGENT_SESSIONS_SHOWN
 ) -> list[AgentSessionEffect]:
-    """The agent's completed sessions (as a trainee), the latest first, with their change. For the
-    Agent Analytics page, whose viewer may see the agent's scores already. Two queries."""
+    """The agent's completed sessions (as a trainee) that `viewer` may see, the latest first,
+    with their change: for the Agent Analytics page, whose viewer may see the agent's scores
+    already. Two queries."""
     held = list(
-        CoachingSession.objects.filter(
+        sessions_visible_to(viewer)
+        .filter(
             state=State.COMPLETED,
             id__in=SessionAttendee.objects.filter(user=agent, role=AttendeeRole.TRAINEE).values(
                 "session_id"

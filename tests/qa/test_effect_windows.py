@@ -113,7 +113,9 @@ def test_agent_page_lists_completed_sessions_with_their_change(org, session):
         starts_at=START + days(20),
         title="Later",
     )
-    (first, second) = agent_session_effects(org.alice)
+    (first, second) = agent_session_effects(org.sam, org.alice)
     assert (first.session_id, first.delta, first.coaching_area) == (later.pk, None, "Compliance")
     assert (second.session_id, second.delta) == (session.pk, pytest.approx(6))
-    assert agent_session_effects(org.dan) == []
+    assert agent_session_effects(org.sam, org.dan) == []
+    # An agent sees their own.
+    assert [e.session_id for e in agent_session_effects(org.alice, org.alice)] == [later.pk, session.pk]
