@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django import template
 
+from directory.models import User
+from qa.effect import may_view_report
+
 register = template.Library()
 
 
@@ -45,3 +48,9 @@ def trend_class(value: float | None) -> str:
 @register.filter
 def one_decimal(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
+
+
+@register.filter
+def sees_reports(user: User) -> bool:
+    """The navigation's Reports link: supervisors and QM Admins."""
+    return bool(getattr(user, "is_authenticated", False)) and may_view_report(user)

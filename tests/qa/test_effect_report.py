@@ -87,7 +87,9 @@ def test_a_coached_agent_is_not_in_the_baseline(org, month):
 
 def test_no_change_no_row_and_empty_period(org, month):
     empty = coaching_effect_report(
-        group_by="coach", start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2025, 2, 1, tzinfo=UTC)
+        group_by="coach",
+        start=datetime(2025, 1, 1, tzinfo=UTC),
+        end=datetime(2025, 2, 1, tzinfo=UTC),
     )
     assert empty.rows == [] and empty.baselines == {}
 

@@ -118,4 +118,7 @@ def test_agent_page_lists_completed_sessions_with_their_change(org, session):
     assert (second.session_id, second.delta) == (session.pk, pytest.approx(6))
     assert agent_session_effects(org.sam, org.dan) == []
     # An agent sees their own.
-    assert [e.session_id for e in agent_session_effects(org.alice, org.alice)] == [later.pk, session.pk]
+    assert [e.session_id for e in agent_session_effects(org.alice, org.alice)] == [
+        later.pk,
+        session.pk,
+    ]
