@@ -158,6 +158,7 @@ def wants_csv(request: Any, fmt: str | None) -> bool:
 @router.get(
     "/coaching-effect",
     response={200: ReportOut, **problems(400, 401, 403, 422)},
+    by_alias=True,
     openapi_extra={
         "responses": {
             "200": {

@@ -9,7 +9,7 @@ from typing import Any
 from coaching import services
 from coaching.models import CoachingSession
 from coaching.rules import SessionFields
-from directory.models import CoachingArea, Evaluation, User, UserGroup
+from directory.models import Case, CoachingArea, Evaluation, User, UserGroup
 from directory.parties import PartyRef
 
 
@@ -58,7 +58,12 @@ def held(
 _counter = iter(range(1, 10**9))
 
 
-def scores(agent: User, area: CoachingArea, points: Sequence[tuple[datetime, int]]) -> None:
+def scores(
+    agent: User,
+    area: CoachingArea,
+    points: Sequence[tuple[datetime, int]],
+    case: Case | None = None,
+) -> None:
     """Evaluations of `agent` in `area`: (evaluated at, score) each."""
     Evaluation.objects.bulk_create(
         Evaluation(
@@ -67,6 +72,7 @@ def scores(agent: User, area: CoachingArea, points: Sequence[tuple[datetime, int
             coaching_area=area,
             score=score,
             evaluated_at=at,
+            case=case,
         )
         for at, score in points
     )
