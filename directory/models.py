@@ -183,9 +183,13 @@ class Evaluation(models.Model):
         indexes = [
             models.Index(fields=["agent", "-evaluated_at"], name="evaluation_agent_time"),
             models.Index(fields=["case", "-evaluated_at"], name="evaluation_case_time"),
-            # Rules (an agent's last N in an area), the effect windows and the report.
+            # Rules (an agent's last N in an area), the effect windows and the report. The score
+            # rides along (PostgreSQL): the windows read a million rows from the index alone,
+            # without a heap fetch each.
             models.Index(
-                fields=["coaching_area", "agent", "evaluated_at"], name="evaluation_area_agent_time"
+                fields=["coaching_area", "agent", "evaluated_at"],
+                include=["score"],
+                name="evaluation_area_agent_time",
             ),
         ]
 

@@ -164,7 +164,10 @@ def wants_csv(request: Any, fmt: str | None) -> bool:
             "200": {
                 "description": "JSON, or CSV with a header row (`Accept: text/csv` or "
                 "`?format=csv`)",
-                "content": {"text/csv": {"schema": {"type": "string"}}},
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ReportOut"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
             }
         }
     },

@@ -30,6 +30,7 @@ from django.db import connection
 
 from coaching.models import AttendeeRole, CoachingSession, SessionAttendee, State
 from coaching.selectors import sessions_visible_to
+from core.timeutils import zone
 from directory.models import CoachingArea, Evaluation, User
 from directory.permissions import Role, is_qm_admin
 from directory.policies import may_view_agent_page
@@ -342,10 +343,8 @@ class Report:
 
 
 def period_bounds(first: date, last: date, tz_name: str | None = None) -> tuple[datetime, datetime]:
-    """[first 00:00, the day after `last` 00:00) in the viewer's zone (UTC without one)."""
-    from zoneinfo import ZoneInfo
-
-    tz = ZoneInfo(tz_name) if tz_name else ZoneInfo("UTC")
+    """[first 00:00, the day after `last` 00:00) in the viewer's zone."""
+    tz = zone(tz_name)
     start = datetime.combine(first, time.min, tzinfo=tz)
     end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz)
     return start.astimezone(UTC), end.astimezone(UTC)
@@ -363,7 +362,8 @@ def _references(start: datetime, end: datetime) -> dict[int, datetime]:
     )
     by_area: dict[int, list[float]] = {}
     for area_id, at in rows:
-        by_area.setdefault(area_id, []).append(at.timestamp())
+        if at is not None:  # a completed session has a start
+            by_area.setdefault(area_id, []).append(at.timestamp())
     return {a: datetime.fromtimestamp(median(ts), tz=UTC) for a, ts in sorted(by_area.items())}
 
 
@@ -436,9 +436,10 @@ def _baselines(
     ref_params: list[Any] = []
     for area_id, at in references.items():
         ref_params += [area_id, _db_time(at)]
-    # The reference moment is both sides' edge: before < it, after > it. Beyond `cap`
-    # un-coached agents in an area, a fixed pseudo-random subset of them (by a multiplicative
-    # hash of the id: the same agents on every call) stands for them all.
+    # The reference moment is both sides' edge: before < it, after > it. Beyond `cap` agents
+    # evaluated in an area, a fixed pseudo-random subset of them (by a multiplicative hash of the
+    # id: the same agents on every call) stands for them all; the un-coached of those count.
+    pairs = "SELECT area_id AS k, agent_id, area_id, at AS before_t, at AS after_t FROM uncoached"
     sql = f"""
     WITH ref(area_id, at) AS (VALUES {values}),
     cand AS (
@@ -447,26 +448,22 @@ def _baselines(
         WHERE e.evaluated_at >= %s AND e.evaluated_at < %s
         GROUP BY r.area_id, e.agent_id, r.at
     ),
-    uncoached AS (
+    sampled AS (
         SELECT c.area_id, c.agent_id, c.at, ROW_NUMBER() OVER (
             PARTITION BY c.area_id ORDER BY (c.agent_id * 2654435761) %% 4294967296, c.agent_id
         ) AS pick
         FROM cand c
-        WHERE NOT EXISTS (
+    ),
+    uncoached AS (
+        SELECT c.area_id, c.agent_id, c.at FROM sampled c
+        WHERE c.pick <= {int(cap)} AND NOT EXISTS (
             SELECT 1 FROM {a} x JOIN {s} xs ON xs.id = x.session_id
             WHERE x.user_id = c.agent_id AND x.role = '{AttendeeRole.TRAINEE}'
               AND x.starts_at >= %s AND x.starts_at < %s
               AND xs.coaching_area_id = c.area_id
               AND xs.state IN ('{State.SCHEDULED}', '{State.COMPLETED}'))
     ),
-    {
-        _windows_sql(
-            f'''
-        SELECT area_id AS k, agent_id, area_id, at AS before_t, at AS after_t
-        FROM uncoached WHERE pick <= {int(cap)}''',
-            window(),
-        )
-    }
+    {_windows_sql(pairs, window())}
     SELECT k, COUNT(delta), AVG(delta) FROM d WHERE delta IS NOT NULL GROUP BY k
     """
     params = [*ref_params, *(_db_time(t) for t in (start, end, start, end))]
