@@ -427,49 +427,64 @@ def _baselines(
 ) -> dict[int, Baseline]:
     """Per area, the un-coached agents' change around the area's reference moment: agents with
     an evaluation in the area in the period and no scheduled or completed session in that area
-    (as a trainee) starting in the period. One statement."""
+    (as a trainee) starting in the period. Two statements: who (a fixed sample beyond `cap`
+    agents per area), then their windows."""
     if not references:
         return {}
     ev, s = _q(Evaluation._meta.db_table), _q(CoachingSession._meta.db_table)
     a = _q(SessionAttendee._meta.db_table)
-    values = ", ".join(["(%s, %s)"] * len(references))
+    ref_values = ", ".join(["(%s, %s)"] * len(references))
     ref_params: list[Any] = []
     for area_id, at in references.items():
         ref_params += [area_id, _db_time(at)]
-    # The reference moment is both sides' edge: before < it, after > it. Beyond `cap` agents
-    # evaluated in an area, a fixed pseudo-random subset of them (by a multiplicative hash of the
-    # id: the same agents on every call) stands for them all; the un-coached of those count.
-    pairs = "SELECT area_id AS k, agent_id, area_id, at AS before_t, at AS after_t FROM uncoached"
-    sql = f"""
-    WITH ref(area_id, at) AS (VALUES {values}),
+    # Beyond `cap` agents evaluated in an area, a fixed pseudo-random subset of them (by a
+    # multiplicative hash of the id: the same agents on every call) stands for them all; the
+    # un-coached of those count.
+    who_sql = f"""
+    WITH ref(area_id, at) AS (VALUES {ref_values}),
     cand AS (
-        SELECT r.area_id, e.agent_id, r.at FROM ref r
+        SELECT r.area_id, e.agent_id FROM ref r
         JOIN {ev} e ON e.coaching_area_id = r.area_id
         WHERE e.evaluated_at >= %s AND e.evaluated_at < %s
-        GROUP BY r.area_id, e.agent_id, r.at
+        GROUP BY r.area_id, e.agent_id
     ),
     sampled AS (
-        SELECT c.area_id, c.agent_id, c.at, ROW_NUMBER() OVER (
+        SELECT c.area_id, c.agent_id, ROW_NUMBER() OVER (
             PARTITION BY c.area_id ORDER BY (c.agent_id * 2654435761) %% 4294967296, c.agent_id
         ) AS pick
         FROM cand c
-    ),
-    uncoached AS (
-        SELECT c.area_id, c.agent_id, c.at FROM sampled c
-        WHERE c.pick <= {int(cap)} AND NOT EXISTS (
-            SELECT 1 FROM {a} x JOIN {s} xs ON xs.id = x.session_id
-            WHERE x.user_id = c.agent_id AND x.role = '{AttendeeRole.TRAINEE}'
-              AND x.starts_at >= %s AND x.starts_at < %s
-              AND xs.coaching_area_id = c.area_id
-              AND xs.state IN ('{State.SCHEDULED}', '{State.COMPLETED}'))
-    ),
-    {_windows_sql(pairs, window())}
-    SELECT k, COUNT(delta), AVG(delta) FROM d WHERE delta IS NOT NULL GROUP BY k
+    )
+    SELECT c.area_id, c.agent_id FROM sampled c
+    WHERE c.pick <= {int(cap)} AND NOT EXISTS (
+        SELECT 1 FROM {a} x JOIN {s} xs ON xs.id = x.session_id
+        WHERE x.user_id = c.agent_id AND x.role = '{AttendeeRole.TRAINEE}'
+          AND x.starts_at >= %s AND x.starts_at < %s
+          AND xs.coaching_area_id = c.area_id
+          AND xs.state IN ('{State.SCHEDULED}', '{State.COMPLETED}'))
     """
     params = [*ref_params, *(_db_time(t) for t in (start, end, start, end))]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = {k: (int(n), float(m)) for k, n, m in cursor.fetchall()}
+        cursor.execute(who_sql, params)
+        agents = [(int(area_id), int(agent_id)) for area_id, agent_id in cursor.fetchall()]
+    found: dict[int, tuple[int, float]] = {}
+    if agents:
+        # The sample as literal integers (read from the database just now): an exact row count
+        # for the planner, which then reads each agent's evaluations from the index, and no
+        # parameter limit whatever the cap. The reference moment is both sides' edge.
+        who = ", ".join(f"({area_id}, {agent_id})" for area_id, agent_id in agents)
+        pairs = (
+            "SELECT w.area_id AS k, w.agent_id, w.area_id, r.at AS before_t, r.at AS after_t "
+            "FROM who w JOIN ref r ON r.area_id = w.area_id"
+        )
+        sql = f"""
+        WITH ref(area_id, at) AS (VALUES {ref_values}),
+        who(area_id, agent_id) AS (VALUES {who}),
+        {_windows_sql(pairs, window())}
+        SELECT k, COUNT(delta), AVG(delta) FROM d WHERE delta IS NOT NULL GROUP BY k
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, ref_params)
+            found = {k: (int(n), float(m)) for k, n, m in cursor.fetchall()}
     return {
         area_id: Baseline(
             area_id=area_id,
@@ -483,7 +498,7 @@ def _baselines(
 
 def coaching_effect_report(*, group_by: GroupBy, start: datetime, end: datetime) -> Report:
     """The report over completed sessions whose start lies in [start, end) and that have a
-    change, per coach or per coaching area, each beside its baseline. Three queries, whatever
+    change, per coach or per coaching area, each beside its baseline. Four queries, whatever
     the number of agents, sessions and evaluations.
 
     A coach's baseline is the areas' baselines weighted by the coach's changes in each area (the

@@ -242,6 +242,7 @@ def test_report_query_count_is_pinned(org, as_user, march, django_assert_num_que
     client = as_user("sam")
     client.get(REPORT.format("coach"))
     # the token with its user, the viewer's facts, the period's session starts, the coached side,
-    # the baseline: the same for any number of sessions, agents and evaluations
-    with django_assert_num_queries(5):
+    # the baseline's agents and their windows: the same for any number of sessions, agents and
+    # evaluations
+    with django_assert_num_queries(6):
         assert client.get(REPORT.format("coach")).status_code == 200

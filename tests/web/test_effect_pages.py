@@ -157,6 +157,8 @@ def coached(org):
     scores(org.alice, empathy, series(START - days(3), days(1), [60, 60, 60]), case=case)
     scores(org.alice, empathy, series(START + days(1), days(1), [72, 72, 72]), case=case)
     scores(org.bob, empathy, series(START + days(1), days(1), [80]), case=case)
+    scores(org.dan, empathy, series(START - days(3), days(1), [50, 50, 50]), case=case)  # baseline
+    scores(org.dan, empathy, series(START + days(1), days(1), [53, 53, 53]), case=case)
     return session
 
 
@@ -214,8 +216,9 @@ def test_report_page_query_count_is_pinned(org, as_user, coached, django_assert_
     client = as_user(org.sam)
     url = "/reports/coaching-effect/?from=2026-03-01&to=2026-03-31&group_by=coaching_area"
     client.get(url)
-    # session, user, viewer facts, unread count; the starts, the coached side, the baseline
-    with django_assert_num_queries(7):
+    # session, user, viewer facts, unread count; the starts, the coached side, the baseline's
+    # agents and their windows
+    with django_assert_num_queries(8):
         assert client.get(url).status_code == 200
 
 
