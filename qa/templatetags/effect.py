@@ -10,30 +10,31 @@ from qa.effect import may_view_report
 register = template.Library()
 
 
+def _direction(value: float) -> tuple[float, int]:
+    """The change rounded as shown (one decimal) and its sign: what the number, the words and
+    the colour all follow."""
+    rounded = round(value, 1)
+    return rounded, (rounded > 0) - (rounded < 0)
+
+
 @register.filter
 def signed(value: float | None) -> str:
     """+4.2, −3.0 (a true minus sign), 0.0; an en dash for none."""
     if value is None:
         return "–"
-    rounded = round(value, 1)
-    if rounded > 0:
-        return f"+{rounded:.1f}"
-    if rounded < 0:
-        return f"−{abs(rounded):.1f}"
-    return "0.0"
+    rounded, sign = _direction(value)
+    return {1: f"+{rounded:.1f}", -1: f"−{abs(rounded):.1f}", 0: "0.0"}[sign]
 
 
 @register.filter
 def change_words(value: float | None) -> str:
-    """What a screen reader hears for the change (the arrow beside it is hidden from it)."""
+    """What a screen reader hears for the change (the number beside it is hidden from it)."""
     if value is None:
         return "Not enough evaluations yet"
-    rounded = round(value, 1)
-    if rounded > 0:
-        return f"up {rounded:.1f} points"
-    if rounded < 0:
-        return f"down {abs(rounded):.1f} points"
-    return "no change"
+    rounded, sign = _direction(value)
+    return {1: f"up {rounded:.1f} points", -1: f"down {abs(rounded):.1f} points", 0: "no change"}[
+        sign
+    ]
 
 
 @register.filter
@@ -41,8 +42,7 @@ def trend_class(value: float | None) -> str:
     """The score colours: green up, red down (the words say it too)."""
     if value is None:
         return ""
-    rounded = round(value, 1)
-    return "score-high" if rounded > 0 else "score-low" if rounded < 0 else ""
+    return {1: "score-high", -1: "score-low", 0: ""}[_direction(value)[1]]
 
 
 @register.filter

@@ -52,3 +52,25 @@ def test_t_table_edges():
     assert t_critical_95(10_000) == 1.960
     with pytest.raises(ValueError):
         t_critical_95(0)
+
+
+def test_a_change_reads_the_same_in_number_words_and_colour():
+    from qa.templatetags.effect import change_words, signed, trend_class
+
+    assert (signed(4.25), change_words(4.25), trend_class(4.25)) == (
+        "+4.2",
+        "up 4.2 points",
+        "score-high",
+    )
+    assert (signed(-3.04), change_words(-3.04), trend_class(-3.04)) == (
+        "−3.0",
+        "down 3.0 points",
+        "score-low",
+    )
+    # Rounded to nothing: no arrow colour, no "up 0.0".
+    assert (signed(0.04), change_words(-0.04), trend_class(0.04)) == ("0.0", "no change", "")
+    assert (signed(None), change_words(None), trend_class(None)) == (
+        "–",
+        "Not enough evaluations yet",
+        "",
+    )
