@@ -184,11 +184,11 @@ class Evaluation(models.Model):
             models.Index(fields=["agent", "-evaluated_at"], name="evaluation_agent_time"),
             models.Index(fields=["case", "-evaluated_at"], name="evaluation_case_time"),
             # Rules (an agent's last N in an area), the effect windows and the report. The score
-            # rides along (PostgreSQL): the windows read a million rows from the index alone,
-            # without a heap fetch each.
+            # and the id (the windows' tie-break) ride along (PostgreSQL): the windows read their
+            # rows from the index alone, without a heap fetch each.
             models.Index(
                 fields=["coaching_area", "agent", "evaluated_at"],
-                include=["score"],
+                include=["score", "id"],
                 name="evaluation_area_agent_time",
             ),
         ]

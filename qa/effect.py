@@ -468,22 +468,29 @@ def _baselines(
         agents = [(int(area_id), int(agent_id)) for area_id, agent_id in cursor.fetchall()]
     found: dict[int, tuple[int, float]] = {}
     if agents:
-        # The sample as literal integers (read from the database just now): an exact row count
-        # for the planner, which then reads each agent's evaluations from the index, and no
-        # parameter limit whatever the cap. The reference moment is both sides' edge.
-        who = ", ".join(f"({area_id}, {agent_id})" for area_id, agent_id in agents)
+        # The sample as a list (read from the database just now): an exact row count for the
+        # planner, which then reads each agent's evaluations from the index. On PostgreSQL two
+        # arrays (a VALUES list of thousands of rows costs more to plan than to run), elsewhere
+        # literal integers (no parameter limit whatever the cap). The reference moment is both
+        # sides' edge.
+        if connection.vendor == "postgresql":
+            who = "SELECT * FROM unnest(%s::bigint[], %s::bigint[])"
+            who_params: list[Any] = [[w[0] for w in agents], [w[1] for w in agents]]
+        else:
+            who = "VALUES " + ", ".join(f"({int(g)}, {int(u)})" for g, u in agents)
+            who_params = []
         pairs = (
             "SELECT w.area_id AS k, w.agent_id, w.area_id, r.at AS before_t, r.at AS after_t "
             "FROM who w JOIN ref r ON r.area_id = w.area_id"
         )
         sql = f"""
         WITH ref(area_id, at) AS (VALUES {ref_values}),
-        who(area_id, agent_id) AS (VALUES {who}),
+        who(area_id, agent_id) AS ({who}),
         {_windows_sql(pairs, window())}
         SELECT k, COUNT(delta), AVG(delta) FROM d WHERE delta IS NOT NULL GROUP BY k
         """
         with connection.cursor() as cursor:
-            cursor.execute(sql, ref_params)
+            cursor.execute(sql, [*ref_params, *who_params])
             found = {k: (int(n), float(m)) for k, n, m in cursor.fetchall()}
     return {
         area_id: Baseline(

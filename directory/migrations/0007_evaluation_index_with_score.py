@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
             model_name="evaluation",
             index=models.Index(
                 fields=["coaching_area", "agent", "evaluated_at"],
-                include=("score",),
+                include=("score", "id"),
                 name="evaluation_area_agent_time",
             ),
         ),
