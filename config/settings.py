@@ -264,6 +264,8 @@ EMAIL_MAX_ATTEMPTS = int(os.environ.get("EMAIL_MAX_ATTEMPTS", "8"))
 EMAIL_RETRY_BASE_SECONDS = int(os.environ.get("EMAIL_RETRY_BASE_SECONDS", "30"))
 # A delivery claimed this long ago and never finished is marked "uncertain", never resent.
 EMAIL_CLAIM_TIMEOUT_SECONDS = int(os.environ.get("EMAIL_CLAIM_TIMEOUT_SECONDS", "600"))
+# A batch of e-mails whose worker stops mid-way is finished by a rescue task this much later.
+EMAIL_BATCH_RESCUE_SECONDS = int(os.environ.get("EMAIL_BATCH_RESCUE_SECONDS", "60"))
 API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "30"))
 # Input limits: a request body above DATA_UPLOAD_MAX_MEMORY_SIZE answers 413, a query string
 # above MAX_QUERY_STRING_BYTES answers 414 (both problem+json under /api/), before any reading.

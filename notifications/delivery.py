@@ -149,9 +149,9 @@ def deliver_batch(notification_ids: list[int], *, now: datetime | None = None) -
     """Send the e-mails of these notifications that are still due, over one connection to the
     mail server. Each message alone is claimed (committed) before it leaves and marked sent once
     accepted, so a worker stopped mid-batch leaves at most one message `sending` (later
-    `uncertain`, never resent) and the rest pending for the sweep to queue again. A failure sends
-    that message back to pending with back-off; the rest go on over a new connection. Returns how
-    many ended in each status. Runs outside any transaction (as the worker runs it), so that each
+    `uncertain`, never resent) and the rest pending for the rescue task queued first. A failure
+    sends that message back to pending with back-off; the rest go on over a new connection.
+    Returns how many ended in each status. Runs outside any transaction (as the worker runs it), so that each
     claim commits before its message leaves."""
     now = now or timezone.now()
     counts: dict[str, int] = {}
@@ -169,6 +169,8 @@ def deliver_batch(notification_ids: list[int], *, now: datetime | None = None) -
                 .filter(pk__in=notification_ids[start : start + READ_CHUNK])
                 .order_by("pk")
             )
+            if start == 0 and (len(rows) > 1 or len(notification_ids) > READ_CHUNK):
+                _enqueue_rescue(notification_ids)
             skipped = [
                 n.pk
                 for n in rows
@@ -211,6 +213,20 @@ def deliver_batch(notification_ids: list[int], *, now: datetime | None = None) -
             with contextlib.suppress(Exception):
                 mailer.close()
     return counts
+
+
+def _enqueue_rescue(notification_ids: list[int]) -> None:
+    """Queue this batch again for later, committed before its first message leaves. A worker
+    stopped mid-batch (killed, its machine gone) leaves its task `RUNNING` for ever, and the
+    task queue never gives it to another worker; the rescue sends what is still due then, so
+    the rest of the batch is not left waiting for the sweep. When the batch went through, the
+    rescue finds nothing due and queues nothing further; when it is stopped as well, the
+    rescue it queued takes over. Claims keep every message to at most one send whichever task
+    gets to it, so a rescue that starts while a slow batch is still going only shares it."""
+    from .tasks import deliver_emails
+
+    run_after = timezone.now() + timedelta(seconds=settings.EMAIL_BATCH_RESCUE_SECONDS)
+    deliver_emails.using(run_after=run_after).enqueue(notification_ids)
 
 
 def deliver(notification_id: int, *, now: datetime | None = None) -> str:

@@ -368,13 +368,19 @@ class Faults:
 def expected_notifications() -> Counter[tuple[int, int, str, str]]:
     """decisions.md's notifications, derived from the audit trail: (session, recipient, kind,
     text). Nobody is notified of their own action; groups expand to their active members."""
-    from coaching.models import CoachingSession, SessionEvent
+    from coaching.models import AttendeeRole, CoachingSession, SessionAttendee, SessionEvent
     from directory.models import UserGroupMembership
     from tests.decisions import TEXT
 
     members: dict[int, set[int]] = defaultdict(set)
     for gid, uid in UserGroupMembership.objects.values_list("group_id", "user_id"):
         members[gid].add(uid)
+    # The invitation list: the trainee users when it was scheduled (groups expanded then).
+    invited: dict[int, set[int]] = defaultdict(set)
+    for sid, uid in SessionAttendee.objects.filter(role=AttendeeRole.TRAINEE).values_list(
+        "session_id", "user_id"
+    ):
+        invited[sid].add(uid)
     sessions = {s.pk: s for s in CoachingSession.objects.all()}
     out: Counter[tuple[int, int, str, str]] = Counter()
     for e in SessionEvent.objects.select_related("actor").order_by("id"):
@@ -383,7 +389,7 @@ def expected_notifications() -> Counter[tuple[int, int, str, str]]:
         author: set[int] = {s.suggested_by_id} if s.suggested_by_id else set()
         name = str(e.actor) if e.actor else ""
         reason = e.changes.get("reason", "") if isinstance(e.changes, dict) else ""
-        kinds: dict[str, tuple[str, set[int], str]] = {
+        kinds: dict[str, tuple[str, set[int], str] | list[tuple[str, set[int], str]]] = {
             "suggested": (
                 "session_suggested",
                 coach,
@@ -394,11 +400,14 @@ def expected_notifications() -> Counter[tuple[int, int, str, str]]:
                 coach,
                 TEXT["session_canceled_by_supervisor"],
             ),
-            "scheduled": (
-                "session_scheduled",
-                author,
-                TEXT["session_scheduled"].format(actor=name),
-            ),
+            "scheduled": [
+                ("session_scheduled", author, TEXT["session_scheduled"].format(actor=name)),
+                (
+                    "session_invitation",
+                    invited[s.pk],
+                    TEXT["session_invitation"].format(actor=name),
+                ),
+            ],
             "declined_by_coach": (
                 "session_canceled_by_coach",
                 author,
@@ -412,9 +421,10 @@ def expected_notifications() -> Counter[tuple[int, int, str, str]]:
         }
         if e.action not in kinds:
             continue  # edits of the title notify nobody
-        kind, recipients, text = kinds[e.action]
-        for uid in recipients - {e.actor_id}:
-            out[(s.pk, uid, kind, text)] += 1
+        wanted = kinds[e.action]
+        for kind, recipients, text in wanted if isinstance(wanted, list) else [wanted]:
+            for uid in recipients - {e.actor_id}:
+                out[(s.pk, uid, kind, text)] += 1
     return out
 
 

@@ -13,4 +13,5 @@ TEXT = {
     "session_canceled_by_trainee": "Coaching Session has been canceled as {actor} has declined "
     "the suggested session because of {reason}.",
     "session_scheduled": "{actor} has scheduled a session based on your suggestion.",
+    "session_invitation": "{actor} has scheduled a coaching session with you.",
 }

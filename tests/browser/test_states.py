@@ -304,7 +304,7 @@ def test_every_form_dialog_with_its_errors(new_page, org):
     check.state(cora, "dialog-decline-errors", dialog=True)
     close_by_keyboard(cora, opener)
     check.done()
-    assert check.states == 4
+    assert check.states == 5
 
 
 def test_skip_link_and_the_coach_typeahead_by_keyboard(new_page, org):
@@ -413,9 +413,7 @@ def test_dialogs_after_scheduling_with_their_errors(new_page, org):
     cora.get_by_label("Date and time").fill(when.strftime("%Y-%m-%dT%H:%M"))
     submit_by_keyboard(cora, dialog, "Reschedule")
     expect(dialog.locator("[data-testid=conflicts]")).to_contain_text("In the way")
-    # Not `check.state` yet: at 375 px, walking back up with Shift+Tab leaves the date-time
-    # field's focus ring cut off at the dialog's top edge (open; see docs/accessibility.md).
-    check_a11y(cora, "state-dialog-reschedule-clash")
+    check.state(cora, "dialog-reschedule-clash", dialog=True)
     close_by_keyboard(cora, opener)
 
     opener = cora.locator(".page-actions").get_by_role("link", name="Cancel session")
@@ -447,4 +445,4 @@ def test_dialogs_after_scheduling_with_their_errors(new_page, org):
     go(alice, f"/sessions/{done.pk}/")
     check.state(alice, "session-completed")
     check.done()
-    assert check.states == 4
+    assert check.states == 5

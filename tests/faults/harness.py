@@ -141,6 +141,7 @@ def product_env(database_url: str, smtp_port: int | None = None, **extra: str) -
         LOG_LEVEL="WARNING",
         PGSSLMODE="disable",  # the proxy reads the protocol in clear
         EMAIL_RETRY_BASE_SECONDS="1",
+        EMAIL_BATCH_RESCUE_SECONDS="5",
     )
     env.pop("EMAIL_BACKEND", None)
     if smtp_port is not None:
