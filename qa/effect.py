@@ -137,9 +137,10 @@ def _db_time(value: datetime) -> Any:
 
 def _windows_sql(pairs_sql: str, n: int) -> str:
     """A CTE chain over `pairs(k, agent_id, area_id, before_t, after_t, ...)` ending in
-    `win(k, agent_id, nb, sb, na, sa)`: per pair, the count and sum of the scores in its before
-    window (the last `n` evaluations dated < before_t) and its after window (the first `n`
-    dated > after_t). A pair without evaluations has no row in `win`."""
+    `d(k, agent_id, nb, sb, na, sa, delta)`: per pair, the count and sum of the scores in its
+    before window (the last `n` evaluations dated < before_t) and its after window (the first
+    `n` dated > after_t), and the change (null below `MIN_SIDE` on either side). A pair whose
+    agent has no evaluation in the area has no row."""
     ev = _q(Evaluation._meta.db_table)
     return f"""
     pairs AS ({pairs_sql}),
