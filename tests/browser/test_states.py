@@ -304,7 +304,7 @@ def test_every_form_dialog_with_its_errors(new_page, org):
     check.state(cora, "dialog-decline-errors", dialog=True)
     close_by_keyboard(cora, opener)
     check.done()
-    assert check.states == 5
+    assert check.states == 4
 
 
 def test_skip_link_and_the_coach_typeahead_by_keyboard(new_page, org):
