@@ -159,18 +159,6 @@ def wants_csv(request: Any, fmt: str | None) -> bool:
     "/coaching-effect",
     response={200: ReportOut, **problems(400, 401, 403, 422)},
     by_alias=True,
-    openapi_extra={
-        "responses": {
-            "200": {
-                "description": "JSON, or CSV with a header row (`Accept: text/csv` or "
-                "`?format=csv`)",
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/ReportOut"}},
-                    "text/csv": {"schema": {"type": "string"}},
-                },
-            }
-        }
-    },
 )
 def coaching_effect(
     request: AuthenticatedRequest,
@@ -181,7 +169,9 @@ def coaching_effect(
 ) -> Any:
     """The effect of coaching over completed sessions whose start lies in the period (in the
     caller's time zone) and that have a change, per coach or per coaching area, beside a
-    baseline of un-coached agents (for supervisors and QM Admins)."""
+    baseline of un-coached agents (for supervisors and QM Admins). `Accept: text/csv` or
+    `?format=csv` answers `text/csv` instead, with a header row: `group_by, key_id, key_name,
+    sessions, trainees, mean_delta, ci95_low, ci95_high, baseline_mean_delta, baseline_agents`."""
     viewer = request.auth
     if (refused := report_denial(viewer)) is not None:
         raise refused
