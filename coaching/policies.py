@@ -102,6 +102,15 @@ def is_invited_trainee(user: User, session: CoachingSession) -> bool:
     return row is not None and row.role == AttendeeRole.TRAINEE
 
 
+def may_acknowledge(user: User, session: CoachingSession) -> bool:
+    """Acknowledge: a trainee on the invitation list. Before a session is scheduled nobody is
+    invited yet; its trainees are then told it cannot be acknowledged (yet: 409), not that they
+    are no trainee of it (403)."""
+    if session.scheduled_at is None:
+        return is_trainee(user, session)
+    return is_invited_trainee(user, session)
+
+
 def may_read_notes(user: User, session: CoachingSession) -> bool:
     """A completed session's notes and action items: its coach, its trainees, its author and QM
     Admins, not the other viewers of the analytics pages (decisions.md)."""
@@ -197,7 +206,7 @@ POLICIES: dict[Verb, Policy] = {
     ),
     Verb.COMPLETE: Policy(is_coach, "Only the session's coach may complete it.", needs_started),
     Verb.ACKNOWLEDGE: Policy(
-        is_invited_trainee,
+        may_acknowledge,
         "Only the session's trainees may acknowledge it.",
         needs_unacknowledged,
     ),

@@ -320,7 +320,9 @@ def sessions_for_trainee_past(
 # --- visibility --------------------------------------------------------------------------------
 def sessions_visible_to(viewer: User, now: datetime | None = None) -> QuerySet[CoachingSession]:
     """Sessions `viewer` may see. An agent (no View Analytics) sees their own involvement, but
-    never a session canceled before it was scheduled, unless they wrote it or coach it."""
+    never a session canceled before it was scheduled, unless they wrote it or coach it. Being
+    invited is involvement: whoever was invited when it was scheduled (a trainee group expanded
+    then) keeps seeing it after leaving the group, as their notifications and calendar do."""
     qs = CoachingSession.objects.all()
     if (
         not viewer.is_authenticated
@@ -340,6 +342,7 @@ def sessions_visible_to(viewer: User, now: datetime | None = None) -> QuerySet[C
         SessionReferenceCase.objects.filter(case_id__in=cases).values("session_id"),
         CoachingSession.objects.filter(suggested_by=viewer).order_by().values("id"),
         _coached_session_ids(viewer),
+        SessionAttendee.objects.filter(user=viewer).values("session_id"),
     )
     return qs.filter(_id_in(candidates), own | ~canceled_before_scheduled_q(now))
 

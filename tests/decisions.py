@@ -13,5 +13,13 @@ TEXT = {
     "session_canceled_by_trainee": "Coaching Session has been canceled as {actor} has declined "
     "the suggested session because of {reason}.",
     "session_scheduled": "{actor} has scheduled a session based on your suggestion.",
+    # After scheduling (decisions.md, 2026-12-01)
     "session_invitation": "{actor} has scheduled a coaching session with you.",
+    "session_rescheduled": "{actor} has moved the coaching session to {start}.",
+    "session_canceled_after_scheduling": "Coaching Session has been canceled as {actor} has "
+    "canceled the scheduled session because of {reason}.",
+    "session_completed": "{actor} has completed the coaching session and shared notes.",
+    "session_acknowledged": "{actor} has acknowledged the coaching session.",
+    "session_reminder": "Reminder: the coaching session starts {start}.",
+    "suggestion_expiring": "A suggested coaching session expires {expiry} unless it is scheduled.",
 }

@@ -1,12 +1,19 @@
 """The sessions behind the matrix: for each demo role, each relationship and each state, one
 suggestion made and moved into that state through the services.
 
-Besides the demo organisation, the world has two stand-ins that never ask anything: `matrix.coach`
-(Coach role), the coach of every session the caller does not coach, and `matrix.trainee` (Agent
-role), a trainee of every session (the one who declines as trainee). Sessions the caller did not
-author are Sue Supervisor's (she is no role's stand-in). Each caller has their own coach group
-(with matrix.coach), trainee group and case, so "via group" and "case participant" are theirs
-alone.
+Besides the demo organisation, the world has three stand-ins that never ask anything:
+`matrix.coach` (Coach role), the coach of every session the caller does not coach (and the member
+of a coach group who schedules, cancels and completes); `matrix.trainee` (Agent role), a trainee of
+every session (the one who declines as trainee); `matrix.member` (Agent role), the other member of
+the trainee groups that the caller joins or leaves once the session is scheduled. Sessions the
+caller did not author are Sue Supervisor's (she is no role's stand-in). Each caller has their own
+coach group (with matrix.coach), trainee groups and case, so "via group" and "case participant"
+are theirs alone.
+
+Built as it stood two hours before `now`: suggested, scheduled (a week ahead, or an hour before
+`now` for the states past the start), declined, deleted, canceled; half an hour before `now` the
+started ones are completed and acknowledged; then the caller joins or leaves the groups, and the
+expiries are recorded at `now`.
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ import time_machine
 from django.contrib.auth.models import Group
 
 from coaching import services
+from coaching.models import AttendeeRole, SessionAttendee
 from coaching.rules import PartyRef, SessionFields
 from demo.loader import load
+from directory import feed_keys
 from directory.models import (
     Case,
     CaseParticipant,
@@ -30,12 +39,16 @@ from directory.models import (
     UserGroupMembership,
 )
 from directory.permissions import Role
+from directory.services import calendar_feed_rotate
 from notifications.models import Notification
 from tokens.services import token_issue
 
-from .spec import IMPOSSIBLE, RELATIONSHIPS, ROLES, STATES
+from .spec import IMPOSSIBLE, RELATIONSHIP_STATES, RELATIONSHIPS, ROLES, STATES
 
+NOTES = "Went well, greeting practised"  # a completed session's notes (shown to some only)
 EXPIRED_STATES = {"expired_unrecorded", "expired"}
+STARTED_STATES = {"scheduled_started", "completed", "acknowledged"}
+SCHEDULED_STATES = STARTED_STATES | {"scheduled", "canceled_after_scheduling"}
 
 
 @dataclass
@@ -52,9 +65,14 @@ class World:
     group: UserGroup | None = None
     victim: User | None = None  # whom api.user_delete removes
     area: CoachingArea | None = None
+    feeds: dict[str, str] = field(default_factory=dict)  # the role's own feed path
+    someones_feed: str = ""  # for nobody signed in
+    rotated_feed: str = ""  # a feed path from before its owner rotated it
 
 
 def impossible(role: str, relationship: str, state: str | None) -> str | None:
+    if state is not None and state not in RELATIONSHIP_STATES.get(relationship, {state}):
+        return "this relationship exists only in other states"
     return IMPOSSIBLE.get((role, relationship, None)) or IMPOSSIBLE.get((role, relationship, state))
 
 
@@ -78,6 +96,7 @@ def build(now: datetime) -> World:
     sue = by_name["sue.supervisor"]
     stand_in_coach = _user("matrix.coach", "Matrix Coach", Role.COACH)
     stand_in_trainee = _user("matrix.trainee", "Matrix Trainee", Role.AGENT)
+    stand_in_member = _user("matrix.member", "Matrix Member", Role.AGENT)
     world.victim = stand_in_trainee
     world.area = CoachingArea.objects.get(name="Empathy")
     world.group = UserGroup.objects.get(name="Tier 1")
@@ -86,12 +105,19 @@ def build(now: datetime) -> World:
 
     coach_groups: dict[str, UserGroup] = {}
     trainee_groups: dict[str, UserGroup] = {}
+    joiners: dict[str, UserGroup] = {}  # the caller joins it once its sessions are scheduled
+    leavers: dict[str, UserGroup] = {}  # the caller leaves it once its sessions are scheduled
     for role, user in users.items():
         coach_groups[role] = UserGroup.objects.create(name=f"Matrix coaches with {user.username}")
         UserGroupMembership.objects.create(group=coach_groups[role], user=user)
         UserGroupMembership.objects.create(group=coach_groups[role], user=stand_in_coach)
         trainee_groups[role] = UserGroup.objects.create(name=f"Matrix trainees {user.username}")
         UserGroupMembership.objects.create(group=trainee_groups[role], user=user)
+        joiners[role] = UserGroup.objects.create(name=f"Matrix joiners {user.username}")
+        UserGroupMembership.objects.create(group=joiners[role], user=stand_in_member)
+        leavers[role] = UserGroup.objects.create(name=f"Matrix leavers {user.username}")
+        UserGroupMembership.objects.create(group=leavers[role], user=stand_in_member)
+        UserGroupMembership.objects.create(group=leavers[role], user=user)
         case = Case.objects.create(
             number=f"MATRIX-{user.username}", subject="Matrix case", opened_at=now
         )
@@ -115,6 +141,10 @@ def build(now: datetime) -> World:
             trainees.append(trainee_groups[role])
         elif rel == "case_participant":
             cases.append(world.cases[role].pk)
+        elif rel == "trainee_joined_later":
+            trainees.append(joiners[role])
+        elif rel == "attendee_left_group":
+            trainees.append(leavers[role])
         acting_coach = caller if rel == "coach" else stand_in_coach
         session = services.session_suggest(
             actor=author,
@@ -128,14 +158,19 @@ def build(now: datetime) -> World:
             ),
         )
         assert acting_coach is not None
-        if state == "scheduled":
+        if state in SCHEDULED_STATES:
+            started = state in STARTED_STATES
             services.session_schedule(
                 actor=acting_coach,
                 session_id=session.pk,
-                starts_at=now + timedelta(days=7),
+                starts_at=now - timedelta(hours=1) if started else now + timedelta(days=7),
                 duration_minutes=30,
                 allow_conflicts=True,  # the stand-ins coach and attend many at once
             )
+            if state == "canceled_after_scheduling":
+                services.session_cancel(actor=acting_coach, session_id=session.pk, reason="Sick")
+            if state in ("completed", "acknowledged"):
+                held.append((session.pk, acting_coach, state))
         elif state == "deleted_by_supervisor":
             services.session_delete(actor=author, session_id=session.pk)
         elif state == "declined_by_coach":
@@ -145,6 +180,7 @@ def build(now: datetime) -> World:
         return session.pk
 
     shared: dict[tuple[str, str], int] = {}  # "unrelated" sessions are the same for every role
+    held: list[tuple[int, User, str]] = []  # to complete (and acknowledge) once started
     with time_machine.travel(now - timedelta(hours=2), tick=False):
         for role in ROLES:
             for rel in RELATIONSHIPS:
@@ -158,9 +194,25 @@ def build(now: datetime) -> World:
                         world.sessions[(role, rel, state)] = shared[key]
                     else:
                         world.sessions[(role, rel, state)] = make(role, rel, state)
+    with time_machine.travel(now - timedelta(minutes=30), tick=False):
+        for pk, acting_coach, state in held:
+            services.session_complete(actor=acting_coach, session_id=pk, notes=NOTES)
+            if state == "acknowledged":
+                for attendee in SessionAttendee.objects.filter(
+                    session_id=pk, role=AttendeeRole.TRAINEE
+                ).select_related("user"):
+                    services.session_acknowledge(actor=attendee.user, session_id=pk)
+    for role, user in users.items():
+        UserGroupMembership.objects.create(group=joiners[role], user=user)
+        UserGroupMembership.objects.filter(group=leavers[role], user=user).delete()
     for (_, _, state), pk in world.sessions.items():
         if state == "expired":
             services.session_expire(session_id=pk, now=now)
+
+    world.feeds = {role: feed_keys.feed_path(user) for role, user in users.items()}
+    world.someones_feed = feed_keys.feed_path(stand_in_trainee)
+    world.rotated_feed = feed_keys.feed_path(stand_in_member)
+    calendar_feed_rotate(actor=stand_in_member)
 
     for role, user in users.items():
         own = Notification.objects.filter(recipient=user).order_by("pk").first()

@@ -100,6 +100,14 @@ def test_a_transaction_that_loses_a_deadlock_runs_again(org):
     assert len(calls) == 3  # PostgreSQL aborted one of the two once; it ran again
 
 
+def _drop_pooled_connections() -> None:
+    """The pool hands a connection back out with its session settings: the sweep closes (returns)
+    its connection after a failed pass, so a later test drawing that one would give up on every
+    lock after 200 ms. Closing the pool discards them all."""
+    connection.close()
+    connection.close_pool()  # type: ignore[attr-defined]  # (the PostgreSQL wrapper has it)
+
+
 def test_sweep_loop_survives_a_failed_pass(org, caplog):
     past = timezone.now() - timedelta(days=2)
     due = services.session_suggest(
@@ -122,8 +130,7 @@ def test_sweep_loop_survives_a_failed_pass(org, caplog):
     finally:
         logging.getLogger("coaching.sweep").removeHandler(handler)
         holder.close()
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
+        _drop_pooled_connections()
     assert any("pass 1 failed" in r.getMessage() for r in caplog.records)
     due.refresh_from_db()
     assert due.state == State.CANCELED and due.cancel_reason == "expired"
@@ -140,8 +147,4 @@ def test_sweep_once_still_fails_loudly_for_cron(org):
             call_command("sweep")
     finally:
         holder.close()
-        # Before the connection goes back to the pool: a later test that draws it would
-        # otherwise give up on any lock after 200 ms.
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
-        connection.close()
+        _drop_pooled_connections()
