@@ -20,6 +20,8 @@ from directory.selectors import (
     case_participants,
     role_names,
 )
+from qa.effect import agent_session_effects
+from qa.effect import window as effect_window
 
 CHART_DAYS = 90
 RECENT_EVALUATIONS = 80
@@ -50,6 +52,8 @@ def agent_analytics(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "recent_cases": list(recent.values())[:RECENT_CASES],
         "widget": agent_widget(viewer, agent),
         "is_own_page": viewer.pk == agent.pk,
+        "coaching_effects": agent_session_effects(viewer, agent),
+        "effect_window": effect_window(),
     }
     return render(request, "analytics/agent.html", context)
 

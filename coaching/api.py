@@ -52,6 +52,7 @@ from directory.models import Case, User
 from directory.permissions import Perm, has_perm
 from directory.policies import access_agent, access_case
 from directory.services import calendar_feed_rotate
+from qa.api_reports import SessionEffectOut, session_effect_out
 
 router = Router(tags=["coaching sessions"])
 
@@ -170,6 +171,38 @@ def prefill(
     return prefill_out(selectors.prefill_for_homepage(viewer))
 
 
+SimilarTrainee = Query(
+    ...,
+    description="User id of a trainee; repeat it for several (a group's members, say).",
+    max_length=1000,
+)
+SimilarArea = Query(..., description="The coaching area.")
+
+
+class SimilarOut(Schema):
+    items: list[SessionOut]
+
+
+@router.get("/similar", response={200: SimilarOut, **problems(400, 401, 403, 422)})
+def similar_sessions(
+    request: AuthenticatedRequest,
+    trainee: list[Id] = SimilarTrainee,
+    coaching_area_id: Id = SimilarArea,
+) -> dict[str, Any]:
+    """The duplicate warning: open sessions (suggested or scheduled) in the coaching area with
+    the trainee user (directly or through a trainee group) that the caller may see, the soonest
+    first, at most 10. A warning only: suggesting another one is still accepted."""
+    viewer = request.auth
+    if not has_perm(viewer, Perm.VIEW_SUGGESTIONS):
+        raise PermissionDenied("You need the View Suggestions permission to list sessions.")
+    now = timezone.now()
+    qs = selectors.similar_open_sessions(
+        viewer, coaching_area_id=coaching_area_id, user_ids=set(trainee), now=now
+    )
+    items = selectors.with_related(qs)[: selectors.SIMILAR_SHOWN]
+    return {"items": [session_out(s, viewer, now) for s in items]}
+
+
 @router.get(
     "/{id}",
     response={200: SessionOut, **problems(400, 401, 404, 422)},
@@ -249,6 +282,15 @@ def session_history(request: AuthenticatedRequest, id: Id) -> dict[str, Any]:
     """The audit trail, oldest first."""
     session = access_session(request.auth, id)
     return {"items": [event_out(e) for e in selectors.session_history(session)]}
+
+
+@router.get("/{id}/effect", response={200: SessionEffectOut, **problems(400, 401, 404, 422)})
+def session_effect(request: AuthenticatedRequest, id: Id) -> dict[str, Any]:
+    """The effect of a completed session on its trainees' QA scores in its coaching area: the
+    mean of the last N evaluations before its start and of the first N after its completion
+    (N = `window`), and the change, null while either side has fewer than 3 evaluations."""
+    viewer = request.auth
+    return session_effect_out(access_session(viewer, id), viewer)
 
 
 @router.post("/{id}/reschedule", response={200: SessionOut, **CONFLICT_PROBLEMS})

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import F, Prefetch, Q, QuerySet, Value, prefetch_related_objects
 from django.db.models.lookups import In
 from django.utils import timezone
 
@@ -523,3 +523,93 @@ def trainees_with_open_session(
         group_id__in=SessionTraineeGroup.objects.filter(session_id__in=open_ids).values("group_id"),
     ).values_list("user_id", flat=True)
     return set(direct.union(through_group))
+
+
+@dataclass(frozen=True)
+class Similar:
+    """An open session the viewer may see, and who of the people being picked it already has as
+    trainees: the users picked directly and the trainee groups holding one of them."""
+
+    session: CoachingSession
+    users: list[User]
+    groups: list[UserGroup]
+
+
+SIMILAR_SHOWN = 10
+
+
+def trainee_user_ids(refs: Collection[PartyRef]) -> set[int]:
+    """The users that `refs` (users and user groups, as picked as trainees) stand for now: the
+    users, and every member of the groups. One query for the groups, whatever their size."""
+    users = {r.id for r in refs if r.type == "user"}
+    groups = [r.id for r in refs if r.type == "group"]
+    if groups:
+        users |= set(
+            UserGroupMembership.objects.filter(group_id__in=groups).values_list(
+                "user_id", flat=True
+            )
+        )
+    return users
+
+
+def similar_open_sessions(
+    viewer: User,
+    *,
+    coaching_area_id: int,
+    user_ids: Collection[int],
+    exclude: int | None = None,
+    now: datetime | None = None,
+) -> QuerySet[CoachingSession]:
+    """The duplicate warning (decisions.md, "No duplicates"): open sessions in the area with any
+    of `user_ids` as a trainee that `viewer` may see, the soonest first (scheduled ones by start,
+    then suggestions by expiry), without `exclude` (the session being edited or scheduled)."""
+    now = now or timezone.now()
+    qs = sessions_visible_to(viewer, now) & open_sessions_for_trainees(
+        coaching_area_id=coaching_area_id, user_ids=user_ids, now=now
+    )
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude)
+    return qs.order_by(F("starts_at").asc(nulls_last=True), "expires_at", "id")
+
+
+def similar_with_trainees(
+    sessions: QuerySet[CoachingSession], user_ids: Collection[int], limit: int = SIMILAR_SHOWN
+) -> list[Similar]:
+    """The first `limit` of `sessions`, each with who of `user_ids` it already has as trainees:
+    those picked directly, and its trainee groups holding one of them. Two queries whatever the
+    number of users."""
+    found = list(sessions.select_related("coaching_area")[:limit])
+    if not found:
+        return []
+    ids = [s.pk for s in found]
+    wanted = list(user_ids)
+    direct = (
+        SessionTraineeUser.objects.filter(session_id__in=ids, user_id__in=wanted)
+        .annotate(kind=Value("u"), name=F("user__display_name"))
+        .values_list("session_id", "kind", "user_id", "name")
+    )
+    holding = (
+        SessionTraineeGroup.objects.filter(
+            session_id__in=ids,
+            group_id__in=UserGroupMembership.objects.filter(user_id__in=wanted).values("group_id"),
+        )
+        .annotate(kind=Value("g"), name=F("group__name"))
+        .values_list("session_id", "kind", "group_id", "name")
+    )
+    users: dict[int, list[User]] = {}
+    groups: dict[int, list[UserGroup]] = {}
+    for session_id, kind, pk, name in direct.union(holding, all=True):
+        if kind == "u":
+            users.setdefault(session_id, []).append(
+                _instance(User, id=pk, display_name=name, username="")
+            )
+        else:
+            groups.setdefault(session_id, []).append(_instance(UserGroup, id=pk, name=name))
+    return [
+        Similar(
+            session=s,
+            users=sorted(users.get(s.pk, []), key=lambda u: (u.display_name, u.pk)),
+            groups=sorted(groups.get(s.pk, []), key=lambda g: (g.name, g.pk)),
+        )
+        for s in found
+    ]

@@ -7,6 +7,7 @@ urlpatterns = [
     path("widgets/coaching/", views.widget_view, name="coaching_widget"),
     path("widgets/coaching/<slug:key>/", views.section_view, name="coaching_section"),
     path("sessions/new/", views.session_new, name="session_new"),
+    path("sessions/similar/", views.similar_warning, name="session_similar"),
     path("sessions/<int:pk>/", views.session_detail, name="session_detail"),
     path("sessions/<int:pk>/edit/", views.session_edit, name="session_edit"),
     path("sessions/<int:pk>/delete/", views.session_delete, name="session_delete"),

@@ -30,6 +30,8 @@ from directory.parties import PartyRef
 from directory.permissions import Perm, has_perm
 from directory.policies import access_agent, access_case
 from directory.selectors import active_coaching_areas, cases_by_ids, parties_by_tokens
+from qa.effect import session_effect
+from qa.effect import window as effect_window
 
 from . import availability, selectors, services
 from .availability import Clash
@@ -118,6 +120,8 @@ def session_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "history": history,
             "attendance": list(session.attendees.all()),
             "show_notes": may_read_notes(viewer, session),
+            "effect": session_effect(session, viewer),
+            "effect_window": effect_window(),
         },
     )
 
@@ -161,6 +165,12 @@ def _form_context(
         "origin": origin,
         "next": safe_next(request, ""),
         "conflicts": conflicts or [],
+        "similar": _similar_lines(
+            request.user,
+            [t["token"] for t in values.get("trainees", [])],
+            str(values.get("coaching_area_id") or ""),
+            session.pk if session is not None else None,
+        ),
         **(
             _free_times(request, session, values)
             if mode == FormMode.SCHEDULE and session is not None
@@ -225,6 +235,63 @@ def _values_from_prefill(prefill: Prefill, tz_name: str | None) -> dict[str, Any
         "expires_at": to_local_input(prefill.expires_at, tz_name),
         "reference_cases": [case_option(c) for c in prefill.reference_cases],
     }
+
+
+# --- the duplicate warning (decisions.md, "No duplicates") --------------------------------------
+NAMES_SHOWN = 3
+
+
+def _who(similar: selectors.Similar) -> tuple[str, str]:
+    """ "Alice Agent has", "Tier 1 (group) has", "Alice Agent, Bob Agent and 3 others have"."""
+    names = [str(u) for u in similar.users] + [f"{g.name} (group)" for g in similar.groups]
+    if len(names) > NAMES_SHOWN + 1:
+        more = len(names) - NAMES_SHOWN
+        names = [*names[:NAMES_SHOWN], f"{more} others"]
+    who = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return who, "has" if len(names) == 1 else "have"
+
+
+def _similar_lines(
+    viewer: User, tokens: list[str], area: str, exclude: int | None
+) -> list[dict[str, Any]]:
+    """The warning's lines for the picked trainees (groups expanded to their members now) and
+    coaching area: nothing until both are chosen."""
+    if not area.isdigit() or len(area) > 18 or not tokens:
+        return []
+    refs: list[PartyRef] = []
+    for token in tokens:
+        try:
+            ref = PartyRef.parse(token)
+        except ValueError:
+            continue
+        if ref.id < 2**63:  # the database's keys are 64-bit
+            refs.append(ref)
+    user_ids = selectors.trainee_user_ids(refs)
+    if not user_ids:
+        return []
+    sessions = selectors.similar_open_sessions(
+        viewer, coaching_area_id=int(area), user_ids=user_ids, exclude=exclude
+    )
+    found = selectors.similar_with_trainees(sessions, user_ids)
+    lines = []
+    for s in found:
+        who, verb = _who(s)
+        lines.append({"session": s.session, "who": who, "verb": verb})
+    return lines
+
+
+@login_required
+@require_http_methods(["GET"])
+def similar_warning(request: AuthenticatedRequest) -> HttpResponse:
+    """The form's warning, asked for by htmx when trainees or the area change."""
+    raw = request.GET.get("exclude", "")
+    lines = _similar_lines(
+        request.user,
+        request.GET.getlist("trainees"),
+        request.GET.get("coaching_area_id", ""),
+        int(raw) if raw.isdigit() and len(raw) < 19 else None,
+    )
+    return render(request, "coaching/_similar.html", {"similar": lines})
 
 
 def _render_form(

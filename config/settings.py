@@ -128,6 +128,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file (not memory) so live-server browser tests and worker subprocesses share it.
     _db["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or str(DATA_DIR / "test.sqlite3")}
+    # The evaluations' window index carries the score for PostgreSQL's index-only scans; SQLite
+    # builds it without that column, which is all it needs.
+    SILENCED_SYSTEM_CHECKS = ["models.W040"]
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db["OPTIONS"] = {
         "pool": {
@@ -284,6 +287,12 @@ COACHING_REMINDER_BEFORE_EXPIRY_MINUTES = int(
 COACHING_REMINDER_SWEEP_GRACE_SECONDS = int(
     os.environ.get("COACHING_REMINDER_SWEEP_GRACE_SECONDS", "120")
 )
+# The effect of coaching: how many evaluations each side of a completed session counts
+# (decisions.md: the last N before its start, the first N after it was completed).
+QA_EFFECT_WINDOW = int(os.environ.get("QA_EFFECT_WINDOW", "5"))
+# The report's baseline reads at most this many un-coached agents per coaching area (beyond it,
+# a fixed hash-picked subset: docs/effect.md).
+QA_EFFECT_BASELINE_AGENTS = int(os.environ.get("QA_EFFECT_BASELINE_AGENTS", "2000"))
 
 LOGGING = {
     "version": 1,

@@ -474,7 +474,52 @@ def _sample_sessions(users: dict[str, User]) -> int:
         now=_at(now - timedelta(days=2), 16),
     )
     count += 4
+    count += _coaching_with_effect(users, now)
     return count
+
+
+def _coaching_with_effect(users: dict[str, User], now: datetime) -> int:
+    """Sessions held a month or more ago, amid the generated evaluations, so the session page,
+    the agent's page and the coaching-effect report show a change before and after on first run
+    (Alice's Empathy is improving, Dan's Compliance flat, Bob's Product Knowledge as it comes)."""
+    from coaching import services
+
+    area = {a.name: a.pk for a in CoachingArea.objects.all()}
+    held = [
+        ("sam.supervisor", "cora.coach", "alice.agent", "Empathy", "Empathy in refund calls", 46),
+        ("sue.supervisor", "carl.coach", "dan.agent", "Compliance", "Compliance checklist", 40),
+        ("sam.supervisor", "carl.coach", "bob.agent", "Product Knowledge", "Plan comparisons", 52),
+    ]
+    for author, coach, trainee, area_name, title, days_ago in held:
+        start = _at(now - timedelta(days=days_ago), 9)
+        session = services.session_suggest(
+            actor=users[author],
+            fields=SessionFields(
+                title=f"Demo: {title}",
+                coach=PartyRef.of(users[coach]),
+                trainees=[PartyRef.of(users[trainee])],
+                coaching_area_id=area[area_name],
+            ),
+            origin="agent_analytics",
+            now=start - timedelta(days=5),
+        )
+        services.session_schedule(
+            actor=users[coach],
+            session_id=session.pk,
+            starts_at=start,
+            duration_minutes=45,
+            location="Coaching room 1",
+            allow_conflicts=True,
+            now=start - timedelta(days=4),
+        )
+        services.session_complete(
+            actor=users[coach],
+            session_id=session.pk,
+            notes=f"Worked through {area_name.lower()} examples from recent calls.",
+            action_items=["Use the checklist from the session on every call"],
+            now=start + timedelta(minutes=45),
+        )
+    return len(held)
 
 
 def _at(day: datetime, hour: int) -> datetime:

@@ -183,9 +183,13 @@ class Evaluation(models.Model):
         indexes = [
             models.Index(fields=["agent", "-evaluated_at"], name="evaluation_agent_time"),
             models.Index(fields=["case", "-evaluated_at"], name="evaluation_case_time"),
-            # Rules (an agent's last N in an area), the effect windows and the report.
+            # Rules (an agent's last N in an area), the effect windows and the report. The score
+            # and the id (the windows' tie-break) ride along (PostgreSQL): the windows read their
+            # rows from the index alone, without a heap fetch each.
             models.Index(
-                fields=["coaching_area", "agent", "evaluated_at"], name="evaluation_area_agent_time"
+                fields=["coaching_area", "agent", "evaluated_at"],
+                include=["score", "id"],
+                name="evaluation_area_agent_time",
             ),
             # The evaluations API's list, newest first, whole or by area.
             models.Index(fields=["-evaluated_at", "-id"], name="evaluation_time"),

@@ -200,6 +200,11 @@
     setTimeout(function () { status.textContent = text; }, 30);
   }
 
+  // The duplicate warning listens for a change of the picked trainees ("picker:trainees-changed").
+  function changed(picker) {
+    picker.dispatchEvent(new CustomEvent("picker:" + picker.getAttribute("data-name") + "-changed", { bubbles: true }));
+  }
+
   function setOpen(picker, open) {
     var p = parts(picker);
     p.list.hidden = !open;
@@ -311,7 +316,10 @@
     var multiple = picker.hasAttribute("data-multiple");
     var token = option.getAttribute("data-token");
     if (!multiple) p.chips.innerHTML = "";
-    if (tokens(picker).indexOf(token) === -1) p.chips.appendChild(makeChip(picker, option));
+    if (tokens(picker).indexOf(token) === -1) {
+      p.chips.appendChild(makeChip(picker, option));
+      changed(picker);
+    }
     p.input.value = "";
     setOpen(picker, false);
     p.input.focus();
@@ -372,6 +380,7 @@
             var last = chips[chips.length - 1];
             announce(picker, last.querySelector(".chip-label").textContent + " removed.");
             last.remove();
+            changed(picker);
           }
         }
         break;
@@ -398,6 +407,7 @@
     chip.remove();
     parts(picker).input.focus();
     announce(picker, label + " removed.");
+    changed(picker);
   });
 
   document.addEventListener("focusout", function (evt) {

@@ -4,6 +4,7 @@ guard of the coach-user-xor-group rule."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.apps import apps
@@ -147,10 +148,14 @@ def test_full_demo_has_sessions_in_each_state(db):
     } <= states
     from coaching.models import SessionAttendee
 
+    held_after_scheduling = [
+        "Demo: Refund empathy follow-up",
+        "Demo: Compliance wording for cancellations",
+    ]
     acks = dict(
-        SessionAttendee.objects.filter(session__state="completed", role="trainee").values_list(
-            "user__username", "acknowledged_at"
-        )
+        SessionAttendee.objects.filter(
+            session__state="completed", session__title__in=held_after_scheduling, role="trainee"
+        ).values_list("user__username", "acknowledged_at")
     )
     assert acks["alice.agent"] is not None  # acknowledged
     assert acks["bob.agent"] is None and acks["dan.agent"] is None  # waiting
@@ -240,3 +245,27 @@ def test_db_enforces_cancel_reason_iff_canceled(org):
     with pytest.raises(IntegrityError):
         _raw(org, coach_user=org.cora, state=State.SCHEDULED)  # without a start time
     assert CoachingSession.objects.count() == 0
+
+
+def test_full_demo_shows_the_effect_of_coaching(db):
+    """The sessions held weeks ago have evaluations on both sides: the session page, the agent's
+    page and the report show a change on first run."""
+    from qa.effect import coaching_effect_report, session_effect
+
+    load()
+    sam = User.objects.get(username="sam.supervisor")
+    held = CoachingSession.objects.filter(
+        title__in=[
+            "Demo: Empathy in refund calls",
+            "Demo: Compliance checklist",
+            "Demo: Plan comparisons",
+        ]
+    )
+    assert held.count() == 3
+    for session in held:
+        (effect,) = session_effect(session, sam)
+        assert effect.delta is not None, session.title
+    now = timezone.now()
+    report = coaching_effect_report(group_by="coach", start=now - timedelta(days=89), end=now)
+    assert {r.name for r in report.rows} >= {"Cora Coach", "Carl Coach"}
+    assert any(r.baseline_mean_delta is not None for r in report.rows)

@@ -21,20 +21,22 @@ pytestmark = pytest.mark.django_db
 # about the user the checks ask (permissions, roles, user groups: `load_viewer`) and 1 on the
 # unread count in the header; the rest is the page's own (a homepage: the counts of all its
 # sections in one query, a page of each, one query for what the cards show and one for the
-# invitation lists; the schedule form: the free times).
+# invitation lists; the schedule form: the free times; the edit and schedule forms: the duplicate
+# warning's three (the trainee groups' members, the open sessions, who of them they hold); an
+# agent's page: their completed sessions' effect).
 PAGES = [
     ("sam", "/", 8),
     ("cora", "/", 8),
     ("alice", "/", 8),
     ("admin", "/", 5),
     ("nora", "/", 4),
-    ("sam", "/agents/{alice}/", 13),
-    ("alice", "/agents/{alice}/", 13),
+    ("sam", "/agents/{alice}/", 14),
+    ("alice", "/agents/{alice}/", 14),
     ("sam", "/cases/{case1001}/", 11),
     ("alice", "/cases/{case1001}/", 12),
     ("sam", "/sessions/{session}/", 8),
-    ("sam", "/sessions/{session}/edit/", 10),
-    ("cora", "/sessions/{session}/schedule/", 14),
+    ("sam", "/sessions/{session}/edit/", 13),
+    ("cora", "/sessions/{session}/schedule/", 17),
     ("sam", "/sessions/new/", 5),
     ("sam", "/widgets/coaching/", 8),
     ("sam", "/widgets/coaching/?agent={alice}", 9),
