@@ -141,12 +141,14 @@ SESSION_ENDPOINTS: dict[str, tuple[str, str, int]] = {
     "page.complete": ("POST", "/sessions/{id}/complete/", 302),
     "page.acknowledge_form": ("GET", "/sessions/{id}/acknowledge/", 200),
     "page.acknowledge": ("POST", "/sessions/{id}/acknowledge/", 302),
+    # Data-driven coaching (api-v1 Additions of 2026-12-01): the effect of a completed session
+    "api.effect": ("GET", "/api/v1/coaching-sessions/{id}/effect", 200),
 }
 
 API = {e for e in SESSION_ENDPOINTS if e.startswith("api.")}
 PAGES = {e for e in SESSION_ENDPOINTS if e.startswith("page.")}
 ALL = API | PAGES
-READ = {"api.get", "api.history", "page.detail"}
+READ = {"api.get", "api.history", "page.detail", "api.effect"}
 EDIT = {"api.edit", "page.edit_form", "page.edit"}
 DELETE = {"api.delete", "page.delete_form", "page.delete"}
 SCHEDULE = {"api.schedule", "page.schedule_form", "page.schedule"}
@@ -173,6 +175,12 @@ ACTIONS = {
     "complete": "api.complete",
     "acknowledge": "api.acknowledge",
 }
+
+
+def sees_scores_of_others(role: str) -> bool:
+    """decisions.md Visibility: View Analytics opens any agent's analytics page (their scores); an
+    agent without it opens only their own."""
+    return role in ANALYTICS
 
 
 def reads_notes(role: str, relationship: str) -> bool:
@@ -297,6 +305,34 @@ OTHER_ENDPOINTS: dict[str, tuple[str, str, int]] = {
     "page.profile_save": ("POST", "/profile/", 302),
     "page.profile_rotate": ("POST", "/profile/", 302),
     "page.calendar_feed": ("GET", "{feed}", 200),
+    # Data-driven coaching (api-v1 Additions of 2026-12-01, "Evaluations and rules"). `{rule}` is
+    # the world's one coaching rule, `{trainee}` the stand-in trainee of every session.
+    "api.similar": (
+        "GET",
+        "/api/v1/coaching-sessions/similar?trainee={trainee}&coaching_area_id={area}",
+        200,
+    ),
+    "api.evaluations_ingest": ("POST", "/api/v1/evaluations", 200),
+    "api.evaluations": ("GET", "/api/v1/evaluations?agent={trainee}", 200),
+    "api.rules": ("GET", "/api/v1/coaching-rules", 200),
+    "api.rule_create": ("POST", "/api/v1/coaching-rules", 201),
+    "api.rule": ("GET", "/api/v1/coaching-rules/{rule}", 200),
+    "api.rule_edit": ("PATCH", "/api/v1/coaching-rules/{rule}", 200),
+    "api.rule_delete": ("DELETE", "/api/v1/coaching-rules/{rule}", 204),
+    "api.report": ("GET", "/api/v1/reports/coaching-effect?group_by=coach", 200),
+    "page.rules": ("GET", "/rules/", 200),
+    "page.rule_new": ("GET", "/rules/new/", 200),
+    "page.rule_create": ("POST", "/rules/new/", 302),
+    "page.rule_edit_form": ("GET", "/rules/{rule}/edit/", 200),
+    "page.rule_edit": ("POST", "/rules/{rule}/edit/", 302),
+    "page.rule_delete_form": ("GET", "/rules/{rule}/delete/", 200),
+    "page.rule_delete": ("POST", "/rules/{rule}/delete/", 302),
+    "page.report": ("GET", "/reports/coaching-effect/", 200),
+    "page.similar": (
+        "GET",
+        "/sessions/similar/?trainees=user:{trainee}&coaching_area_id={area}",
+        200,
+    ),
 }
 
 # The relationships these endpoints know: to a case (took part / not), to an agent's page (one's
@@ -334,6 +370,9 @@ OWN_SETTINGS = {
     "page.profile_save",
     "page.profile_rotate",
 }
+RULES = {e for e in OTHER_ENDPOINTS if e.startswith(("api.rule", "page.rule"))}
+REPORT = {"api.report", "page.report"}
+REPORT_READERS = {"qm_admin", "supervisor"}  # the Supervisor role, or QM Admin
 
 # fmt: off
 OTHER_TABLE: list[Row] = [
@@ -350,11 +389,19 @@ OTHER_TABLE: list[Row] = [
     R(NOTIFICATION,                     ANY,                   {"unrelated"},      ANY, 404,   "api-v1: a notification is its recipient's; someone else's does not exist to the caller"),
     R({"api.user_delete"},              {"qm_admin"},          ANY,                ANY, OK,    "api-v1: DELETE /users/{id} (QM Admin only)"),
     R({"api.user_delete"},              ANY,                   ANY,                ANY, 403,   "api-v1: DELETE /users/{id} (QM Admin only)"),
+    R(RULES,                            {"qm_admin"},          ANY,                ANY, OK,    "Data-driven coaching: Coaching rules (QM Admin); api-v1: /coaching-rules (QM Admin)"),
+    R(RULES,                            ANY,                   ANY,                ANY, 403,   "Data-driven coaching: Coaching rules (QM Admin); api-v1: /coaching-rules (QM Admin)"),
+    R(REPORT,                           REPORT_READERS,        ANY,                ANY, OK,    "Data-driven coaching: a report for supervisors and QM Admins"),
+    R(REPORT,                           ANY,                   ANY,                ANY, 403,   "api-v1: /reports/coaching-effect for supervisors and QM Admins (403 otherwise)"),
+    R({"api.evaluations_ingest"},       {"qm_admin"},          ANY,                ANY, OK,    "Data-driven coaching: permission import_evaluations (QM Admin has it)"),
+    R({"api.evaluations_ingest"},       ANY,                   ANY,                ANY, 403,   "api-v1 Errors: authenticated but lacks the permission (import_evaluations) -> 403"),
     R(OWN_SETTINGS,                     SIGNED_IN,             ANY,                ANY, OK,    "After scheduling: each user's working hours (a profile setting) and private calendar feed (revocable)"),
     R(SUGGEST,                          CREATORS,              ANY,                ANY, OK,    "Who may do what: suggest: has Create Suggestions"),
     R(SUGGEST,                          ANY,                   ANY,                ANY, 403,   "Permissions: without Create Suggestions one cannot suggest"),
     R({"page.section", "page.section_agent"}, {"no_permissions"}, ANY,             ANY, 403,   "Visibility: without View Suggestions, no suggested-sessions section is shown anywhere"),
     R({"api.list", "page.lookup_parties", "page.lookup_cases"}, {"no_permissions"}, ANY, ANY, 403, "Visibility: without View Suggestions, no suggested-sessions section (API: 403); the form's pickers are for those who use the form"),
+    R({"api.similar", "page.similar"},  {"no_permissions"},    ANY,                ANY, 403,   "Visibility: without View Suggestions, no sessions listed (API: 403); the form's duplicate warning is for those who use the form, as its pickers"),
+    R({"api.evaluations"},              SIGNED_IN,             ANY,                ANY, OK,    "api-v1 names no permission; Visibility: every agent's scores with View Analytics, one's own without (checked in the body)"),
     R(ANALYTICS_PAGES,                  ANALYTICS,             ANY,                ANY, OK,    "Visibility: View Analytics opens any agent's or case's analytics page"),
     R(ANALYTICS_PAGES,                  ANY,                   {"case_participant", "self"}, ANY, OK, "Visibility: without it, one opens only one's own page and the cases one took part in"),
     R({"api.case"},                     ANY,                   ANY,                ANY, 404,   "api-v1: a case the caller may not open answers 404"),

@@ -41,6 +41,9 @@ from directory.models import (
 from directory.permissions import Role
 from directory.services import calendar_feed_rotate
 from notifications.models import Notification
+from qa.ingest import evaluations_ingest
+from qa.rules import RuleFields
+from qa.services import rule_create
 from tokens.services import token_issue
 
 from .spec import IMPOSSIBLE, RELATIONSHIP_STATES, RELATIONSHIPS, ROLES, STATES
@@ -49,6 +52,12 @@ NOTES = "Went well, greeting practised"  # a completed session's notes (shown to
 EXPIRED_STATES = {"expired_unrecorded", "expired"}
 STARTED_STATES = {"scheduled_started", "completed", "acknowledged"}
 SCHEDULED_STATES = STARTED_STATES | {"scheduled", "canceled_after_scheduling"}
+# matrix.trainee's scores in the sessions' area: three before every started session's start (an
+# hour before `now`) and three after its completion (half an hour before `now`), so each completed
+# session has an effect of +12.0 for that trainee (api-v1: a delta from 3 on each side).
+SCORES_BEFORE = (60, 62, 64)
+SCORES_AFTER = (70, 74, 78)
+EFFECT_DELTA = 12.0
 
 
 @dataclass
@@ -68,6 +77,8 @@ class World:
     feeds: dict[str, str] = field(default_factory=dict)  # the role's own feed path
     someones_feed: str = ""  # for nobody signed in
     rotated_feed: str = ""  # a feed path from before its owner rotated it
+    trainee: User | None = None  # matrix.trainee, a trainee of every session
+    rule: int = 0  # the one coaching rule (in another area than the sessions')
 
 
 def impossible(role: str, relationship: str, state: str | None) -> str | None:
@@ -98,6 +109,7 @@ def build(now: datetime) -> World:
     stand_in_trainee = _user("matrix.trainee", "Matrix Trainee", Role.AGENT)
     stand_in_member = _user("matrix.member", "Matrix Member", Role.AGENT)
     world.victim = stand_in_trainee
+    world.trainee = stand_in_trainee
     world.area = CoachingArea.objects.get(name="Empathy")
     world.group = UserGroup.objects.get(name="Tier 1")
     world.other_agent = by_name["dan.agent"]
@@ -219,4 +231,35 @@ def build(now: datetime) -> World:
         assert own is not None, f"{role} has no notification"
         world.notifications[role] = own.pk
     world.other_notification = Notification.objects.filter(recipient=sue).order_by("pk")[0].pk
+
+    admin = users["qm_admin"]
+    world.rule = rule_create(
+        actor=admin,
+        fields=RuleFields(
+            name="Matrix rule",
+            coaching_area_id=CoachingArea.objects.get(name="Compliance").pk,
+            threshold=50,
+            window=5,
+            min_evaluations=3,
+            coach=PartyRef.of(stand_in_coach),
+            expires_in_days=14,
+            active=True,
+        ),
+    ).pk
+    times = [now - timedelta(hours=h) for h in (4, 3.5, 3)] + [
+        now - timedelta(minutes=m) for m in (20, 15, 10)
+    ]
+    evaluations_ingest(
+        actor=admin,
+        items=[
+            {
+                "source_id": f"matrix-{i}",
+                "agent_id": stand_in_trainee.pk,
+                "coaching_area_id": world.area.pk,
+                "score": score,
+                "evaluated_at": at.isoformat(),
+            }
+            for i, (score, at) in enumerate(zip(SCORES_BEFORE + SCORES_AFTER, times, strict=True))
+        ],
+    )
     return world
