@@ -149,7 +149,7 @@ class Pairing:
     kind: str = "text"  # "text", "large text", "focus ring", "indicator"
 
 
-FIELD = 'input[type="text"], input[type="search"], input[type="password"], input[type="number"], input[type="datetime-local"], select, textarea'
+FIELD = 'input[type="text"], input[type="search"], input[type="password"], input[type="number"], input[type="date"], input[type="datetime-local"], select, textarea'
 PAGE = ("body", "background")
 CARD = (".card", "background")
 MODAL = (".modal", "background")

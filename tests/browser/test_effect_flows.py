@@ -99,6 +99,13 @@ def test_report_page(new_page, org):
         "href",
         "/api/v1/reports/coaching-effect?group_by=coach&from=2026-03-01&to=2026-03-31&format=csv",
     )
+    # The legend's keys stay small, the form's three fields side by side (a rule meant for the
+    # chart once stretched each key to the card's width, and the form stacked its fields).
+    for key in page.locator(".chart-legend svg").all():
+        box = key.bounding_box()
+        assert box and box["width"] <= 16 and box["height"] <= 16, box
+    tops = {round(page.locator(f"#{i}").bounding_box()["y"]) for i in ("r-from", "r-to", "r-group")}
+    assert len(tops) == 1, tops
     check_a11y(page, "report-coaching-effect")
     page.locator("main h1").focus()
     reached, problems = keyboard_problems(page)
