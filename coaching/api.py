@@ -12,7 +12,7 @@ from pydantic import Field
 from coaching import availability, selectors, services
 from coaching.availability import FREE_SLOTS_LIMIT_MAX
 from coaching.models import CoachingSession, State
-from coaching.policies import access_session, suggest_denial
+from coaching.policies import access_session, require_view_suggestions, suggest_denial
 from coaching.rules import DURATION_MAX, DURATION_MIN
 from coaching.schemas import (
     AcknowledgeIn,
@@ -45,11 +45,10 @@ from config.api_common import (
     page,
     problems,
 )
-from core.errors import FieldCode, FieldError, PermissionDenied, ValidationFailed
+from core.errors import FieldCode, FieldError, ValidationFailed
 from core.http import AuthenticatedRequest
 from directory import feed_keys
 from directory.models import Case, User
-from directory.permissions import Perm, has_perm
 from directory.policies import access_agent, access_case
 from directory.services import calendar_feed_rotate
 from qa.api_reports import SessionEffectOut, session_effect_out
@@ -129,8 +128,7 @@ def list_sessions(
 ) -> dict[str, Any]:
     """The sessions the caller may see, newest first; the filters combine (AND)."""
     viewer = request.auth
-    if not has_perm(viewer, Perm.VIEW_SUGGESTIONS):
-        raise PermissionDenied("You need the View Suggestions permission to list sessions.")
+    require_view_suggestions(viewer)
     now = timezone.now()
     qs = selectors.sessions_visible_to(viewer, now)
     if trainee is not None:
@@ -193,8 +191,7 @@ def similar_sessions(
     the trainee user (directly or through a trainee group) that the caller may see, the soonest
     first, at most 10. A warning only: suggesting another one is still accepted."""
     viewer = request.auth
-    if not has_perm(viewer, Perm.VIEW_SUGGESTIONS):
-        raise PermissionDenied("You need the View Suggestions permission to list sessions.")
+    require_view_suggestions(viewer)
     now = timezone.now()
     qs = selectors.similar_open_sessions(
         viewer, coaching_area_id=coaching_area_id, user_ids=set(trainee), now=now

@@ -249,6 +249,13 @@ def allowed_actions(
     return {verb: denial(verb, user, session, now) is None for verb in Verb}
 
 
+def require_view_suggestions(user: User) -> None:
+    """Lists of sessions, the form's duplicate warning and the homepage's sections: without View
+    Suggestions nobody sees any session (403)."""
+    if not has_perm(user, Perm.VIEW_SUGGESTIONS):
+        raise PermissionDenied("You need the View Suggestions permission to see sessions.")
+
+
 def suggest_denial(user: User) -> ApplicationError | None:
     if not user.is_active or not has_perm(user, Perm.CREATE_SUGGESTIONS):
         return PermissionDenied("You need the Create Suggestions permission to suggest a session.")

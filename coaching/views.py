@@ -22,12 +22,11 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from core.errors import FieldError, NotFound, PermissionDenied, ScheduleConflict, ValidationFailed
+from core.errors import FieldError, NotFound, ScheduleConflict, ValidationFailed
 from core.http import AuthenticatedRequest, is_htmx
 from core.pages import case_option, done, form_errors, party_option, safe_next
 from directory.models import User
 from directory.parties import PartyRef
-from directory.permissions import Perm, has_perm
 from directory.policies import access_agent, access_case
 from directory.selectors import active_coaching_areas, cases_by_ids, parties_by_tokens
 from qa.effect import session_effect
@@ -47,7 +46,14 @@ from .forms import (
     with_rule_errors,
 )
 from .models import CoachingSession, Origin
-from .policies import Verb, access_session, allowed_actions, may_read_notes, suggest_denial
+from .policies import (
+    Verb,
+    access_session,
+    allowed_actions,
+    may_read_notes,
+    require_view_suggestions,
+    suggest_denial,
+)
 from .rules import DURATION_MAX, DURATION_MIN
 from .selectors import Prefill
 from .widget import agent_widget, case_widget, fill_sections, home_widget, section_of
@@ -86,8 +92,7 @@ def section_view(request: AuthenticatedRequest, key: str) -> HttpResponse:
         return_url = reverse("case_analytics", args=[case.pk])
     else:
         return_url = reverse("home")
-    if not has_perm(viewer, Perm.VIEW_SUGGESTIONS):
-        raise PermissionDenied("You need the View Suggestions permission to see sessions.")
+    require_view_suggestions(viewer)
     section = section_of(viewer, key, agent=agent, case=case)
     if section is None:
         raise NotFound("There is no such section.")
@@ -284,6 +289,7 @@ def _similar_lines(
 @require_http_methods(["GET"])
 def similar_warning(request: AuthenticatedRequest) -> HttpResponse:
     """The form's warning, asked for by htmx when trainees or the area change."""
+    require_view_suggestions(request.user)
     raw = request.GET.get("exclude", "")
     lines = _similar_lines(
         request.user,
