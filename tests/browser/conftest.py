@@ -69,8 +69,15 @@ class PageProblems:
     def __init__(self) -> None:
         self.items: list[str] = []
 
+    # htmx reports a request it aborted itself (a newer one replaced it, or its element left the
+    # page: the duplicate warning asked again as the person kept typing) as these two errors;
+    # a failed request still shows as `htmx:sendError`, `htmx:responseError`, `htmx:timeout`.
+    ABORTED = ("htmx:afterRequest, ", "htmx:sendAbort, ")
+
     def console(self, msg: Any) -> None:
         text = msg.text
+        if text.startswith(self.ABORTED):
+            return
         if msg.type == "error" and (
             "Content Security Policy" in text or "Refused to" in text or "htmx" in text.lower()
         ):
