@@ -246,6 +246,32 @@ def refresh_effect_windows(
             )
 
 
+def stale_effect_windows() -> list[tuple[int, int]]:
+    """The (session id, trainee id) pairs whose stored windows differ from a recomputation now
+    (missing, extra or other values), in order: empty when the table is what
+    `refresh_effect_windows` would write. For `manage.py effect_windows --check` and the tests;
+    it reads every completed session's evaluations, as the report did before the table."""
+    sql = f"WITH {_windows_sql(_trainee_pairs_sql('1 = 1'), window())} SELECT * FROM d"
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        fresh = {
+            (k, agent): _values(nb, sb, na, sa, delta)
+            for k, agent, nb, sb, na, sa, delta in cursor.fetchall()
+        }
+    stored = {
+        (w[0], w[1]): _values(*w[2:])
+        for w in EffectWindow.objects.values_list(
+            "session_id", "agent_id", "before_n", "before_sum", "after_n", "after_sum", "delta"
+        )
+    }
+    return sorted(k for k in fresh.keys() | stored.keys() if fresh.get(k) != stored.get(k))
+
+
+def _values(*row: Any) -> tuple[Any, ...]:
+    *counts, delta = row
+    return (*(int(c) for c in counts), None if delta is None else round(float(delta), 9))
+
+
 @dataclass(frozen=True)
 class Side:
     mean: float | None

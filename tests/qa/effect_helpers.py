@@ -10,8 +10,8 @@ from coaching import services
 from coaching.models import CoachingSession
 from coaching.rules import SessionFields
 from directory.models import Case, CoachingArea, Evaluation, User, UserGroup
-from qa.effect import refresh_effect_windows
 from directory.parties import PartyRef
+from qa.effect import refresh_effect_windows
 
 
 def held(
