@@ -522,58 +522,66 @@ def _baselines(
         ref_params += [area_id, _db_time(at)]
     # Beyond `cap` agents evaluated in an area, a fixed pseudo-random subset of them (by a
     # multiplicative hash of the id: the same agents on every call) stands for them all; the
-    # un-coached of those count.
-    who_sql = f"""
-    WITH ref(area_id, at) AS (VALUES {ref_values}),
-    cand AS (
-        SELECT r.area_id, e.agent_id FROM ref r
-        JOIN {ev} e ON e.coaching_area_id = r.area_id
-        WHERE e.evaluated_at >= %s AND e.evaluated_at < %s
-        GROUP BY r.area_id, e.agent_id
-    ),
-    sampled AS (
-        SELECT c.area_id, c.agent_id, ROW_NUMBER() OVER (
-            PARTITION BY c.area_id ORDER BY (c.agent_id * 2654435761) %% 4294967296, c.agent_id
-        ) AS pick
-        FROM cand c
-    )
-    SELECT c.area_id, c.agent_id FROM sampled c
-    WHERE c.pick <= {int(cap)} AND NOT EXISTS (
-        SELECT 1 FROM {a} x JOIN {s} xs ON xs.id = x.session_id
-        WHERE x.user_id = c.agent_id AND x.role = '{AttendeeRole.TRAINEE}'
-          AND x.starts_at >= %s AND x.starts_at < %s
-          AND xs.coaching_area_id = c.area_id
-          AND xs.state IN ('{State.SCHEDULED}', '{State.COMPLETED}'))
-    """
-    params = [*ref_params, *(_db_time(t) for t in (start, end, start, end))]
+    # un-coached of those count (left out in the second statement, over the exact list).
+    areas = ", ".join(str(int(area_id)) for area_id in references)
+    in_period = "e.evaluated_at >= %s AND e.evaluated_at < %s"
+    order = "(e.agent_id * 2654435761) %% 4294967296, e.agent_id"
+    if connection.vendor == "postgresql":
+        # Per area, its agents evaluated in the period (one range of the (area, agent, time)
+        # index), grouped, and the first `cap` by hash (a top-N sort, never a sort of all).
+        who_sql = f"""
+        SELECT r.area_id, w.agent_id FROM unnest(ARRAY[{areas}]::bigint[]) r(area_id)
+        CROSS JOIN LATERAL (
+            SELECT e.agent_id FROM {ev} e
+            WHERE e.coaching_area_id = r.area_id AND {in_period}
+            GROUP BY e.agent_id ORDER BY {order} LIMIT {int(cap)}
+        ) w
+        """
+    else:  # the same agents, numbered per area (SQLite has no LATERAL)
+        who_sql = f"""
+        WITH sampled AS (
+            SELECT e.coaching_area_id AS area_id, e.agent_id, ROW_NUMBER() OVER (
+                PARTITION BY e.coaching_area_id ORDER BY {order}
+            ) AS pick
+            FROM {ev} e WHERE e.coaching_area_id IN ({areas}) AND {in_period}
+            GROUP BY e.coaching_area_id, e.agent_id
+        )
+        SELECT area_id, agent_id FROM sampled WHERE pick <= {int(cap)}
+        """
     with connection.cursor() as cursor:
-        cursor.execute(who_sql, params)
+        cursor.execute(who_sql, [_db_time(start), _db_time(end)])
         agents = [(int(area_id), int(agent_id)) for area_id, agent_id in cursor.fetchall()]
     found: dict[int, tuple[int, float]] = {}
     if agents:
         # The sample as a list (read from the database just now): an exact row count for the
-        # planner, which then reads each agent's evaluations from the index. On PostgreSQL two
-        # arrays (a VALUES list of thousands of rows costs more to plan than to run), elsewhere
-        # literal integers (no parameter limit whatever the cap). The reference moment is both
-        # sides' edge.
+        # planner, which then probes each agent's invitations and evaluations through their
+        # indexes. On PostgreSQL two arrays (a VALUES list of thousands of rows costs more to
+        # plan than to run), elsewhere literal integers (no parameter limit whatever the cap).
+        # The reference moment is both sides' edge.
         if connection.vendor == "postgresql":
             who = "SELECT * FROM unnest(%s::bigint[], %s::bigint[])"
             who_params: list[Any] = [[w[0] for w in agents], [w[1] for w in agents]]
         else:
             who = "VALUES " + ", ".join(f"({int(g)}, {int(u)})" for g, u in agents)
             who_params = []
-        pairs = (
-            "SELECT w.area_id AS k, w.agent_id, w.area_id, r.at AS before_t, r.at AS after_t "
-            "FROM who w JOIN ref r ON r.area_id = w.area_id"
-        )
+        pairs = f"""
+            SELECT w.area_id AS k, w.agent_id, w.area_id, r.at AS before_t, r.at AS after_t
+            FROM who w JOIN ref r ON r.area_id = w.area_id
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {a} x JOIN {s} xs ON xs.id = x.session_id
+                WHERE x.user_id = w.agent_id AND x.role = '{AttendeeRole.TRAINEE}'
+                  AND x.starts_at >= %s AND x.starts_at < %s
+                  AND xs.coaching_area_id = w.area_id
+                  AND xs.state IN ('{State.SCHEDULED}', '{State.COMPLETED}'))"""
         sql = f"""
         WITH ref(area_id, at) AS (VALUES {ref_values}),
         who(area_id, agent_id) AS ({who}),
         {_windows_sql(pairs, window())}
         SELECT k, COUNT(delta), AVG(delta) FROM d WHERE delta IS NOT NULL GROUP BY k
         """
+        params = [*ref_params, *who_params, _db_time(start), _db_time(end)]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*ref_params, *who_params])
+            cursor.execute(sql, params)
             found = {k: (int(n), float(m)) for k, n, m in cursor.fetchall()}
     return {
         area_id: Baseline(
