@@ -24,6 +24,7 @@ from core.errors import FieldError, ScheduleConflict, ValidationFailed, VersionC
 from core.timeutils import default_expiry
 from directory.models import User
 from directory.parties import PartyRef
+from qa.effect import refresh_effect_windows
 
 from . import audit, availability, calendar, policies, reminders
 from .messaging import announce, holder
@@ -648,6 +649,7 @@ def session_complete(
             ],
         )
         SessionAttendee.objects.filter(session=session).update(busy=False)
+        refresh_effect_windows(session_ids=[session.pk])  # the trainees' windows (qa.effect)
         audit.record(
             session,
             actor=actor,

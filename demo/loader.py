@@ -24,6 +24,7 @@ from directory.models import (
 )
 from directory.parties import PartyRef
 from directory.permissions import ROLE_PERMISSIONS, Role
+from qa.effect import refresh_effect_windows
 
 PASSWORD = "demo"
 
@@ -157,6 +158,7 @@ def load(*, say: Callable[[str], None] = lambda _m: None, extras: bool = True) -
     if extras:
         added["rules"] = _coaching_rules(users)
         say(f"coaching rules (+{added['rules']})")
+    refresh_effect_windows()  # the evaluations above were written directly, not ingested
     return added
 
 

@@ -26,7 +26,7 @@ from statistics import median
 from typing import Any, Literal
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from coaching.models import AttendeeRole, CoachingSession, SessionAttendee, State
 from coaching.selectors import sessions_visible_to
@@ -35,6 +35,8 @@ from directory.models import CoachingArea, Evaluation, User
 from directory.permissions import Role, is_qm_admin
 from directory.policies import may_view_agent_page
 from directory.selectors import role_names
+
+from .models import EffectWindow
 
 MIN_SIDE = 3  # evaluations each side needs before a change is shown (decisions.md)
 CI_MIN = 2  # deltas a confidence interval needs
@@ -185,6 +187,91 @@ def _trainee_pairs_sql(where: str, *, group: str = "NULL", join: str = "") -> st
     )
 
 
+PAIRS_PER_STATEMENT = 400  # (agent, area) pairs or sessions per refresh statement
+
+
+def _refresh(scope_pairs: str, scope_rows: str, params: list[Any]) -> None:
+    ew = _q(EffectWindow._meta.db_table)
+    sql = f"""
+    WITH {_windows_sql(_trainee_pairs_sql(scope_pairs), window())}
+    INSERT INTO {ew} (session_id, agent_id, coaching_area_id, starts_at,
+        before_n, before_sum, after_n, after_sum, delta)
+    SELECT d.k, d.agent_id, p.area_id, p.before_t, d.nb, d.sb, d.na, d.sa, d.delta
+    FROM d JOIN pairs p ON p.k = d.k AND p.agent_id = d.agent_id
+    WHERE 1 = 1
+    ON CONFLICT (session_id, agent_id) DO UPDATE SET
+        coaching_area_id = excluded.coaching_area_id, starts_at = excluded.starts_at,
+        before_n = excluded.before_n, before_sum = excluded.before_sum,
+        after_n = excluded.after_n, after_sum = excluded.after_sum, delta = excluded.delta
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {ew} WHERE {scope_rows}", params)
+        cursor.execute(sql, params)
+
+
+def _any_pair(agent: str, area: str, n: int) -> str:
+    return "(" + " OR ".join([f"({agent} = %s AND {area} = %s)"] * n) + ")"
+
+
+def refresh_effect_windows(
+    *,
+    session_ids: Iterable[int] | None = None,
+    pairs: Iterable[tuple[int, int]] | None = None,
+) -> None:
+    """Recompute the stored windows (`EffectWindow`) set-based, from the evaluations as they are
+    now: of the completed sessions `session_ids`, of every completed session's trainees among the
+    (agent id, coaching area id) `pairs` (in that area), or, with neither, of everything. The one
+    way those rows are written (completion, arrivals, `manage.py effect_windows`, the demo and the
+    benchmark), so they cannot come from another computation. Idempotent: it replaces the rows of
+    its scope (a pair without evaluations keeps none); two at once for the same pairs both leave
+    the rows of the evaluations committed before their statements ran."""
+    with transaction.atomic():
+        if session_ids is None and pairs is None:
+            _refresh("1 = 1", "1 = 1", [])
+            return
+        ids = sorted(set(session_ids or ()))
+        for start in range(0, len(ids), PAIRS_PER_STATEMENT):
+            chunk = ids[start : start + PAIRS_PER_STATEMENT]
+            marks = ", ".join(["%s"] * len(chunk))
+            _refresh(f"s.id IN ({marks})", f"session_id IN ({marks})", chunk)
+        touched = sorted(set(pairs or ()))
+        for start in range(0, len(touched), PAIRS_PER_STATEMENT):
+            chunk_pairs = touched[start : start + PAIRS_PER_STATEMENT]
+            flat = [v for pair in chunk_pairs for v in pair]
+            n = len(chunk_pairs)
+            _refresh(
+                _any_pair("a.user_id", "s.coaching_area_id", n),
+                _any_pair("agent_id", "coaching_area_id", n),
+                flat,
+            )
+
+
+def stale_effect_windows() -> list[tuple[int, int]]:
+    """The (session id, trainee id) pairs whose stored windows differ from a recomputation now
+    (missing, extra or other values), in order: empty when the table is what
+    `refresh_effect_windows` would write. For `manage.py effect_windows --check` and the tests;
+    it reads every completed session's evaluations, as the report did before the table."""
+    sql = f"WITH {_windows_sql(_trainee_pairs_sql('1 = 1'), window())} SELECT * FROM d"
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        fresh = {
+            (k, agent): _values(nb, sb, na, sa, delta)
+            for k, agent, nb, sb, na, sa, delta in cursor.fetchall()
+        }
+    stored = {
+        (w[0], w[1]): _values(*w[2:])
+        for w in EffectWindow.objects.values_list(
+            "session_id", "agent_id", "before_n", "before_sum", "after_n", "after_sum", "delta"
+        )
+    }
+    return sorted(k for k in fresh.keys() | stored.keys() if fresh.get(k) != stored.get(k))
+
+
+def _values(*row: Any) -> tuple[Any, ...]:
+    *counts, delta = row
+    return (*(int(c) for c in counts), None if delta is None else round(float(delta), 9))
+
+
 @dataclass(frozen=True)
 class Side:
     mean: float | None
@@ -204,6 +291,13 @@ def _side(count: Any, total: Any) -> Side:
     return Side(mean=(float(total) / n) if n else None, n=n)
 
 
+def _stored(w: EffectWindow | None) -> tuple[Side, Side, float | None]:
+    """A stored pair's sides and change (no row: no evaluations in the area at all)."""
+    if w is None:
+        return Side(mean=None, n=0), Side(mean=None, n=0), None
+    return _side(w.before_n, w.before_sum), _side(w.after_n, w.after_sum), w.delta
+
+
 def session_effect(session: CoachingSession, viewer: User) -> list[TraineeEffect]:
     """Per trainee user of a completed session (empty otherwise), the trainees whose analytics
     `viewer` may open (their own scores, for an agent), by name. Two queries."""
@@ -218,21 +312,12 @@ def session_effect(session: CoachingSession, viewer: User) -> list[TraineeEffect
     ]
     if not trainees:
         return []
-    sql = f"WITH {_windows_sql(_trainee_pairs_sql('s.id = %s'), window())} SELECT * FROM d"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [session.pk])
-        rows = {r[1]: r for r in cursor.fetchall()}
+    rows = {w.agent_id: w for w in EffectWindow.objects.filter(session=session, agent__in=trainees)}
     effects = []
     for user in trainees:
-        _, _, nb, sb, na, sa, delta = rows.get(user.pk, (None, None, 0, 0, 0, 0, None))
-        effects.append(
-            TraineeEffect(
-                trainee=user,
-                before=_side(nb, sb),
-                after=_side(na, sa),
-                delta=None if delta is None else float(delta),
-            )
-        )
+        w = rows.get(user.pk)
+        before, after, delta = _stored(w)
+        effects.append(TraineeEffect(trainee=user, before=before, after=after, delta=delta))
     return effects
 
 
@@ -270,15 +355,13 @@ def agent_session_effects(
     )
     if not held:
         return []
-    marks = ", ".join(["%s"] * len(held))
-    pairs = _trainee_pairs_sql(f"s.id IN ({marks}) AND a.user_id = %s")
-    sql = f"WITH {_windows_sql(pairs, window())} SELECT * FROM d"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*(s.pk for s in held), agent.pk])
-        rows = {r[0]: r for r in cursor.fetchall()}
+    rows = {
+        w.session_id: w
+        for w in EffectWindow.objects.filter(session_id__in=[h.pk for h in held], agent=agent)
+    }
     out = []
     for s in held:
-        _, _, nb, sb, na, sa, delta = rows.get(s.pk, (None, None, 0, 0, 0, 0, None))
+        before, after, delta = _stored(rows.get(s.pk))
         if s.starts_at is None or s.completed_at is None:  # a completed session has both
             continue
         out.append(
@@ -288,9 +371,9 @@ def agent_session_effects(
                 coaching_area=s.coaching_area.name,
                 starts_at=s.starts_at,
                 completed_at=s.completed_at,
-                before=_side(nb, sb),
-                after=_side(na, sa),
-                delta=None if delta is None else float(delta),
+                before=before,
+                after=after,
+                delta=delta,
             )
         )
     return out
@@ -371,23 +454,22 @@ def _references(start: datetime, end: datetime) -> dict[int, datetime]:
 def _coached(group_by: GroupBy, start: datetime, end: datetime) -> list[ReportRow]:
     """The coached side, aggregated per group and per (group, area) in one statement."""
     a, u = _q(SessionAttendee._meta.db_table), _q(User._meta.db_table)
-    area_t = _q(CoachingArea._meta.db_table)
-    period = "s.starts_at >= %s AND s.starts_at < %s"
+    area_t, s = _q(CoachingArea._meta.db_table), _q(CoachingSession._meta.db_table)
+    ew = _q(EffectWindow._meta.db_table)
     if group_by == "coach":
         # The person who held it: the coach user, or the member of the coach group who took it
         # (the coach on the invitation list).
-        coach = f"JOIN {a} c ON c.session_id = s.id AND c.role = '{AttendeeRole.COACH}' "
-        pairs = _trainee_pairs_sql(period, group="c.user_id", join=coach)
+        group = "c.user_id"
+        coach = f"JOIN {a} c ON c.session_id = w.session_id AND c.role = '{AttendeeRole.COACH}' "
         names = f"SELECT id, display_name AS label FROM {u}"
     else:
-        pairs = _trainee_pairs_sql(period, group="s.coaching_area_id")
+        group, coach = "w.coaching_area_id", ""
         names = f"SELECT id, name AS label FROM {area_t}"
     sql = f"""
-    WITH {_windows_sql(pairs, window())},
-    keyed AS (
-        SELECT p.g, p.area_id, p.k, d.agent_id, d.delta FROM d
-        JOIN pairs p ON p.k = d.k AND p.agent_id = d.agent_id
-        WHERE d.delta IS NOT NULL
+    WITH keyed AS (
+        SELECT {group} AS g, w.coaching_area_id AS area_id, w.session_id AS k, w.agent_id, w.delta
+        FROM {ew} w JOIN {s} s ON s.id = w.session_id AND s.state = '{State.COMPLETED}' {coach}
+        WHERE w.delta IS NOT NULL AND w.starts_at >= %s AND w.starts_at < %s
     )
     SELECT 't', g, NULL, COUNT(DISTINCT k), COUNT(DISTINCT agent_id), COUNT(*),
         SUM(delta), SUM(delta * delta), NULL
@@ -440,58 +522,66 @@ def _baselines(
         ref_params += [area_id, _db_time(at)]
     # Beyond `cap` agents evaluated in an area, a fixed pseudo-random subset of them (by a
     # multiplicative hash of the id: the same agents on every call) stands for them all; the
-    # un-coached of those count.
-    who_sql = f"""
-    WITH ref(area_id, at) AS (VALUES {ref_values}),
-    cand AS (
-        SELECT r.area_id, e.agent_id FROM ref r
-        JOIN {ev} e ON e.coaching_area_id = r.area_id
-        WHERE e.evaluated_at >= %s AND e.evaluated_at < %s
-        GROUP BY r.area_id, e.agent_id
-    ),
-    sampled AS (
-        SELECT c.area_id, c.agent_id, ROW_NUMBER() OVER (
-            PARTITION BY c.area_id ORDER BY (c.agent_id * 2654435761) %% 4294967296, c.agent_id
-        ) AS pick
-        FROM cand c
-    )
-    SELECT c.area_id, c.agent_id FROM sampled c
-    WHERE c.pick <= {int(cap)} AND NOT EXISTS (
-        SELECT 1 FROM {a} x JOIN {s} xs ON xs.id = x.session_id
-        WHERE x.user_id = c.agent_id AND x.role = '{AttendeeRole.TRAINEE}'
-          AND x.starts_at >= %s AND x.starts_at < %s
-          AND xs.coaching_area_id = c.area_id
-          AND xs.state IN ('{State.SCHEDULED}', '{State.COMPLETED}'))
-    """
-    params = [*ref_params, *(_db_time(t) for t in (start, end, start, end))]
+    # un-coached of those count (left out in the second statement, over the exact list).
+    areas = ", ".join(str(int(area_id)) for area_id in references)
+    in_period = "e.evaluated_at >= %s AND e.evaluated_at < %s"
+    order = "(e.agent_id * 2654435761) %% 4294967296, e.agent_id"
+    if connection.vendor == "postgresql":
+        # Per area, its agents evaluated in the period (one range of the (area, agent, time)
+        # index), grouped, and the first `cap` by hash (a top-N sort, never a sort of all).
+        who_sql = f"""
+        SELECT r.area_id, w.agent_id FROM unnest(ARRAY[{areas}]::bigint[]) r(area_id)
+        CROSS JOIN LATERAL (
+            SELECT e.agent_id FROM {ev} e
+            WHERE e.coaching_area_id = r.area_id AND {in_period}
+            GROUP BY e.agent_id ORDER BY {order} LIMIT {int(cap)}
+        ) w
+        """
+    else:  # the same agents, numbered per area (SQLite has no LATERAL)
+        who_sql = f"""
+        WITH sampled AS (
+            SELECT e.coaching_area_id AS area_id, e.agent_id, ROW_NUMBER() OVER (
+                PARTITION BY e.coaching_area_id ORDER BY {order}
+            ) AS pick
+            FROM {ev} e WHERE e.coaching_area_id IN ({areas}) AND {in_period}
+            GROUP BY e.coaching_area_id, e.agent_id
+        )
+        SELECT area_id, agent_id FROM sampled WHERE pick <= {int(cap)}
+        """
     with connection.cursor() as cursor:
-        cursor.execute(who_sql, params)
+        cursor.execute(who_sql, [_db_time(start), _db_time(end)])
         agents = [(int(area_id), int(agent_id)) for area_id, agent_id in cursor.fetchall()]
     found: dict[int, tuple[int, float]] = {}
     if agents:
         # The sample as a list (read from the database just now): an exact row count for the
-        # planner, which then reads each agent's evaluations from the index. On PostgreSQL two
-        # arrays (a VALUES list of thousands of rows costs more to plan than to run), elsewhere
-        # literal integers (no parameter limit whatever the cap). The reference moment is both
-        # sides' edge.
+        # planner, which then probes each agent's invitations and evaluations through their
+        # indexes. On PostgreSQL two arrays (a VALUES list of thousands of rows costs more to
+        # plan than to run), elsewhere literal integers (no parameter limit whatever the cap).
+        # The reference moment is both sides' edge.
         if connection.vendor == "postgresql":
             who = "SELECT * FROM unnest(%s::bigint[], %s::bigint[])"
             who_params: list[Any] = [[w[0] for w in agents], [w[1] for w in agents]]
         else:
             who = "VALUES " + ", ".join(f"({int(g)}, {int(u)})" for g, u in agents)
             who_params = []
-        pairs = (
-            "SELECT w.area_id AS k, w.agent_id, w.area_id, r.at AS before_t, r.at AS after_t "
-            "FROM who w JOIN ref r ON r.area_id = w.area_id"
-        )
+        pairs = f"""
+            SELECT w.area_id AS k, w.agent_id, w.area_id, r.at AS before_t, r.at AS after_t
+            FROM who w JOIN ref r ON r.area_id = w.area_id
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {a} x JOIN {s} xs ON xs.id = x.session_id
+                WHERE x.user_id = w.agent_id AND x.role = '{AttendeeRole.TRAINEE}'
+                  AND x.starts_at >= %s AND x.starts_at < %s
+                  AND xs.coaching_area_id = w.area_id
+                  AND xs.state IN ('{State.SCHEDULED}', '{State.COMPLETED}'))"""
         sql = f"""
         WITH ref(area_id, at) AS (VALUES {ref_values}),
         who(area_id, agent_id) AS ({who}),
         {_windows_sql(pairs, window())}
         SELECT k, COUNT(delta), AVG(delta) FROM d WHERE delta IS NOT NULL GROUP BY k
         """
+        params = [*ref_params, *who_params, _db_time(start), _db_time(end)]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*ref_params, *who_params])
+            cursor.execute(sql, params)
             found = {k: (int(n), float(m)) for k, n, m in cursor.fetchall()}
     return {
         area_id: Baseline(

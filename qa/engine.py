@@ -204,14 +204,18 @@ def evaluations_arrived(pairs: Iterable[tuple[int, int]]) -> None:
     """Called once the transaction that stored new or changed evaluations has committed, with the
     (agent id, coaching area id) pairs they touched: the rules of those areas look at those agents
     (in the background; this only enqueues). An enqueue lost to a crash right after the commit is
-    made good by the daily sweep."""
-    from .tasks import evaluate_agents  # the task module imports this one
+    made good by the daily sweep. The pairs' stored coaching-effect windows are recomputed in the
+    background too (`qa.tasks.refresh_windows`; `manage.py effect_windows` rebuilds them all)."""
+    from .tasks import evaluate_agents, refresh_windows  # the task module imports this one
 
     by_area: dict[int, set[int]] = defaultdict(set)
     for agent_id, area_id in pairs:
         by_area[area_id].add(agent_id)
     if not by_area:
         return
+    touched = sorted([agent_id, area_id] for area_id, ids in by_area.items() for agent_id in ids)
+    for start in range(0, len(touched), AGENTS_PER_TASK):
+        refresh_windows.enqueue(touched[start : start + AGENTS_PER_TASK])
     areas = set(
         CoachingRule.objects.filter(coaching_area_id__in=list(by_area), active=True).values_list(
             "coaching_area_id", flat=True

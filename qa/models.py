@@ -119,3 +119,43 @@ class AgentAreaLock(models.Model):
 
     def __str__(self) -> str:
         return f"agent {self.agent_id} in area {self.coaching_area_id}"
+
+
+class EffectWindow(models.Model):
+    """One (completed session, trainee user) pair's two windows (docs/effect.md, "Stored
+    windows"): the count and sum of the scores before the start and after the completion, and the
+    change. Written only by `qa.effect.refresh_effect_windows` (on completion, when evaluations
+    arrive for the agent and area, and by `manage.py effect_windows`); a pair whose agent has no
+    evaluation in the area has no row."""
+
+    session = models.ForeignKey(  # indexed by the unique constraint
+        "coaching.CoachingSession", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    agent = models.ForeignKey(  # indexed with the area
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    coaching_area = models.ForeignKey(CoachingArea, on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()  # the session's start (the report's period)
+    before_n = models.PositiveSmallIntegerField()
+    before_sum = models.IntegerField()
+    after_n = models.PositiveSmallIntegerField()
+    after_sum = models.IntegerField()
+    delta = models.FloatField(null=True)  # null below three evaluations on either side
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "agent"], name="uniq_effect_window"),
+        ]
+        indexes = [
+            # the report: the period's pairs that have a change
+            models.Index(
+                fields=["starts_at", "coaching_area"],
+                condition=Q(delta__isnull=False),
+                name="effect_window_period",
+            ),
+            # evaluations arrived for an (agent, area): its pairs
+            models.Index(fields=["agent", "coaching_area"], name="effect_window_agent_area"),
+        ]
+
+    def __str__(self) -> str:
+        return f"session {self.session_id}, agent {self.agent_id}: {self.delta}"

@@ -11,6 +11,7 @@ from coaching.models import CoachingSession
 from coaching.rules import SessionFields
 from directory.models import Case, CoachingArea, Evaluation, User, UserGroup
 from directory.parties import PartyRef
+from qa.effect import refresh_effect_windows
 
 
 def held(
@@ -64,7 +65,8 @@ def scores(
     points: Sequence[tuple[datetime, int]],
     case: Case | None = None,
 ) -> None:
-    """Evaluations of `agent` in `area`: (evaluated at, score) each."""
+    """Evaluations of `agent` in `area`: (evaluated at, score) each, written directly (not through
+    the ingest), so the stored windows are refreshed as the ingest's task would."""
     Evaluation.objects.bulk_create(
         Evaluation(
             source_id=f"t-{next(_counter)}",
@@ -76,6 +78,7 @@ def scores(
         )
         for at, score in points
     )
+    refresh_effect_windows(pairs=[(agent.pk, area.pk)])
 
 
 def series(start: datetime, step: timedelta, values: Sequence[int]) -> list[tuple[datetime, int]]:
