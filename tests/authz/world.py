@@ -41,6 +41,7 @@ from directory.models import (
 from directory.permissions import Role
 from directory.services import calendar_feed_rotate
 from notifications.models import Notification
+from qa.effect import refresh_effect_windows
 from qa.ingest import evaluations_ingest
 from qa.rules import RuleFields
 from qa.services import rule_create
@@ -262,4 +263,6 @@ def build(now: datetime) -> World:
             for i, (score, at) in enumerate(zip(SCORES_BEFORE + SCORES_AFTER, times, strict=True))
         ],
     )
+    # What the worker's refresh task (queued by the ingest) does: the stored windows the effect reads.
+    refresh_effect_windows(pairs=[(stand_in_trainee.pk, world.area.pk)])
     return world
