@@ -171,8 +171,9 @@ def prefill(
 
 SimilarTrainee = Query(
     ...,
-    description="User id of a trainee; repeat it for several (a group's members, say).",
-    max_length=1000,
+    description="User id of a trainee; repeat it for several (a group's members, say), at most "
+    "100 (a longer query string would pass the request-line limit).",
+    max_length=100,
 )
 SimilarArea = Query(..., description="The coaching area.")
 

@@ -130,6 +130,10 @@ class ProblemAPI(NinjaAPI):
         # ninja documents every body as application/json; errors are sent as problem+json.
         for path, path_item in schema.get("paths", {}).items():
             for method, operation in path_item.items():
+                if operation.pop("x-also-csv", False):
+                    # The same answer as CSV on `Accept: text/csv` or `?format=csv`.
+                    ok = operation["responses"][200 if 200 in operation["responses"] else "200"]
+                    ok["content"]["text/csv"] = {"schema": {"type": "string"}}
                 if any(path.endswith(p) and method == m for m, p in ETAG_OPERATIONS):
                     responses = operation["responses"]
                     responses[200 if 200 in responses else "200"]["headers"] = {"ETag": ETAG_HEADER}

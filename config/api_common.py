@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from django.db.models import QuerySet
@@ -74,6 +74,22 @@ def _input_time(value: datetime) -> datetime:
                 "out_of_range", "The time is outside the supported range."
             ) from None
     return value
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _date_text(value: object) -> object:
+    # A day is written YYYY-MM-DD; pydantic would also read "0" as 1970-01-01 (Unix seconds).
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+        raise PydanticCustomError("date_type", "Give the day as YYYY-MM-DD, e.g. 2030-03-04.")
+    return value
+
+
+# A day sent by the client (a query parameter such as a report's period).
+InputDate = Annotated[date, BeforeValidator(_date_text)]
 
 
 # A time sent by the client; a missing offset is reported by the services' rules (422 `invalid`).

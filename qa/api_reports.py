@@ -13,7 +13,7 @@ from django.utils import timezone
 from ninja import Query, Router
 from pydantic import Field
 
-from config.api_common import Out, problems
+from config.api_common import InputDate, Out, problems
 from core.errors import FieldCode, FieldError, PermissionDenied, ValidationFailed
 from core.http import AuthenticatedRequest
 from core.timeutils import zone
@@ -159,12 +159,13 @@ def wants_csv(request: Any, fmt: str | None) -> bool:
     "/coaching-effect",
     response={200: ReportOut, **problems(400, 401, 403, 422)},
     by_alias=True,
+    openapi_extra={"x-also-csv": True},
 )
 def coaching_effect(
     request: AuthenticatedRequest,
     group_by: Literal["coach", "coaching_area"] = GroupByParam,
-    from_: date | None = FromParam,
-    to: date | None = ToParam,
+    from_: InputDate | None = FromParam,
+    to: InputDate | None = ToParam,
     format: Literal["csv", "json"] | None = FormatParam,
 ) -> Any:
     """The effect of coaching over completed sessions whose start lies in the period (in the

@@ -246,3 +246,20 @@ def test_report_query_count_is_pinned(org, as_user, march, django_assert_num_que
     # evaluations
     with django_assert_num_queries(6):
         assert client.get(REPORT.format("coach")).status_code == 200
+
+
+@pytest.mark.parametrize("day", ["0", "1893456000", "2026-3-1", "01.03.2026"])
+def test_report_days_are_iso_dates(org, as_user, day):
+    """A day is YYYY-MM-DD: a number is not read as Unix seconds (it was: `?to=0` answered the
+    days up to 1 January 1970)."""
+    response = as_user("sam").get(f"/reports/coaching-effect?to={day}")
+    assert response.status_code in (400, 422), response.content
+    assert response["Content-Type"].startswith("application/problem+json")
+
+
+def test_report_documents_its_csv(org, as_user):
+    schema = as_user("sam").get("/openapi.json").json()
+    ok = schema["paths"]["/api/v1/reports/coaching-effect"]["get"]["responses"]["200"]
+    assert set(ok["content"]) == {"application/json", "text/csv"}
+    similar = schema["paths"]["/api/v1/coaching-sessions/similar"]["get"]["parameters"]
+    assert {p["name"]: p["schema"].get("maxItems") for p in similar}["trainee"] == 100
