@@ -28,7 +28,7 @@ from directory.models import User
 from directory.permissions import Perm, has_perm, is_qm_admin
 
 from .models import AttendeeRole, CancelReason, CoachingSession, Origin, SessionAttendee, State
-from .selectors import sessions_visible_to, trainee_q, with_related
+from .selectors import prefetched, sessions_visible_to, trainee_q, with_related
 
 
 class Verb(StrEnum):
@@ -65,10 +65,10 @@ def is_coach(user: User, session: CoachingSession) -> bool:
 
 
 def is_trainee(user: User, session: CoachingSession) -> bool:
-    if any(u.pk == user.pk for u in session.trainee_users.all()):
+    if any(u.pk == user.pk for u in prefetched(session, "trainee_users")):
         return True
     groups = viewer_group_ids(user)
-    return any(g.pk in groups for g in session.trainee_groups.all())
+    return any(g.pk in groups for g in prefetched(session, "trainee_groups"))
 
 
 def may_manage(user: User, session: CoachingSession) -> bool:
@@ -91,9 +91,9 @@ def is_coach_or_admin(user: User, session: CoachingSession) -> bool:
 def attendance(user: User, session: CoachingSession) -> SessionAttendee | None:
     """The user's row on the session's invitation list (from `with_related`'s prefetch when there
     is one, as the services load it under their lock)."""
-    prefetched = getattr(session, "_prefetched_objects_cache", {}).get("attendees")
-    if prefetched is not None:
-        return next((a for a in prefetched if a.user_id == user.pk), None)
+    loaded = getattr(session, "_prefetched_objects_cache", {}).get("attendees")
+    if loaded is not None:
+        return next((a for a in loaded if a.user_id == user.pk), None)
     return SessionAttendee.objects.filter(session=session, user=user).first()
 
 
@@ -244,9 +244,21 @@ def denial(
 def allowed_actions(
     user: User, session: CoachingSession, now: datetime | None = None
 ) -> dict[str, bool]:
-    """Each verb, and whether `user` may do it now: the API's `actions`, the pages' buttons."""
+    """Each verb, and whether `user` may do it now: the API's `actions`, the pages' buttons.
+    The same table as `denial`, each "who" and "state" rule asked once per session (several
+    verbs share them; a list asks this for every session it shows)."""
     now = now or timezone.now()
-    return {verb: denial(verb, user, session, now) is None for verb in Verb}
+    answers: dict[Callable[..., object], object] = {}
+
+    def once(rule: Callable[..., object], *args: object) -> object:
+        if rule not in answers:
+            answers[rule] = rule(*args)
+        return answers[rule]
+
+    return {
+        verb: bool(once(p.who, user, session)) and once(p.state, user, session, now) is None
+        for verb, p in POLICIES.items()
+    }
 
 
 def require_view_suggestions(user: User) -> None:

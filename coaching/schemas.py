@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, create_model
 from coaching.models import Action, CancelReason, CoachingSession, Origin, SessionEvent, State
 from coaching.policies import Verb, allowed_actions, may_read_notes
 from coaching.rules import SessionFields
-from coaching.selectors import Prefill
+from coaching.selectors import Prefill, prefetched
 from config.api_common import BodyId, BodyInt, InputTime, Out, Text, Time
 from directory.models import User
 from directory.parties import PartyRef, PartyType, party_summary
@@ -273,7 +273,7 @@ def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[s
             "acknowledgements": [
                 {"user": a.user, "at": a.acknowledged_at, "comment": a.acknowledgement_comment}
                 for a in sorted(
-                    (a for a in session.attendees.all() if a.acknowledged_at is not None),
+                    (a for a in prefetched(session, "attendees") if a.acknowledged_at is not None),
                     key=lambda a: (a.acknowledged_at, a.pk),
                 )
             ],
@@ -291,11 +291,11 @@ def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[s
         "title": session.title,
         "state": state,
         "coach": party_summary(session.coach),
-        "trainees": [party_summary(u) for u in session.trainee_users.all()]
-        + [party_summary(g) for g in session.trainee_groups.all()],
+        "trainees": [party_summary(u) for u in prefetched(session, "trainee_users")]
+        + [party_summary(g) for g in prefetched(session, "trainee_groups")],
         "coaching_area": session.coaching_area,
         "expires_at": session.expires_at,
-        "reference_cases": list(session.reference_cases.all()),
+        "reference_cases": prefetched(session, "reference_cases"),
         "suggested_by": session.suggested_by,
         "suggested_by_name": session.suggested_by_name,
         "origin": session.origin,

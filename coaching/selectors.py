@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Prefetch, Q, QuerySet, Value, prefetch_related_objects
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.lookups import In
 from django.utils import timezone
 
@@ -137,6 +137,29 @@ def _instance(model: Any, **values: Any) -> Any:
     return model.from_db(None, names, [values[n] for n in names])
 
 
+# The people a session names by foreign key, loaded by `load_related` with the page.
+SESSION_USER_FIELDS = ("coach_user", "suggested_by", "scheduled_by", "canceled_by", "completed_by")
+# An invitation-list row and what the policies and the API read of its person.
+ATTENDEE_FIELDS = (
+    *(f.name for f in SessionAttendee._meta.concrete_fields),
+    *(f"user__{name}" for name in ("username", "display_name", "is_active")),
+)
+
+
+def prefetched(session: CoachingSession, name: str) -> list[Any]:
+    """A to-many relation of `session` as a list: from what `load_related` (or a prefetch) loaded
+    when it did, without building a related manager per access (lists and cards read these for
+    every session several times); else from the database."""
+    cache = getattr(session, "_prefetched_objects_cache", None)
+    if cache is not None and name in cache:
+        loaded = cache[name]
+        if isinstance(loaded, list):
+            return loaded
+        if loaded._result_cache is not None:
+            return loaded._result_cache
+    return list(getattr(session, name).all())
+
+
 def load_related(sessions: list[CoachingSession]) -> None:
     """Trainees (users and groups), reference cases, coach, coaching area, author, scheduler and
     canceler of `sessions`, in one query whatever their number, set on each session as Django's
@@ -154,7 +177,7 @@ def load_related(sessions: list[CoachingSession]) -> None:
     user_ids = {
         pk
         for s in sessions
-        for pk in (s.coach_user_id, s.suggested_by_id, s.scheduled_by_id, s.canceled_by_id)
+        for pk in (getattr(s, f"{name}_id") for name in SESSION_USER_FIELDS)
         if pk is not None
     }
     group_ids = {s.coach_group_id for s in sessions if s.coach_group_id is not None}
@@ -247,17 +270,21 @@ def load_related(sessions: list[CoachingSession]) -> None:
         qs._prefetch_done = True  # type: ignore[attr-defined]
         return qs
 
-    # The invitation lists (scheduled sessions): one prefetch for all the sessions.
-    prefetch_related_objects(
-        sessions,
-        Prefetch(
-            "attendees",
-            queryset=SessionAttendee.objects.select_related("user").order_by("role", "id"),
-        ),
-    )
+    # The invitation lists: only a session that was given a time has one (`services._invite`),
+    # so a page of suggestions costs no query for them.
+    timed = [s.pk for s in sessions if s.starts_at is not None]
+    attendees: dict[int, list[SessionAttendee]] = {}
+    if timed:
+        for a in (
+            SessionAttendee.objects.filter(session_id__in=timed)
+            .select_related("user")
+            .only(*ATTENDEE_FIELDS)
+            .order_by("role", "id")
+        ):
+            attendees.setdefault(a.session_id, []).append(a)
     for s in sessions:
         fields = s._state.fields_cache
-        for name in ("coach_user", "suggested_by", "scheduled_by", "canceled_by"):
+        for name in SESSION_USER_FIELDS:
             pk = getattr(s, f"{name}_id")
             fields[name] = users.get(pk) if pk is not None else None
         fields["coach_group"] = groups.get(s.coach_group_id) if s.coach_group_id else None
@@ -265,13 +292,13 @@ def load_related(sessions: list[CoachingSession]) -> None:
         trainees = sorted(links["tu"].get(s.pk, []), key=lambda u: (u.display_name, u.pk))
         trainee_groups = sorted(links["tg"].get(s.pk, []), key=lambda g: (g.name, g.pk))
         cases = sorted(links["rc"].get(s.pk, []), key=lambda c: (c.number, c.pk))
-        s._prefetched_objects_cache.update(  # type: ignore[attr-defined]
-            {
-                "trainee_users": cached(User, trainees),
-                "trainee_groups": cached(UserGroup, trainee_groups),
-                "reference_cases": cached(Case, cases),
-            }
-        )
+        s._prefetched_objects_cache = {  # type: ignore[attr-defined]
+            **getattr(s, "_prefetched_objects_cache", {}),
+            "trainee_users": cached(User, trainees),
+            "trainee_groups": cached(UserGroup, trainee_groups),
+            "reference_cases": cached(Case, cases),
+            "attendees": attendees.get(s.pk, []),
+        }
 
 
 def counts(querysets: list[QuerySet[Any]]) -> list[int]:

@@ -858,11 +858,13 @@ def test_list_paging(org, as_user):
 
 
 # The token with its user (1), the caller's permissions, roles and user groups (1), the page of
-# sessions (1), everything the page shows in one UNION ALL (1), the invitation lists (1), the
-# count (1): the same for 2 rows or 12, and for every caller.
-@pytest.mark.parametrize("role,expected", [("sam", 6), ("alice", 6), ("admin", 6)])
-def test_list_query_count_is_pinned(org, as_user, role, expected, django_assert_num_queries):
-    for i in range(12):
+# sessions (1), everything the page shows in one UNION ALL (1), the count (1); the invitation
+# lists (1) when the page holds a session that was given a time. The same for 2 rows or 16, for
+# every caller, and whoever scheduled, completed or acknowledged them.
+@pytest.mark.parametrize("timed", [False, True])
+@pytest.mark.parametrize("role", ["sam", "alice", "admin"])
+def test_list_query_count_is_pinned(org, as_user, role, timed, django_assert_num_queries):
+    sessions = [
         suggest(
             org,
             title=f"S{i}",
@@ -870,12 +872,27 @@ def test_list_query_count_is_pinned(org, as_user, role, expected, django_assert_
             trainees=[PartyRef.of(org.alice), PartyRef.of(org.tier1)],
             reference_case_ids=[org.case1001.pk, org.case1002.pk],
         )
+        for i in range(16)
+    ]
+    if timed:
+        start = timezone.now() + timedelta(days=1)
+        for i, s in enumerate(sessions):
+            at = start + timedelta(hours=i)
+            services.session_schedule(
+                actor=org.cora, session_id=s.pk, starts_at=at, duration_minutes=30
+            )
+            if i % 2:
+                later = at + timedelta(minutes=40)
+                services.session_complete(actor=org.cora, session_id=s.pk, notes="n", now=later)
+                services.session_acknowledge(actor=org.alice, session_id=s.pk, now=later)
     client = as_user(role)
     client.get("/me")  # token bookkeeping (last_used_at) out of the way
-    for limit in (2, 12):
-        with django_assert_num_queries(expected):
+    for limit in (2, 16):
+        with django_assert_num_queries(6 if timed else 5):
             r = client.get(f"/coaching-sessions?limit={limit}")
         assert r.status_code == 200 and len(r.json()["items"]) == limit
+        if timed:
+            assert {i["state"] for i in r.json()["items"]} == {"scheduled", "completed"}
 
 
 # --- prefill -----------------------------------------------------------------------------------
