@@ -32,7 +32,9 @@ def _never_failing(django_filter: Callable[..., str]) -> Callable[..., str]:
 
 
 # Each converts to the viewer's zone itself (with the UTC fallback), so not Django's conversion.
-register.filter("date", _never_failing(defaultfilters.date), expects_localtime=False)
+date_filter = _never_failing(defaultfilters.date)
+timeuntil_filter = _never_failing(defaultfilters.timeuntil_filter)
+register.filter("date", date_filter, expects_localtime=False)
 register.filter("time", _never_failing(defaultfilters.time), expects_localtime=False)
-register.filter("timeuntil", _never_failing(defaultfilters.timeuntil_filter))
+register.filter("timeuntil", timeuntil_filter)
 register.filter("timesince", _never_failing(defaultfilters.timesince_filter))

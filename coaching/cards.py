@@ -1,0 +1,164 @@
+"""A session card as the homepage, the analytics pages and "Show more" show it.
+
+Rendered here rather than by a template: a page shows up to a few dozen cards, and the template
+engine spent about a millisecond on each (a variable lookup chain per field, a `{% url %}` per
+button); this writes the same markup in a tenth of that. The markup, its landmarks and labels are
+those the browser and accessibility tests check (`tests/browser`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cache
+
+from django.urls import reverse
+from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from core.templatetags.times import timeuntil_filter
+from core.templatetags.ui import with_next
+from core.timeutils import localized
+
+from .models import CancelReason, CoachingSession, Origin, State
+from .selectors import prefetched
+
+# The card's buttons in the order they appear: (verb, label, button style, url name).
+BUTTONS = (
+    ("edit", "Edit", "btn-secondary", "session_edit"),
+    ("delete", "Delete", "btn-danger-quiet", "session_delete"),
+    ("decline", "Decline", "btn-secondary", "session_decline"),
+    ("acknowledge", "Acknowledge", "btn-primary", "session_acknowledge"),
+    ("cancel", "Cancel", "btn-danger-quiet", "session_cancel"),
+    ("reschedule", "Reschedule", "btn-secondary", "session_reschedule"),
+    ("complete", "Complete", "btn-primary", "session_complete"),
+    ("schedule", "Schedule", "btn-primary", "session_schedule"),
+)
+_PK = 918273645  # a placeholder id, reversed once per URL name and process
+
+
+@cache
+def _url_pattern(name: str) -> tuple[str, str]:
+    """The URL of `name` for a session, split around its id: reversing costs more than the rest
+    of a button, and every card has up to four."""
+    before, after = reverse(name, args=[_PK]).split(str(_PK))
+    return before, after
+
+
+def session_url(name: str, pk: int) -> str:
+    before, after = _url_pattern(name)
+    return f"{before}{pk}{after}"
+
+
+def state_badge_parts(session: CoachingSession) -> tuple[str, str]:
+    """(label, css) of the state as everyone reads it: a canceled session shows why (a
+    suggestion past its expiry shows as Expired)."""
+    state = State(session.effective_state)
+    if state == State.CANCELED:
+        reason = CancelReason(session.effective_cancel_reason)
+        return str(reason.label), "expired" if reason == CancelReason.EXPIRED else "canceled"
+    return str(state.label), state.value
+
+
+# The card's time formats, written directly: Django's `date` filter reads its format through
+# the translation machinery on each call and costs more than the rest of a card. The same text as
+# `{{ t|date:FORMAT }}` (pinned by tests/web/test_cards.py), in the viewer's zone, with the same
+# fallback to UTC for a moment that has no local time.
+LONG, SHORT, DAY = "D, M j, Y · H:i", "M j, Y · H:i", "M j"
+
+
+def card_time(moment: datetime | None, fmt: str) -> tuple[str, str]:
+    """(the `datetime` attribute, the text) of a `<time>` on a card."""
+    if moment is None:
+        return "", ""
+    try:
+        t = localized(moment)
+        iso = t.isoformat()
+    except (OverflowError, ValueError):
+        return "", ""
+    month = str(MONTHS_3[t.month]).title()
+    if fmt == DAY:
+        return iso, f"{month} {t.day}"
+    text = f"{month} {t.day}, {t.year} · {t.hour:02}:{t.minute:02}"
+    if fmt == LONG:
+        text = f"{WEEKDAYS_ABBR[t.weekday()]}, {text}"
+    return iso, text
+
+
+def _time(moment: datetime | None, fmt: str) -> str:
+    iso, text = card_time(moment, fmt)
+    return f'<time datetime="{iso}">{escape(text)}</time>'
+
+
+def _group_tag() -> str:
+    return ' <span class="tag tag-group">Group</span>'
+
+
+def render_card(
+    s: CoachingSession, actions: Mapping[str, bool], section_key: str, return_url: str
+) -> SafeString:
+    pk, title = s.pk, escape(s.title)
+    state = s.effective_state
+    label, css = state_badge_parts(s)
+    title_id = f"s{pk}-{escape(section_key)}-title"
+    detail = session_url("session_detail", pk)
+    out = [
+        f'<article class="session-card state-{state}" aria-labelledby="{title_id}" '
+        f'data-session-id="{pk}">\n  <header class="session-card-head">\n'
+        f'    <h4 id="{title_id}"><a href="{detail}">{title}</a></h4>\n'
+        f'    <span class="badge badge-{css}">{escape(label)}</span>\n  </header>\n'
+        '  <dl class="facts">\n'
+        f"    <div><dt>Coach</dt><dd>{escape(s.coach_name)}"
+        f"{_group_tag() if s.coach_group_id else ''}</dd></div>\n"
+    ]
+    trainees: list[str] = [escape(str(t)) for t in prefetched(s, "trainee_users")]
+    trainees += [f"{escape(g.name)}{_group_tag()}" for g in prefetched(s, "trainee_groups")]
+    out.append(f"    <div><dt>Trainees</dt><dd>{', '.join(trainees)}</dd></div>\n")
+    out.append(f"    <div><dt>Coaching Area</dt><dd>{escape(s.coaching_area.name)}</dd></div>\n")
+    if state == State.SCHEDULED:
+        where = f" · {escape(s.location)}" if s.location else ""
+        out.append(
+            f"    <div><dt>Scheduled for</dt><dd>{_time(s.starts_at, LONG)} · "
+            f"{s.duration_minutes} min{where}</dd></div>\n"
+        )
+    elif state == State.COMPLETED:
+        out.append(
+            f"    <div><dt>Held</dt><dd>{_time(s.starts_at, LONG)} · "
+            f"{s.duration_minutes} min</dd></div>\n"
+        )
+    elif state == State.SUGGESTED:
+        out.append(
+            f"    <div><dt>Expiry Time</dt><dd>{_time(s.expires_at, SHORT)} "
+            f'<span class="muted">(in {escape(timeuntil_filter(s.expires_at))})</span></dd></div>\n'
+        )
+    else:
+        note = f" · “{escape(s.cancel_note)}”" if s.cancel_note else ""
+        out.append(
+            f"    <div><dt>Canceled</dt><dd>{_time(s.effective_canceled_at, SHORT)}"
+            f"{note}</dd></div>\n"
+        )
+    cases = prefetched(s, "reference_cases")
+    if cases:
+        links = ", ".join(
+            f'<a href="{session_url("case_analytics", c.pk)}">{escape(c.number)}</a>' for c in cases
+        )
+        out.append(f"    <div><dt>Reference Cases</dt><dd>{links}</dd></div>\n")
+    rule = " (coaching rule)" if s.origin == Origin.RULE else ""
+    out.append(
+        f"    <div><dt>Suggested by</dt><dd>{escape(s.suggested_by_name)}{rule} · "
+        f"{_time(s.created_at, DAY)}</dd></div>\n  </dl>\n"
+        '  <div class="card-actions">\n'
+        f'    <a class="btn btn-quiet btn-sm" href="{detail}">View'
+        f'<span class="visually-hidden"> “{title}”</span></a>\n'
+    )
+    for verb, text, style, name in BUTTONS:
+        if actions.get(verb):
+            u = escape(with_next(session_url(name, pk), return_url))
+            out.append(
+                f'    <a class="btn {style} btn-sm" href="{u}" hx-get="{u}" '
+                f'hx-target="#modal-body" data-opens-modal>{text}'
+                f'<span class="visually-hidden"> “{title}”</span></a>\n'
+            )
+    out.append("  </div>\n</article>")
+    return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
