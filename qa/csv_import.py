@@ -303,7 +303,7 @@ def _upsert_staged(report: ImportReport, *, now: datetime) -> None:
             [connection.ops.adapt_datetimefield_value(now)],
         )
         pairs = _staged_pairs()
-        transaction.on_commit(lambda: _announce_all(pairs, moved))
+        _announce_all(pairs, moved)  # the task rows commit with the rows, as in `ingest`
 
 
 def _staged_pairs() -> list[tuple[int, int]]:

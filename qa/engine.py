@@ -201,11 +201,13 @@ def run_rules_for_agents(coaching_area_id: int, agent_ids: Collection[int]) -> l
 
 
 def evaluations_arrived(pairs: Iterable[tuple[int, int]]) -> None:
-    """Called once the transaction that stored new or changed evaluations has committed, with the
-    (agent id, coaching area id) pairs they touched: the rules of those areas look at those agents
-    (in the background; this only enqueues). An enqueue lost to a crash right after the commit is
-    made good by the daily sweep. The pairs' stored coaching-effect windows are recomputed in the
-    background too (`qa.tasks.refresh_windows`; `manage.py effect_windows` rebuilds them all)."""
+    """Called inside the transaction that stores new or changed evaluations, with the (agent id,
+    coaching area id) pairs they touched: the rules of those areas look at those agents (in the
+    background; this only enqueues). The task rows are written in that transaction, so they
+    commit with the evaluations or not at all: a worker sees them only once the evaluations are
+    there, and no crash between commit and enqueue can lose them. The pairs' stored
+    coaching-effect windows are recomputed in the background too (`qa.tasks.refresh_windows`;
+    `manage.py effect_windows` rebuilds them all)."""
     from .tasks import evaluate_agents, refresh_windows  # the task module imports this one
 
     by_area: dict[int, set[int]] = defaultdict(set)

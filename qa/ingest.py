@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from itertools import islice
 from typing import Annotated, Any
 
@@ -421,7 +420,8 @@ def upsert(rows: Sequence[EvaluationRow], *, now: datetime) -> Upserted:
 
 
 def announce(pairs: Iterable[tuple[int, int]]) -> None:
-    """Tell the rules engine, in chunks (it only enqueues), which agents' areas changed."""
+    """Tell the rules engine, in chunks (it only enqueues), which agents' areas changed. Inside
+    the transaction that stored the evaluations (the task rows are written in it)."""
     ordered = iter(sorted(pairs))
     while chunk := list(islice(ordered, PAIRS_CHUNK)):
         engine.evaluations_arrived(chunk)
@@ -456,5 +456,8 @@ def evaluations_ingest(
             more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
             raise ValidationFailed(errors, f"Nothing was stored: {shown}{more}.")
         result = upsert([row for _, row in checked.rows], now=now)
-        transaction.on_commit(partial(announce, result.pairs | result.moved_from))
+        # In the same transaction: the background work's task rows commit with the evaluations
+        # or not at all, so no crash between the two can leave a rule unrun or a stored
+        # coaching-effect window stale.
+        announce(result.pairs | result.moved_from)
     return IngestResult(created=result.created, updated=result.updated)

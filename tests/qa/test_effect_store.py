@@ -126,3 +126,38 @@ def test_stored_equals_recomputed_and_the_command_rebuilds_and_checks(org, capsy
     refresh_effect_windows(session_ids=[row[0] for row in after])
     refresh_effect_windows(pairs=[(row[1], row[2]) for row in after])
     assert everything() == after
+
+
+def test_the_background_work_commits_with_the_evaluations_or_not_at_all(org):
+    """The refresh (and rule) tasks are written in the ingest's transaction: rolled back with it,
+    committed with it; nothing waits for an after-commit hook a crash could lose."""
+    from django.db import transaction
+    from django_tasks_db.models import DBTaskResult
+
+    def refresh_tasks() -> list[list[list[int]]]:
+        return [
+            t.args_kwargs["args"][0]
+            for t in DBTaskResult.objects.filter(task_path="qa.tasks.refresh_windows")
+        ]
+
+    batch = [
+        {
+            "source_id": "tx-1",
+            "agent_id": org.alice.pk,
+            "coaching_area_id": org.areas["Empathy"].pk,
+            "score": 70,
+            "evaluated_at": "2026-11-30T10:00:00Z",
+        }
+    ]
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), transaction.atomic():
+        evaluations_ingest(actor=org.admin, items=batch, now=now)
+        raise Abort
+    assert refresh_tasks() == [] and not Evaluation.objects.filter(source_id="tx-1").exists()
+
+    evaluations_ingest(actor=org.admin, items=batch, now=now)  # no on-commit hook runs here
+    assert refresh_tasks() == [[[org.alice.pk, org.areas["Empathy"].pk]]]
