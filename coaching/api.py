@@ -34,13 +34,10 @@ from coaching.schemas import (
     session_out,
 )
 from config.api_common import (
-    DEFAULT_LIMIT,
-    LIMIT_DESCRIPTION,
-    MAX_LIMIT,
-    MAX_OFFSET,
-    OFFSET_DESCRIPTION,
     Id,
     InputTime,
+    Limit,
+    Offset,
     Problem,
     page,
     problems,
@@ -66,8 +63,6 @@ TraineeFilter = Query(
 )
 CaseFilter = Query(None, description="Case id: sessions referencing that case.")
 StateFilter = Query(None, description="An expired suggestion counts as canceled.")
-Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=LIMIT_DESCRIPTION)
-Offset = Query(0, ge=0, le=MAX_OFFSET, description=OFFSET_DESCRIPTION)
 PrefillAgent = Query(None, description="Agent Analytics: that agent as trainee.")
 PrefillCase = Query(
     None, description="Case Analytics: its participants as trainees, the case as reference."

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from django.db.models import QuerySet
+from ninja import Query
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
@@ -140,5 +141,8 @@ def page(qs: QuerySet[Any], *, limit: int, offset: int) -> tuple[list[Any], int]
 
 LIMIT_DESCRIPTION = f"Page size (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})."
 OFFSET_DESCRIPTION = "How many items to skip."
+# Every list's `limit` and `offset` query parameters.
+Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=LIMIT_DESCRIPTION)
+Offset = Query(0, ge=0, le=MAX_OFFSET, description=OFFSET_DESCRIPTION)
 SEARCH_MAX = 100  # as in the pages' search boxes
 SEARCH_DESCRIPTION = f"Case-insensitive text to look for (at most {SEARCH_MAX} characters)."

@@ -7,14 +7,11 @@ from ninja import Query, Router, Schema
 from pydantic import BaseModel, Field
 
 from config.api_common import (
-    DEFAULT_LIMIT,
-    LIMIT_DESCRIPTION,
-    MAX_LIMIT,
-    MAX_OFFSET,
-    OFFSET_DESCRIPTION,
     SEARCH_DESCRIPTION,
     SEARCH_MAX,
     Id,
+    Limit,
+    Offset,
     Text,
     page,
     problems,
@@ -37,8 +34,6 @@ from directory.working_hours import DAYS, stored_or_default
 
 router = Router(tags=["directory"])
 
-Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=LIMIT_DESCRIPTION)
-Offset = Query(0, ge=0, le=MAX_OFFSET, description=OFFSET_DESCRIPTION)
 Search = Query("", max_length=SEARCH_MAX, description=SEARCH_DESCRIPTION)
 IncludeInactive = Query(False, description="Also list users removed from the directory.")
 

@@ -8,12 +8,9 @@ from django.http import HttpResponse
 from ninja import Query, Router
 
 from config.api_common import (
-    DEFAULT_LIMIT,
-    LIMIT_DESCRIPTION,
-    MAX_LIMIT,
-    MAX_OFFSET,
-    OFFSET_DESCRIPTION,
     Id,
+    Limit,
+    Offset,
     page,
     problems,
 )
@@ -24,8 +21,6 @@ from notifications.schemas import NotificationPage
 router = Router(tags=["notifications"])
 
 Unread = Query(False, description="true: only the unread ones.")
-Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=LIMIT_DESCRIPTION)
-Offset = Query(0, ge=0, le=MAX_OFFSET, description=OFFSET_DESCRIPTION)
 
 
 @router.get("", response={200: NotificationPage, **problems(400, 401, 422)})

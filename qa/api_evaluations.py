@@ -8,9 +8,8 @@ from ninja import Query, Router
 from pydantic import Field, WithJsonSchema
 
 from coaching.schemas import CaseRefOut
-from config.api_common import Id, InputTime, Out, Time, page, problems
+from config.api_common import Id, InputTime, Limit, Offset, Out, Time, page, problems
 from core.http import AuthenticatedRequest
-from directory.api import Limit, Offset
 from directory.schemas import CoachingAreaOut, UserOut
 from qa.evaluations import evaluations_list
 from qa.ingest import ITEMS_MAX, EvaluationIn, evaluations_ingest

@@ -5,15 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
-from ninja import Query, Router, Status
+from ninja import Router, Status
 
 from config.api_common import (
-    DEFAULT_LIMIT,
-    LIMIT_DESCRIPTION,
-    MAX_LIMIT,
-    MAX_OFFSET,
-    OFFSET_DESCRIPTION,
     Id,
+    Limit,
+    Offset,
     page,
     problems,
 )
@@ -23,9 +20,6 @@ from . import selectors, services
 from .schemas_rules import RuleIn, RuleOut, RulePage, RulePatchIn, rule_out
 
 router = Router(tags=["coaching rules"])
-
-Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=LIMIT_DESCRIPTION)
-Offset = Query(0, ge=0, le=MAX_OFFSET, description=OFFSET_DESCRIPTION)
 
 
 def _denied(request: AuthenticatedRequest) -> None:
