@@ -252,23 +252,24 @@ def test_prefill_is_a_valid_form(org):
 
 
 def test_lists_load_in_a_fixed_number_of_queries(org, django_assert_num_queries):
-    """`with_related` loads what a list shows in three queries (the sessions; their trainee
-    users and groups, cases, coach, area and people in one UNION ALL; the invitation lists), for
-    1 row or 6."""
+    """`with_related` loads what a list shows in two queries (the sessions; their trainee users
+    and groups, cases, coach, area and people in one UNION ALL), and one more for the invitation
+    lists once a session on the page was given a time: for 1 row or 6."""
 
     def load_page(viewer, agent):
         rows = list(selectors.with_related(selectors.sessions_for_trainee(viewer, agent)))
         for s in rows:
-            _ = (s.coach_name, s.coaching_area.name, s.suggested_by_name)
+            _ = (s.coach_name, s.coaching_area.name, s.suggested_by_name, s.scheduled_by)
             _ = [u.display_name for u in s.trainee_users.all()]
             _ = [g.name for g in s.trainee_groups.all()]
             _ = [c.number for c in s.reference_cases.all()]
+            _ = [a.user.display_name for a in s.attendees.all()]
         return rows
 
-    suggest(org, reference_case_ids=[org.case1001.pk])
+    first = suggest(org, reference_case_ids=[org.case1001.pk])
     sam, alice = fresh(org.sam), fresh(org.alice)
     load_page(sam, alice)  # the viewer's permissions, read once per request
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         assert len(load_page(sam, alice)) == 1
     for i in range(5):
         suggest(
@@ -278,5 +279,12 @@ def test_lists_load_in_a_fixed_number_of_queries(org, django_assert_num_queries)
             trainees=[ref(org.alice), ref(org.tier1)],
             reference_case_ids=[org.case1001.pk, org.case1002.pk],
         )
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         assert len(load_page(sam, alice)) == 6
+    schedule(org.cora, first)
+    with django_assert_num_queries(3):
+        rows = load_page(sam, alice)
+    assert len(rows) == 6
+    held = next(s for s in rows if s.pk == first.pk)
+    assert [a.user for a in held.attendees.all()] == [org.cora, org.alice]
+    assert held.scheduled_by == org.cora
