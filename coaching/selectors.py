@@ -29,6 +29,7 @@ from directory.permissions import Perm, has_perm
 from directory.policies import sees_all_analytics
 
 from .models import (
+    AttendeeRole,
     CoachingSession,
     Origin,
     SessionAttendee,
@@ -406,13 +407,20 @@ def sessions_scheduled_to_coach(
     )
 
 
-def sessions_upcoming_for(viewer: User, now: datetime | None = None) -> QuerySet[CoachingSession]:
+def sessions_upcoming_for(
+    viewer: User, now: datetime | None = None, *, as_trainee_only: bool = False
+) -> QuerySet[CoachingSession]:
     """The scheduled sessions the viewer attends (as trainee, or as the coach who holds it) that
-    are ahead or possibly running, the next first: the agent's "Upcoming Coaching Sessions"."""
+    are ahead or possibly running, the next first: the agent's "Upcoming Coaching Sessions".
+    `as_trainee_only` leaves out those they hold as coach (a coach's homepage lists those under
+    "Scheduled Coaching Sessions" already)."""
     now = now or timezone.now()
     ids = SessionAttendee.objects.filter(
         user=viewer, busy=True, ends_at__gt=now, starts_at__gt=now - timedelta(minutes=DURATION_MAX)
-    ).values("session_id")
+    )
+    if as_trainee_only:
+        ids = ids.filter(role=AttendeeRole.TRAINEE)
+    ids = ids.values("session_id")
     return (
         sessions_visible_to(viewer, now)
         .filter(_id_in(ids), state=State.SCHEDULED)

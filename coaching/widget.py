@@ -160,7 +160,8 @@ def _sections(
             "upcoming",
             "Upcoming Coaching Sessions",
             "No coaching session is coming up for you.",
-            selectors.sessions_upcoming_for(viewer),
+            # A coach's own sessions are under "Scheduled Coaching Sessions": not twice.
+            selectors.sessions_upcoming_for(viewer, as_trainee_only=Role.COACH in roles),
             shown=Role.AGENT in roles,
         ),
         Section(

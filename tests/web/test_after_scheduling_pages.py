@@ -153,6 +153,9 @@ def test_homepages_list_upcoming_and_waiting_sessions(org, as_user, clock):
     coach = as_user(org.cora).get("/").content.decode()
     assert f"/sessions/{s.pk}/reschedule/" in coach and f"/sessions/{s.pk}/cancel/" in coach
     assert f"/sessions/{s.pk}/complete/" not in coach  # not started
+    # The coach's session is under "Scheduled Coaching Sessions" once, not again as upcoming.
+    assert coach.count(f'data-session-id="{s.pk}"') == 1
+    assert 'data-section="coach-scheduled"' in coach and 'data-section="upcoming"' not in coach
     clock.move_to(START + timedelta(minutes=5))
     assert f"/sessions/{s.pk}/complete/" in as_user(org.cora).get("/").content.decode()
     services.session_complete(actor=org.cora, session_id=s.pk, notes="n")
