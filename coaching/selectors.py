@@ -415,12 +415,12 @@ def sessions_upcoming_for(
     `as_trainee_only` leaves out those they hold as coach (a coach's homepage lists those under
     "Scheduled Coaching Sessions" already)."""
     now = now or timezone.now()
-    ids = SessionAttendee.objects.filter(
+    attending = SessionAttendee.objects.filter(
         user=viewer, busy=True, ends_at__gt=now, starts_at__gt=now - timedelta(minutes=DURATION_MAX)
     )
     if as_trainee_only:
-        ids = ids.filter(role=AttendeeRole.TRAINEE)
-    ids = ids.values("session_id")
+        attending = attending.filter(role=AttendeeRole.TRAINEE)
+    ids = attending.values("session_id")
     return (
         sessions_visible_to(viewer, now)
         .filter(_id_in(ids), state=State.SCHEDULED)
