@@ -136,7 +136,7 @@ def list_sessions(
         qs = qs.filter(selectors.coach_q(viewer))
     if state is not None:
         qs = qs.filter(selectors.state_q(state, now))
-    qs = selectors.with_related(qs.order_by("-created_at", "-id"))
+    qs = selectors.with_related(qs.order_by("-created_at", "-id"), viewer)
     items, count = page(qs, limit=limit, offset=offset)
     return {"items": [session_out(s, viewer, now) for s in items], "count": count}
 
@@ -192,7 +192,7 @@ def similar_sessions(
     qs = selectors.similar_open_sessions(
         viewer, coaching_area_id=coaching_area_id, user_ids=set(trainee), now=now
     )
-    items = selectors.with_related(qs)[: selectors.SIMILAR_SHOWN]
+    items = selectors.with_related(qs, viewer)[: selectors.SIMILAR_SHOWN]
     return {"items": [session_out(s, viewer, now) for s in items]}
 
 

@@ -40,15 +40,18 @@ class SessionQuerySet(models.QuerySet["CoachingSession"]):
     `coaching.selectors.load_related`)."""
 
     _with_cards = False
+    _cards_viewer: Any = None
 
-    def with_cards(self) -> SessionQuerySet:
+    def with_cards(self, viewer: Any = None) -> SessionQuerySet:
         clone = self._chain()  # type: ignore[attr-defined]
         clone._with_cards = True
+        clone._cards_viewer = viewer
         return clone
 
     def _clone(self) -> SessionQuerySet:
         clone = super()._clone()  # type: ignore[misc]
         clone._with_cards = self._with_cards
+        clone._cards_viewer = self._cards_viewer
         return clone
 
     def _fetch_all(self) -> None:
@@ -58,7 +61,7 @@ class SessionQuerySet(models.QuerySet["CoachingSession"]):
         if fresh and self._with_cards and rows and isinstance(rows[0], CoachingSession):
             from .selectors import load_related
 
-            load_related(rows)  # type: ignore[arg-type]
+            load_related(rows, self._cards_viewer)  # type: ignore[arg-type]
 
 
 class CoachingSession(models.Model):

@@ -127,9 +127,12 @@ def canceled_before_scheduled_q(now: datetime) -> Q:
     )
 
 
-def with_related(qs: QuerySet[CoachingSession]) -> QuerySet[CoachingSession]:
-    """`qs`, loading with its rows what a card or the API shows of them (`load_related`)."""
-    return qs.with_cards()  # type: ignore[attr-defined]
+def with_related(
+    qs: QuerySet[CoachingSession], viewer: User | None = None
+) -> QuerySet[CoachingSession]:
+    """`qs`, loading with its rows what a card or the API shows of them (`load_related`); with
+    `viewer`, of the invitation lists only what a list shows to them (`load_related`)."""
+    return qs.with_cards(viewer)  # type: ignore[attr-defined]
 
 
 def _instance(model: Any, **values: Any) -> Any:
@@ -161,10 +164,14 @@ def prefetched(session: CoachingSession, name: str) -> list[Any]:
     return list(getattr(session, name).all())
 
 
-def load_related(sessions: list[CoachingSession]) -> None:
+def load_related(sessions: list[CoachingSession], viewer: User | None = None) -> None:
     """Trainees (users and groups), reference cases, coach, coaching area, author, scheduler and
     canceler of `sessions`, in one query whatever their number, set on each session as Django's
     own caches (`session.coach_user`, `session.trainee_users.all()` read them).
+
+    With `viewer` (a list or a page of cards), of each invitation list only the rows a list reads:
+    the viewer's own (what they may do: `policies.attendance`) and the acknowledgements (the API's
+    `completion`); a group session's whole list is the detail page's to show.
 
     One UNION ALL of primary-key and link-index look-ups, rather than six joins in the page query
     and three prefetches: PostgreSQL spent more time planning the seven-relation page query than
@@ -276,12 +283,10 @@ def load_related(sessions: list[CoachingSession]) -> None:
     timed = [s.pk for s in sessions if s.starts_at is not None]
     attendees: dict[int, list[SessionAttendee]] = {}
     if timed:
-        for a in (
-            SessionAttendee.objects.filter(session_id__in=timed)
-            .select_related("user")
-            .only(*ATTENDEE_FIELDS)
-            .order_by("role", "id")
-        ):
+        rows_of = SessionAttendee.objects.filter(session_id__in=timed)
+        if viewer is not None:
+            rows_of = rows_of.filter(Q(user=viewer) | Q(acknowledged_at__isnull=False))
+        for a in rows_of.select_related("user").only(*ATTENDEE_FIELDS).order_by("role", "id"):
             attendees.setdefault(a.session_id, []).append(a)
     for s in sessions:
         fields = s._state.fields_cache

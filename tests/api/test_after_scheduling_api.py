@@ -177,6 +177,24 @@ def test_complete_then_acknowledge_and_who_reads_the_notes(org, as_user, clock):
         completion = body(as_user(name).get(f"/coaching-sessions/{s.pk}"))["completion"]
         assert completion["notes"] is None and completion["action_items"] is None
         assert [a["user"]["username"] for a in completion["acknowledgements"]] == ["alice.agent"]
+    # A list loads of each invitation list only the viewer's row and the acknowledgements; the
+    # other trainee still sees alice's and may still acknowledge, the coach may not.
+    for name, may in (("bob", True), ("alice", False), ("cora", False)):
+        listed = body(as_user(name).get("/coaching-sessions?state=completed"))["items"]
+        (item,) = [i for i in listed if i["id"] == s.pk]
+        acks = item["completion"]["acknowledgements"]
+        assert [a["user"]["username"] for a in acks] == ["alice.agent"], name
+        assert item["actions"]["acknowledge"] is may, name
+    from coaching import selectors
+    from coaching.models import CoachingSession
+
+    def loaded(viewer=None) -> set[str]:
+        (row,) = selectors.with_related(CoachingSession.objects.filter(pk=s.pk), viewer)
+        return {a.user.username for a in selectors.prefetched(row, "attendees")}
+
+    assert loaded() == {"alice.agent", "bob.agent", "cora.coach"}
+    assert loaded(org.bob) == {"alice.agent", "bob.agent"}
+    assert loaded(org.cora) == {"alice.agent", "cora.coach"}
 
 
 def test_list_of_completed_sessions_keeps_a_fixed_query_count(org, as_user, clock):
