@@ -150,3 +150,39 @@ def test_deliver_never_resends_a_settled_row(org, mailoutbox, final):
     Notification.objects.filter(pk=n.pk).update(email_status=final)
     assert deliver(n.pk) == final
     assert mailoutbox == []
+
+
+def test_claim_takes_a_due_row_and_records_the_previous_one_as_sent(org):
+    """The claim statement: pending and due -> sending (attempts + 1, claimed now); with the
+    batch's previous message, that one sending -> sent in the same statement; nothing else."""
+    from notifications.delivery import _claim
+
+    suggest(org, coach=ref(org.coaching_team))
+    first, second = Notification.objects.order_by("pk")
+    now = timezone.now()
+    assert _claim(first, now, None) is True
+    first.refresh_from_db()
+    assert (first.email_status, first.email_attempts) == (EmailStatus.SENDING, 1)
+    assert first.email_claimed_at == now and first.email_sent_at is None
+    # Claimed already (by this worker or another): not again.
+    assert _claim(first, now, None) is False
+    assert status(first) == (EmailStatus.SENDING, 1)
+
+    Notification.objects.filter(pk=first.pk).update(email_last_error="earlier failure")
+    assert _claim(second, now, first.pk) is True
+    first.refresh_from_db()
+    assert (first.email_status, first.email_attempts) == (EmailStatus.SENT, 1)
+    assert first.email_sent_at is not None and first.email_last_error == ""
+    assert first.email_claimed_at == now
+    assert status(second) == (EmailStatus.SENDING, 1)
+
+    # The next message not due yet (its retry is later): the previous one is still recorded.
+    Notification.objects.filter(pk=first.pk).update(email_status=EmailStatus.SENDING)
+    Notification.objects.filter(pk=second.pk).update(
+        email_status=EmailStatus.PENDING, email_next_attempt_at=now + timedelta(minutes=5)
+    )
+    assert _claim(second, now, first.pk) is False
+    assert status(first) == (EmailStatus.SENT, 1)
+    assert status(second) == (EmailStatus.PENDING, 1)
+    assert _claim(second, now + timedelta(minutes=5), None) is True
+    assert status(second) == (EmailStatus.SENDING, 2)
