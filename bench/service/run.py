@@ -782,6 +782,9 @@ def background(
         result["worker_db_cpu_s"] = db_cpu
         result["sink_messages_total"] = m1 - sink_start
     DBTaskResult.objects.filter(pk__in=parked_ids).update(run_after=timezone.now())
+    # The sink rewrites its stats every second: read them once it has written after the workers
+    # stopped, or the last second's messages would be missing from its count.
+    time.sleep(2.5)
     stats = json.loads(sink.read_text())
     sent = Notification.objects.filter(email_status=EmailStatus.SENT).count() - sent_before
     result["exactly_once"] = {
