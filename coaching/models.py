@@ -185,6 +185,11 @@ class CoachingSession(models.Model):
         indexes = [
             # Author's cards.
             models.Index(fields=["suggested_by", "-created_at", "-id"], name="session_author"),
+            # The author's open and past counts (the homepage's sections): index-only scans, not
+            # a visit to each of a busy supervisor's thousands of sessions per page view.
+            models.Index(
+                fields=["suggested_by", "state", "expires_at"], name="session_author_state"
+            ),
             # Coach's section, direct and through a group.
             models.Index(fields=["coach_user", "state", "expires_at"], name="session_coach_user"),
             models.Index(fields=["coach_group", "state", "expires_at"], name="session_coach_group"),

@@ -288,3 +288,33 @@ def test_lists_load_in_a_fixed_number_of_queries(org, django_assert_num_queries)
     held = next(s for s in rows if s.pk == first.pk)
     assert [a.user for a in held.attendees.all()] == [org.cora, org.alice]
     assert held.scheduled_by == org.cora
+
+
+@pytest.mark.postgres_only
+def test_the_authors_open_count_is_answered_from_the_author_state_index(org):
+    """The homepage counts the author's open suggestions on every view; a busy supervisor has
+    thousands of sessions, so the count must come from `session_author_state` (author, state,
+    expiry all in the index) rather than from a visit to each of their sessions."""
+    from django.db import connection
+
+    from coaching.models import CoachingSession
+
+    mine = suggest(org)
+    # Many open suggestions by other authors, as in a contact center (with a handful of rows the
+    # planner would pick any index, or none).
+    values = {
+        f.attname: getattr(mine, f.attname)
+        for f in CoachingSession._meta.concrete_fields
+        if not f.primary_key
+    }
+    CoachingSession.objects.bulk_create(
+        CoachingSession(**{**values, "suggested_by_id": (org.sue, org.admin)[i % 2].pk})
+        for i in range(3000)
+    )
+    qs = selectors.sessions_suggested_by_open(org.sam).order_by().values("pk")
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {CoachingSession._meta.db_table}")
+        cursor.execute(f"EXPLAIN SELECT COUNT(*) FROM ({sql}) c", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "session_author_state" in plan, plan
