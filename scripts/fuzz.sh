@@ -8,6 +8,9 @@
 #   FUZZ_TIMEOUT       seconds allowed per identity before the run counts as failed (default 480;
 #                      a guard against a hang: a normal run takes 1-2 minutes per identity)
 #   FUZZ_SEED          fixed seed for a reproducible run (default: random; with CI=true fixed)
+#   FUZZ_DATABASE      sqlite (default) or postgres: a fresh database on TEST_POSTGRES_URL's
+#                      server (default postgres://postgres@127.0.0.1:5432), dropped afterwards,
+#                      so the same requests also meet PostgreSQL's server-side binding
 # With CI=true the run is reproducible: a fixed seed, derandomized generation, one schemathesis
 # worker (the server sees the requests in the same order every time) and no example database
 # (nothing carried from an earlier run). Elsewhere examples that failed are kept outside the
@@ -32,9 +35,16 @@ stop_server() {
   fi
   server_pid=""
 }
+pg_db=""
+pg_admin() {
+  $PY -c 'import sys, psycopg
+with psycopg.connect(sys.argv[1], autocommit=True, connect_timeout=5) as c: c.execute(sys.argv[2])' \
+    "${PG_SERVER/postgres:\/\//postgresql://}/postgres" "$1"
+}
 cleanup() {
   if [ -n "$fuzz_pid" ]; then kill -TERM "$fuzz_pid" 2>/dev/null || true; wait "$fuzz_pid" 2>/dev/null || true; fi
   stop_server
+  if [ -n "$pg_db" ]; then pg_admin "DROP DATABASE IF EXISTS \"$pg_db\" WITH (FORCE)" || true; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -44,13 +54,23 @@ trap 'exit 143' TERM
 # A fresh database and data folder, nothing shared with the developer's own.
 export DJANGO_SETTINGS_MODULE=config.settings
 export DATA_DIR="$tmp/data"
-export DATABASE_URL="sqlite:///$tmp/data/fuzz.sqlite3"
+case "${FUZZ_DATABASE:-sqlite}" in
+  sqlite) export DATABASE_URL="sqlite:///$tmp/data/fuzz.sqlite3" ;;
+  postgres)
+    PG_SERVER="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+    PG_SERVER="${PG_SERVER%/*}"
+    pg_db="coachsuggest_fuzz_$$"
+    pg_admin "CREATE DATABASE \"$pg_db\""
+    export DATABASE_URL="$PG_SERVER/$pg_db"
+    ;;
+  *) echo "FUZZ_DATABASE must be sqlite or postgres, not '${FUZZ_DATABASE}'"; exit 2 ;;
+esac
 export DEBUG=0 SECRET_KEY="fuzz-$(date +%s)-$$" ALLOWED_HOSTS="$HOST"
 export EMAIL_BACKEND=django.core.mail.backends.locmem.EmailBackend LOG_LEVEL=WARNING
 unset TESTING TEST_DATABASE_NAME
 mkdir -p "$DATA_DIR"
 
-echo "==> preparing a throwaway database in $tmp"
+echo "==> preparing a throwaway database (${FUZZ_DATABASE:-sqlite}) in $tmp"
 $PY manage.py migrate --no-input -v 0
 $PY manage.py load_demo --force >/dev/null
 # The pages' templates (404.html, ...) name static files through the manifest, as in production.
