@@ -38,6 +38,9 @@ from .models import (
     Origin,
     ReminderKind,
     SessionAttendee,
+    SessionReferenceCase,
+    SessionTraineeGroup,
+    SessionTraineeUser,
     State,
 )
 from .policies import Verb, access_session
@@ -120,7 +123,24 @@ def _store(session: CoachingSession, r: ResolvedFields, save: Callable[[], None]
         session.coaching_area = r.coaching_area
     if r.expires_at is not None:
         session.expires_at = r.expires_at
+    fresh = session._state.adding
     save()
+    if fresh:
+        # A new session has no links yet: write them without first reading what there is (three
+        # queries fewer per suggestion than `set`).
+        SessionTraineeUser.objects.bulk_create(
+            SessionTraineeUser(session=session, user_id=pk)
+            for pk in dict.fromkeys(u.pk for u in r.trainee_users)
+        )
+        SessionTraineeGroup.objects.bulk_create(
+            SessionTraineeGroup(session=session, group_id=pk)
+            for pk in dict.fromkeys(g.pk for g in r.trainee_groups)
+        )
+        SessionReferenceCase.objects.bulk_create(
+            SessionReferenceCase(session=session, case_id=pk)
+            for pk in dict.fromkeys(c.pk for c in r.reference_cases)
+        )
+        return
     session.trainee_users.set(r.trainee_users)
     session.trainee_groups.set(r.trainee_groups)
     session.reference_cases.set(r.reference_cases)
