@@ -9,6 +9,7 @@
   var modalBody = null;
   var opener = null; // the last control that asked for the dialog
   var returnTo = null; // the control the open dialog gives the focus back to
+  var loadingModal = false; // a request is bringing the dialog's next content
   var toastTimer = null;
 
   function $(selector, root) { return (root || document).querySelector(selector); }
@@ -62,8 +63,9 @@
   }
 
   function onModalClosed() {
-    // The close event comes a task later: by then another dialog may be opening.
-    if (modal.open) return;
+    // The close event comes a task later: by then another dialog may be opening, or its content
+    // already swapped in and waiting to settle (emptying it now would leave the dialog closed).
+    if (modal.open || loadingModal) return;
     // Empty it so a stale form never flashes on the next opening, then give focus back, unless
     // the person has already moved on to another control.
     modalBody.innerHTML = "";
@@ -80,6 +82,13 @@
   }
 
   // --- htmx wiring ----------------------------------------------------------------------------
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    if (evt.detail.target === modalBody) loadingModal = true;
+  });
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    // A failed or aborted request brings nothing to open; a successful one opens on settle.
+    if (evt.detail.target === modalBody && !evt.detail.successful) loadingModal = false;
+  });
   document.addEventListener("htmx:beforeSwap", function (evt) {
     var target = evt.detail.target;
     if (!target || !evt.detail.xhr) return;
@@ -109,6 +118,7 @@
     evt.detail.xhr._dialogHost = null;
     var keep = movedInto(host, evt.detail.xhr._focusAtSwap);
     if (host === modalBody || modalBody.contains(host)) {
+      loadingModal = false;
       if (!modalBody.children.length) return;
       openModal();
     }
