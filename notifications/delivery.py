@@ -64,7 +64,8 @@ READ_CHUNK = 100
 
 
 def _due(now: datetime) -> Q:
-    # A row whose next attempt is later belongs to the task queued for that time.
+    # A row whose next attempt is later belongs to the task queued for that time. `_CLAIM_SQL`
+    # writes the same condition out (test_claim_takes_a_due_row... pins it there).
     return Q(email_next_attempt_at__isnull=True) | Q(email_next_attempt_at__lte=now)
 
 

@@ -83,7 +83,9 @@
 
   // --- htmx wiring ----------------------------------------------------------------------------
   document.addEventListener("htmx:beforeRequest", function (evt) {
-    if (evt.detail.target === modalBody) loadingModal = true;
+    // Only a request that brings a new dialog (one submitted from the open dialog may close it,
+    // and that close must still empty it and give the focus back).
+    if (evt.detail.target === modalBody && !modal.open) loadingModal = true;
   });
   document.addEventListener("htmx:afterRequest", function (evt) {
     // A failed or aborted request brings nothing to open; a successful one opens on settle.
