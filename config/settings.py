@@ -210,7 +210,7 @@ STORAGES = {
 # data/outbox so the demo shows what would have been sent. EMAIL_BACKEND overrides both.
 _email_host = os.environ.get("EMAIL_HOST", "")
 if _email_host:
-    _mail_backend = "django.core.mail.backends.smtp.EmailBackend"
+    _mail_backend = "notifications.notice_mail.EmailBackend"
     _mail_options: dict[str, object] = {
         "host": _email_host,
         "port": int(os.environ.get("EMAIL_PORT", "25")),

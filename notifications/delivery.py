@@ -25,6 +25,7 @@ from core.db import retry_on_conflict
 
 from .calendar_mail import with_calendar
 from .models import EmailStatus, Notification
+from .notice_mail import NoticeEmail
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def _build_message(n: Notification) -> EmailMessage:
         f"Open it: {link}\n\n"
         "You receive this because e-mail notifications are on in your profile.\n"
     )
-    msg = EmailMessage(
+    msg: EmailMessage = NoticeEmail(
         subject=f"{n.message[:120]} - {session.title[:80]}",
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,

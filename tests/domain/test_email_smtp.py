@@ -50,7 +50,7 @@ def smtp():
     controller.start()
     mailers = {
         "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "BACKEND": "notifications.notice_mail.EmailBackend",  # as settings.py sets it
             "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 10},
         }
     }
