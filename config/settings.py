@@ -271,6 +271,10 @@ EMAIL_RETRY_BASE_SECONDS = int(os.environ.get("EMAIL_RETRY_BASE_SECONDS", "30"))
 EMAIL_CLAIM_TIMEOUT_SECONDS = int(os.environ.get("EMAIL_CLAIM_TIMEOUT_SECONDS", "600"))
 # A batch of e-mails whose worker stops mid-way is finished by a rescue task this much later.
 EMAIL_BATCH_RESCUE_SECONDS = int(os.environ.get("EMAIL_BATCH_RESCUE_SECONDS", "60"))
+# Connections to the mail server a worker sends a large batch over at once (one thread and one
+# database connection each), and the e-mails each one needs before another is opened.
+EMAIL_CONNECTIONS = max(1, int(os.environ.get("EMAIL_CONNECTIONS", "4")))
+EMAIL_CONNECTIONS_MIN_BATCH = max(1, int(os.environ.get("EMAIL_CONNECTIONS_MIN_BATCH", "25")))
 API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "30"))
 # Input limits: a request body above DATA_UPLOAD_MAX_MEMORY_SIZE answers 413, a query string
 # above MAX_QUERY_STRING_BYTES answers 414 (both problem+json under /api/), before any reading.

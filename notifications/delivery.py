@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, mailers
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import BooleanField, Case, Q, Value, When
 from django.utils import timezone
 
@@ -146,15 +147,56 @@ def _claim(n: Notification, now: datetime, accepted: int | None) -> bool:
     return claimed
 
 
+def lanes_for(count: int) -> int:
+    """How many connections to the mail server a batch of `count` e-mails goes out over: one per
+    EMAIL_CONNECTIONS_MIN_BATCH of them, at most EMAIL_CONNECTIONS. Each message waits for its
+    committed claim and four round trips to the mail server; several connections at once overlap
+    those waits (a remote relay's round trips are milliseconds each). One on SQLite, which takes
+    one writer at a time, and inside a transaction, whose rows other connections cannot see."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite" or connection.in_atomic_block:
+        return 1
+    return max(1, min(settings.EMAIL_CONNECTIONS, count // settings.EMAIL_CONNECTIONS_MIN_BATCH))
+
+
 def deliver_batch(notification_ids: list[int], *, now: datetime | None = None) -> dict[str, int]:
-    """Send the e-mails of these notifications that are still due, over one connection to the
-    mail server. Each message alone is claimed (committed) before it leaves and marked sent once
-    accepted, so a worker stopped mid-batch leaves at most one message `sending` (later
-    `uncertain`, never resent) and the rest pending for the rescue task queued first. A failure
-    sends that message back to pending with back-off; the rest go on over a new connection.
-    Returns how many ended in each status. Runs outside any transaction (as the worker runs it), so that each
+    """Send the e-mails of these notifications that are still due. Each message alone is claimed
+    (committed) before it leaves and marked sent once accepted, so a worker stopped mid-batch
+    leaves at most one message per connection `sending` (later `uncertain`, never resent) and the
+    rest pending for the rescue task queued first. A failure sends that message back to pending
+    with back-off; the rest go on over a new connection. A large batch is shared among
+    `lanes_for(...)` connections, each with its own thread and database connection. Returns how
+    many ended in each status. Runs outside any transaction (as the worker runs it), so that each
     claim commits before its message leaves."""
     now = now or timezone.now()
+    lanes = lanes_for(len(notification_ids))
+    if lanes == 1:
+        return _deliver_lane(notification_ids, now, rescue=True)
+    _enqueue_rescue(notification_ids)
+    # Interleaved, so that each lane's rows are read in the same order of primary key.
+    shares = [notification_ids[i::lanes] for i in range(lanes)]
+    counts: dict[str, int] = {}
+    with ThreadPoolExecutor(lanes - 1, thread_name_prefix="email-lane") as pool:
+        others = [pool.submit(_own_connection_lane, share, now) for share in shares[1:]]
+        results = [_deliver_lane(shares[0], now, rescue=False)]
+        results += [f.result() for f in others]
+    for result in results:
+        for status, n in result.items():
+            counts[status] = counts.get(status, 0) + n
+    return counts
+
+
+def _own_connection_lane(notification_ids: list[int], now: datetime) -> dict[str, int]:
+    try:
+        return _deliver_lane(notification_ids, now, rescue=False)
+    finally:
+        # The thread ends with the batch: its database connection would otherwise stay open.
+        connections.close_all()
+
+
+def _deliver_lane(notification_ids: list[int], now: datetime, *, rescue: bool) -> dict[str, int]:
+    """These e-mails, in order, over one connection to the mail server."""
     counts: dict[str, int] = {}
     mailer: Any = None
     accepted: int | None = None  # sent, not yet recorded
@@ -170,7 +212,7 @@ def deliver_batch(notification_ids: list[int], *, now: datetime | None = None) -
                 .filter(pk__in=notification_ids[start : start + READ_CHUNK])
                 .order_by("pk")
             )
-            if start == 0 and (len(rows) > 1 or len(notification_ids) > READ_CHUNK):
+            if rescue and start == 0 and (len(rows) > 1 or len(notification_ids) > READ_CHUNK):
                 _enqueue_rescue(notification_ids)
             skipped = [
                 n.pk

@@ -9,7 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from coaching.rules import PartyRef
-from directory.models import User, UserGroup, UserGroupMembership
+from directory.models import UserGroup
+from tests.domain.helpers import user_group
 
 from .conftest import suggest
 
@@ -68,20 +69,6 @@ def test_me_is_two_queries(org, as_user):
     assert len(ctx.captured_queries) == 2  # the token with its user; permissions, roles, groups
 
 
-def _group(name: str, size: int, org) -> UserGroup:
-    group = UserGroup.objects.create(name=name)
-    users = User.objects.bulk_create(
-        [
-            User(username=f"{name}-{i}", display_name=f"{name} {i}", email=f"{name}{i}@x.example")
-            for i in range(size)
-        ]
-    )
-    UserGroupMembership.objects.bulk_create(
-        [UserGroupMembership(group=group, user=u) for u in users]
-    )
-    return group
-
-
 def test_suggesting_to_a_coach_group_costs_the_same_for_2_or_50_members(org, as_user):
     client = as_user("sam")
     client.get("/me")
@@ -98,7 +85,7 @@ def test_suggesting_to_a_coach_group_costs_the_same_for_2_or_50_members(org, as_
         assert r.status_code == 201, r.content
         return len(ctx.captured_queries)
 
-    small, large = _group("small", 2, org), _group("large", 50, org)
+    small, large = user_group("small", 2), user_group("large", 50)
     post(small)  # first-use look-ups out of the way
     assert post(small) == post(large)
     # The token, the viewer; BEGIN; the coach group, the trainee, the group's members, the area;

@@ -22,7 +22,7 @@ from coaching.models import (
 )
 from coaching.rules import SessionFields
 from core.errors import ApplicationError
-from directory.models import User
+from directory.models import User, UserGroup, UserGroupMembership
 from directory.parties import PartyRef
 from notifications.models import Notification
 
@@ -51,6 +51,21 @@ def fields(org: Any, **kw: Any) -> SessionFields:
 
 def suggest(org: Any, actor: User | None = None, **kw: Any) -> CoachingSession:
     return services.session_suggest(actor=actor or org.sam, fields=fields(org, **kw))
+
+
+def user_group(name: str, size: int) -> UserGroup:
+    """A group of `size` new users, each with an e-mail address."""
+    group = UserGroup.objects.create(name=name)
+    users = User.objects.bulk_create(
+        [
+            User(username=f"{name}-{i}", display_name=f"{name} {i}", email=f"{name}{i}@x.example")
+            for i in range(size)
+        ]
+    )
+    UserGroupMembership.objects.bulk_create(
+        [UserGroupMembership(group=group, user=u) for u in users]
+    )
+    return group
 
 
 def fresh(user: User) -> User:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import uuid
 from pathlib import Path
 
@@ -18,6 +19,7 @@ class Flaky(BaseEmailBackend):
 
     failures = 0
     sent: list = []
+    lock = threading.Lock()  # the lanes of one batch send from several threads
 
     @classmethod
     def reset(cls, failures: int) -> None:
@@ -25,10 +27,11 @@ class Flaky(BaseEmailBackend):
         cls.sent = []
 
     def send_messages(self, email_messages):
-        if Flaky.failures > 0:
-            Flaky.failures -= 1
-            raise ConnectionRefusedError("mail server said no")
-        Flaky.sent.extend(email_messages)
+        with Flaky.lock:
+            if Flaky.failures > 0:
+                Flaky.failures -= 1
+                raise ConnectionRefusedError("mail server said no")
+            Flaky.sent.extend(email_messages)
         return len(email_messages)
 
 
