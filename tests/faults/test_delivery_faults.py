@@ -24,7 +24,7 @@ from django_tasks_db.models import DBTaskResult
 from coaching.models import CoachingSession, State
 from directory.models import User
 from notifications.models import EmailStatus, Kind, Notification
-from tests.domain.helpers import ref, suggest, world
+from tests.domain.helpers import ref, suggest, user_group, world
 from tokens.services import token_issue
 
 from .harness import (
@@ -124,6 +124,46 @@ def test_worker_killed_mid_batch_and_restarted(org, tmp_path):
     assert statuses[held[0]] == EmailStatus.UNCERTAIN
     assert {s for nid, s in statuses.items() if nid != held[0]} == {EmailStatus.SENT}
     assert smtp.accepted == {nid: 1 for nid in ids}  # the held one too: the server had it
+
+
+def test_worker_killed_while_a_large_batch_goes_out_over_four_connections(org, tmp_path):
+    """One change's 80 e-mails shared among four SMTP connections of one worker: killed while one
+    connection's message is held at the server, the worker leaves at most one message per
+    connection unrecorded (later uncertain, never resent); the rescue sends the rest, each once."""
+    group = user_group("coach", 80)
+    suggest(org, coach=ref(group))
+    ids = sorted(Notification.objects.values_list("pk", flat=True))
+    assert len(ids) == 80
+    with SmtpServer() as smtp:
+        env = product_env(
+            _database_url(), smtp.port, EMAIL_CONNECTIONS="4", EMAIL_CONNECTIONS_MIN_BATCH="20"
+        )
+        smtp.hold(10)
+        worker = start_worker(env, log=tmp_path / "worker.log")
+        with running(worker):
+            wait_for(smtp.holding.is_set, timeout=120, what="the tenth message to reach SMTP")
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=30)
+        smtp.release()
+        held = {nid for nid, s in _statuses().items() if s == EmailStatus.SENDING}
+        assert 1 <= len(held) <= 4
+        restarted = start_worker(env, log=tmp_path / "worker.log")
+        with running(restarted):
+            wait_for(
+                lambda: sum(s == EmailStatus.SENT for s in _statuses().values()) == 80 - len(held),
+                timeout=120,
+                what="the rest of the batch after the restart",
+            )
+        later = timezone.now() + timedelta(seconds=settings.EMAIL_CLAIM_TIMEOUT_SECONDS + 60)
+        with time_machine.travel(later, tick=False):
+            call_command("sweep", stdout=io.StringIO())
+        again = start_worker(env, batch=True, log=tmp_path / "worker.log")
+        assert again.wait(timeout=120) == 0
+    statuses = _statuses()
+    assert {nid for nid, s in statuses.items() if s == EmailStatus.UNCERTAIN} == held
+    assert {s for nid, s in statuses.items() if nid not in held} == {EmailStatus.SENT}
+    assert all(smtp.accepted[nid] == 1 for nid in ids if nid not in held)
+    assert all(smtp.accepted[nid] <= 1 for nid in held)  # never twice, whatever the server had
 
 
 def _schedule_body() -> dict[str, object]:
