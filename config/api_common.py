@@ -135,8 +135,13 @@ def problems(*statuses: int) -> dict[int, Any]:
 
 
 def page(qs: QuerySet[Any], *, limit: int, offset: int) -> tuple[list[Any], int]:
-    """One page of an ordered queryset and the total: two queries whatever the page size."""
-    return list(qs[offset : offset + limit]), qs.count()
+    """One page of an ordered queryset and the total: at most two queries whatever the page size.
+    A page that is not full and not past the end is the end of the list, so it tells the total
+    without counting (a short list, the last page: most lists most people open)."""
+    items = list(qs[offset : offset + limit])
+    if 0 < len(items) < limit or (offset == 0 and not items):
+        return items, offset + len(items)
+    return items, qs.count()
 
 
 LIMIT_DESCRIPTION = f"Page size (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})."

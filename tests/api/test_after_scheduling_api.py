@@ -215,13 +215,13 @@ def test_list_of_completed_sessions_keeps_a_fixed_query_count(org, as_user, cloc
     client = as_user("alice")
     client.get("/me")  # the token's first use is recorded once
     with CaptureQueriesContext(connection) as few:
-        assert body(client.get("/coaching-sessions?state=scheduled"))["count"] == 1
+        assert body(client.get("/coaching-sessions?state=scheduled&limit=1"))["count"] == 1
     for _ in range(5):
         one()
     with CaptureQueriesContext(connection) as many:
-        assert body(client.get("/coaching-sessions?state=scheduled"))["count"] == 6
+        assert body(client.get("/coaching-sessions?state=scheduled&limit=1"))["count"] == 6
     # token, the viewer (permissions, roles, groups), sessions, what the cards show (one UNION
-    # ALL), attendees, count
+    # ALL), attendees, count (the first page is full: the total needs its count)
     assert len(few) == len(many) == 6, "\n".join(q["sql"][:120] for q in many.captured_queries)
 
 
