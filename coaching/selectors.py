@@ -198,10 +198,18 @@ def load_related(sessions: list[CoachingSession], viewer: User | None = None) ->
 
     arms: list[str] = []
     params: list[Any] = []
+    arrays = connection.vendor == "postgresql"
 
     def arm(sql: str, values: Any) -> None:
-        arms.append(sql.replace("(?)", f"({marks(values)})"))
-        params.extend(values)
+        if arrays:
+            # One array per look-up: the same statement whatever the page holds, so psycopg
+            # converts it once and PostgreSQL keeps it prepared. A list of marks was a new
+            # statement for each number of ids, with more parameters than psycopg caches (50).
+            arms.append(sql.replace(" IN (?)", " = ANY(%s::bigint[])"))
+            params.append(list(values))
+        else:
+            arms.append(sql.replace("(?)", f"({marks(values)})"))
+            params.extend(values)
 
     user_cols = f"{user_t}.id, {user_t}.username, {user_t}.display_name, {user_t}.is_active"
     arm(
