@@ -693,6 +693,7 @@ def background(
 ) -> dict[str, Any]:
     from django.db import connections
     from django.db.models import F
+    from django.tasks import TaskResultStatus
     from django.utils import timezone
     from django_tasks_db.models import DBTaskResult
 
@@ -701,7 +702,11 @@ def background(
 
     # The web phase's POSTs queued thousands of e-mails. Parked for an hour so the expiry is
     # measured on a queue that holds only what it writes itself; released for "2 web + 2 workers".
-    parked = DBTaskResult.objects.ready().filter(task_path__startswith="notifications.")
+    # Their rescue tasks too (due a minute after each batch): not yet ready when parked, they
+    # would otherwise deliver the parked backlog in the middle of the expiry.
+    parked = DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY, task_path__startswith="notifications."
+    )
     parked_ids = list(parked.values_list("pk", flat=True))
     DBTaskResult.objects.filter(pk__in=parked_ids).update(
         run_after=F("run_after") + timedelta(hours=1)
