@@ -91,38 +91,53 @@ def test_smtp_refusing_for_a_while_then_accepting(org, tmp_path):
     assert set(delivery_tasks.values_list("status", flat=True)) == {"SUCCESSFUL"}
 
 
+def _kill_while_held(env: dict[str, str], smtp: SmtpServer, nth: int, tmp_path) -> set[int]:
+    """A worker SIGKILLed while the `nth` message it sends is held at the server; the server then
+    lets it in. The notifications left `sending` (claimed, their outcome unrecorded)."""
+    smtp.hold(nth)
+    worker = start_worker(env, log=tmp_path / "worker.log")
+    with running(worker):
+        wait_for(smtp.holding.is_set, timeout=120, what=f"message {nth} to reach SMTP")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    smtp.release()
+    return {nid for nid, s in _statuses().items() if s == EmailStatus.SENDING}
+
+
+def _restart_sweep_and_rerun(env: dict[str, str], sent: int, tmp_path) -> None:
+    """A restarted worker sends the rest (until `sent` are sent); once the interrupted claims are
+    stale the sweep marks them uncertain (for a person to look at), and a worker run after that
+    sends nothing again: an interrupted send is never retried."""
+    restarted = start_worker(env, log=tmp_path / "worker.log")
+    with running(restarted):
+        wait_for(
+            lambda: sum(s == EmailStatus.SENT for s in _statuses().values()) == sent,
+            timeout=120,
+            what="the other e-mails after the restart",
+        )
+    later = timezone.now() + timedelta(seconds=settings.EMAIL_CLAIM_TIMEOUT_SECONDS + 60)
+    with time_machine.travel(later, tick=False):
+        call_command("sweep", stdout=io.StringIO())
+    again = start_worker(env, batch=True, log=tmp_path / "worker.log")
+    assert again.wait(timeout=120) == 0
+
+
+def _assert_uncertain_exactly(held: set[int]) -> None:
+    statuses = _statuses()
+    assert {nid for nid, s in statuses.items() if s == EmailStatus.UNCERTAIN} == held
+    assert {s for nid, s in statuses.items() if nid not in held} == {EmailStatus.SENT}
+
+
 def test_worker_killed_mid_batch_and_restarted(org, tmp_path):
     ids = _notifications(org)
     with SmtpServer() as smtp:
         env = product_env(_database_url(), smtp.port)
-        smtp.hold(3)  # the third message waits at the server until the worker is dead
-        worker = start_worker(env, log=tmp_path / "worker.log")
-        with running(worker):
-            wait_for(smtp.holding.is_set, timeout=120, what="the third message to reach SMTP")
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(timeout=30)
-        smtp.release()
-        held = [nid for nid, s in _statuses().items() if s == EmailStatus.SENDING]
+        # The third message waits at the server until the worker is dead.
+        held = _kill_while_held(env, smtp, 3, tmp_path)
         assert len(held) == 1
         wait_for(lambda: smtp.total_accepted == 3, timeout=30, what="the held message")
-
-        restarted = start_worker(env, log=tmp_path / "worker.log")
-        with running(restarted):
-            wait_for(
-                lambda: sum(s == EmailStatus.SENT for s in _statuses().values()) == len(ids) - 1,
-                timeout=120,
-                what="the other e-mails after the restart",
-            )
-        # The interrupted send is never retried: once its claim is stale the sweep marks it
-        # uncertain (for a person to look at), and a worker run after that sends nothing.
-        later = timezone.now() + timedelta(seconds=settings.EMAIL_CLAIM_TIMEOUT_SECONDS + 60)
-        with time_machine.travel(later, tick=False):
-            call_command("sweep", stdout=io.StringIO())
-        again = start_worker(env, batch=True, log=tmp_path / "worker.log")
-        assert again.wait(timeout=120) == 0
-    statuses = _statuses()
-    assert statuses[held[0]] == EmailStatus.UNCERTAIN
-    assert {s for nid, s in statuses.items() if nid != held[0]} == {EmailStatus.SENT}
+        _restart_sweep_and_rerun(env, len(ids) - len(held), tmp_path)
+    _assert_uncertain_exactly(held)
     assert smtp.accepted == {nid: 1 for nid in ids}  # the held one too: the server had it
 
 
@@ -138,30 +153,10 @@ def test_worker_killed_while_a_large_batch_goes_out_over_four_connections(org, t
         env = product_env(
             _database_url(), smtp.port, EMAIL_CONNECTIONS="4", EMAIL_CONNECTIONS_MIN_BATCH="20"
         )
-        smtp.hold(10)
-        worker = start_worker(env, log=tmp_path / "worker.log")
-        with running(worker):
-            wait_for(smtp.holding.is_set, timeout=120, what="the tenth message to reach SMTP")
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(timeout=30)
-        smtp.release()
-        held = {nid for nid, s in _statuses().items() if s == EmailStatus.SENDING}
+        held = _kill_while_held(env, smtp, 10, tmp_path)
         assert 1 <= len(held) <= 4
-        restarted = start_worker(env, log=tmp_path / "worker.log")
-        with running(restarted):
-            wait_for(
-                lambda: sum(s == EmailStatus.SENT for s in _statuses().values()) == 80 - len(held),
-                timeout=120,
-                what="the rest of the batch after the restart",
-            )
-        later = timezone.now() + timedelta(seconds=settings.EMAIL_CLAIM_TIMEOUT_SECONDS + 60)
-        with time_machine.travel(later, tick=False):
-            call_command("sweep", stdout=io.StringIO())
-        again = start_worker(env, batch=True, log=tmp_path / "worker.log")
-        assert again.wait(timeout=120) == 0
-    statuses = _statuses()
-    assert {nid for nid, s in statuses.items() if s == EmailStatus.UNCERTAIN} == held
-    assert {s for nid, s in statuses.items() if nid not in held} == {EmailStatus.SENT}
+        _restart_sweep_and_rerun(env, 80 - len(held), tmp_path)
+    _assert_uncertain_exactly(held)
     assert all(smtp.accepted[nid] == 1 for nid in ids if nid not in held)
     assert all(smtp.accepted[nid] <= 1 for nid in held)  # never twice, whatever the server had
 
