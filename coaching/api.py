@@ -39,13 +39,12 @@ from config.api_common import (
     Limit,
     Offset,
     Problem,
-    page,
     problems,
 )
 from core.errors import FieldCode, FieldError, ValidationFailed
 from core.http import AuthenticatedRequest
 from directory import feed_keys
-from directory.models import Case, User
+from directory.models import User
 from directory.policies import access_agent, access_case
 from directory.services import calendar_feed_rotate
 from qa.api_reports import SessionEffectOut, session_effect_out
@@ -125,19 +124,17 @@ def list_sessions(
     viewer = request.auth
     require_view_suggestions(viewer)
     now = timezone.now()
-    qs = selectors.sessions_visible_to(viewer, now)
-    if trainee is not None:
-        qs = qs & selectors.sessions_for_trainee(viewer, User(pk=trainee), now)
-    if case is not None:
-        qs = qs & selectors.sessions_for_case(viewer, Case(pk=case), now)
-    if suggested_by == "me":
-        qs = qs.filter(suggested_by=viewer)
-    if coach == "me":
-        qs = qs.filter(selectors.coach_q(viewer))
-    if state is not None:
-        qs = qs.filter(selectors.state_q(state, now))
-    qs = selectors.with_related(qs.order_by("-created_at", "-id"), viewer)
-    items, count = page(qs, limit=limit, offset=offset)
+    listed = selectors.sessions_listed(
+        viewer,
+        now=now,
+        suggested_by_me=suggested_by == "me",
+        coach_me=coach == "me",
+        trainee=trainee,
+        case=case,
+        state=state,
+    )
+    items, count = listed.page(limit=limit, offset=offset)
+    selectors.load_related(items, viewer)
     return {"items": [session_out(s, viewer, now) for s in items], "count": count}
 
 

@@ -15,6 +15,7 @@ from django.db.models import F, Q, QuerySet, Value
 from django.db.models.lookups import In
 from django.utils import timezone
 
+from core.shapes import Args, Bound, Shape, instances
 from core.timeutils import default_expiry
 from directory.models import (
     Case,
@@ -136,9 +137,8 @@ def with_related(
 
 
 def _instance(model: Any, **values: Any) -> Any:
-    """A model instance with only these fields loaded (`from_db` wants them in field order)."""
-    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
-    return model.from_db(None, names, [values[n] for n in names])
+    """A model instance with only these fields loaded (as `from_db` loads them)."""
+    return instances(model, None, list(values), [tuple(values.values())])[0]
 
 
 # The people a session names by foreign key, loaded by `load_related` with the page.
@@ -386,6 +386,50 @@ def sessions_visible_to(viewer: User, now: datetime | None = None) -> QuerySet[C
         SessionAttendee.objects.filter(user=viewer).values("session_id"),
     )
     return qs.filter(_id_in(candidates), own | ~canceled_before_scheduled_q(now))
+
+
+# --- the API's list -----------------------------------------------------------------------------
+def _sessions_listed(a: Args) -> QuerySet[CoachingSession]:
+    viewer, now, o = a.viewer, a.times["now"], a.options
+    qs = sessions_visible_to(viewer, now)
+    if (trainee := a.ids["trainee"]) is not None:
+        qs = qs & sessions_for_trainee(viewer, User(pk=trainee), now)
+    if (case := a.ids["case"]) is not None:
+        qs = qs & sessions_for_case(viewer, Case(pk=case), now)
+    if o["suggested_by_me"]:
+        qs = qs.filter(suggested_by=viewer)
+    if o["coach_me"]:
+        qs = qs.filter(coach_q(viewer))
+    if (state := o["state"]) is not None:
+        qs = qs.filter(state_q(str(state), now))
+    return qs.order_by("-created_at", "-id")
+
+
+SESSIONS_LISTED = Shape("coaching.sessions_listed", CoachingSession, _sessions_listed)
+
+
+def sessions_listed(
+    viewer: User,
+    *,
+    now: datetime,
+    suggested_by_me: bool = False,
+    coach_me: bool = False,
+    trainee: int | None = None,
+    case: int | None = None,
+    state: str | None = None,
+) -> Bound:
+    """The API's list of sessions: those the viewer may see, newest first, the filters combined
+    (AND). Compiled once per process for each combination of filters (`core.shapes`)."""
+    return SESSIONS_LISTED.bind(
+        viewer=viewer,
+        options={
+            "suggested_by_me": suggested_by_me,
+            "coach_me": coach_me,
+            "state": None if state is None else str(state),
+        },
+        ids={"trainee": ("user", trainee), "case": ("case", case)},
+        times={"now": now},
+    )
 
 
 # --- the lists of decisions.md -----------------------------------------------------------------

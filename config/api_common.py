@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from core.errors import ErrorCode, FieldCode
+from core.paging import paged
 
 # Database keys are 64-bit; a larger number would overflow the driver instead of finding nothing.
 MAX_ID = 2**63 - 1
@@ -135,13 +136,8 @@ def problems(*statuses: int) -> dict[int, Any]:
 
 
 def page(qs: QuerySet[Any], *, limit: int, offset: int) -> tuple[list[Any], int]:
-    """One page of an ordered queryset and the total: at most two queries whatever the page size.
-    A page that is not full and not past the end is the end of the list, so it tells the total
-    without counting (a short list, the last page: most lists most people open)."""
-    items = list(qs[offset : offset + limit])
-    if 0 < len(items) < limit or (offset == 0 and not items):
-        return items, offset + len(items)
-    return items, qs.count()
+    """One page of an ordered queryset and the total (`core.paging.paged`)."""
+    return paged(lambda n, skip: list(qs[skip : skip + n]), qs.count, limit=limit, offset=offset)
 
 
 LIMIT_DESCRIPTION = f"Page size (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})."

@@ -318,6 +318,9 @@ LOGGING = {
     },
 }
 
+# Every list statement compiled once per shape is compared with a fresh build (`core.shapes`).
+SHAPES_VERIFY = env_bool("SHAPES_VERIFY", env_bool("TESTING", False))
+
 if env_bool("TESTING", False):
     # Demo users are created in many tests; the real hasher's cost is for production logins.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,480 @@
+"""A list's query compiled once per process for each shape, then run with each request's values.
+
+Django builds a list's queryset and compiles it to SQL on every request: for the session lists
+that is the larger part of the request's own work (the filters, the visibility union, the
+ordering, the COUNT), although the SQL differs between two requests of the same kind only in
+its parameters. A `Shape` builds and compiles it once per *key* and then only binds values.
+
+Correct by construction, not by care:
+
+- A builder takes its inputs as `Args` (the viewer, ids, sets of ids, times) and nothing else.
+  On first use of a key it runs twice, with two different sets of stand-in values for every
+  input; both must give the same SQL text, and each parameter must either be equal in both (a
+  constant of the query) or be one stand-in (an input, bound per request). A parameter derived
+  from an input (the current time minus six hours), or SQL that follows an input's value, makes
+  the shape refuse that key: it is then built per request, as any other query is.
+- Stand-ins keep equality and order within a domain (two inputs with the same user id get the
+  same stand-in; the smaller id the smaller one), and the key carries that pattern, so a builder
+  that asks "is the viewer the trainee?" decides as it would with the real ids.
+- The viewer's facts that a builder reads (active, permissions, roles, number of groups) are in
+  the key; the stand-in viewer is a copy of the viewer with stand-in id and group ids.
+- With `SHAPES_VERIFY` (on under `TESTING`), every bound statement is compared with a fresh
+  build from the real values, so the whole test suite checks each shape it reaches.
+
+The page is cut with LIMIT/OFFSET parameters, and the COUNT is the same rows without their
+order, so neither the page nor its position adds a key.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.models import Model, QuerySet, signals
+from django.db.models.base import ModelState
+
+from core.paging import paged
+
+# Far from any real id (64-bit keys) and from each other.
+_ID_BASES = (9_100_000_000_000_000_000, 9_200_000_000_000_000_000)
+_TIME_BASES = (datetime(2991, 1, 1, tzinfo=UTC), datetime(2993, 1, 1, tzinfo=UTC))
+KEYS_KEPT = 512
+
+
+class _Slot:
+    """A parameter bound per request: the `index`th input value."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __repr__(self) -> str:
+        return f"<slot {self.index}>"
+
+
+@dataclass
+class Args:
+    """What a builder may read: the viewer (real or stand-in) and the named inputs."""
+
+    viewer: Any
+    options: dict[str, Hashable] = field(default_factory=dict)
+    ids: dict[str, int | None] = field(default_factory=dict)
+    times: dict[str, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    count_sql: str
+    params: tuple[Any, ...]  # constants and _Slots
+    count_params: tuple[Any, ...]
+    fields: tuple[str, ...]
+
+
+def _compile(qs: QuerySet[Any], alias: str) -> tuple[str, tuple[Any, ...], str, tuple[Any, ...]]:
+    """The page's and the count's SQL; EmptyResultSet where the query can match nothing (a
+    viewer who may see no session), as Django's compiler tells it."""
+    sql, params = qs.query.get_compiler(using=alias).as_sql()
+    inner, count_params = qs.order_by().values("pk").query.get_compiler(using=alias).as_sql()
+    return sql, tuple(params), f"SELECT COUNT(*) FROM ({inner}) c", tuple(count_params)
+
+
+def _plain(qs: QuerySet[Any]) -> bool:
+    """Rows whose columns are the model's concrete fields in order, as `from_db` takes them."""
+    q = qs.query
+    return (
+        not q.select_related
+        and not q.annotations
+        and not q.extra
+        and q.deferred_loading == (frozenset(), True)
+        and not q.values_select
+        and q.low_mark == 0
+        and q.high_mark is None
+        and not q.combinator
+        and qs._iterable_class.__name__ == "ModelIterable"
+    )
+
+
+@dataclass
+class Bound:
+    """One request's statement: the page and the count of a shape, with its values."""
+
+    model: type[Model]
+    alias: str
+    sql: str
+    params: list[Any]
+    count_sql: str
+    count_params: list[Any]
+    fields: tuple[str, ...]
+    cached: bool
+    empty: bool = False  # the query can match nothing: no statement is sent
+
+    def rows(self, *, limit: int, offset: int) -> list[Any]:
+        if self.empty:
+            return []
+        conn = connections[self.alias]
+        with conn.cursor() as cursor:
+            cursor.execute(f"{self.sql} LIMIT %s OFFSET %s", [*self.params, limit, offset])
+            rows = cursor.fetchall()
+        converters = _converters(self.model, conn.alias)
+        if converters:
+            rows = [_convert(row, converters, conn) for row in rows]
+        return instances(self.model, self.alias, self.fields, rows)
+
+    def count(self) -> int:
+        if self.empty:
+            return 0
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(self.count_sql, self.count_params)
+            return int(cursor.fetchone()[0])
+
+    def page(self, *, limit: int, offset: int) -> tuple[list[Any], int]:
+        """The page and the total (`core.paging.paged`: no COUNT when the page is not full)."""
+        return paged(
+            lambda n, skip: self.rows(limit=n, offset=skip), self.count, limit=limit, offset=offset
+        )
+
+
+def instances(
+    model: type[Model], alias: str | None, names: tuple[str, ...] | list[str], rows: list[Any]
+) -> list[Any]:
+    """`model.from_db(alias, names, row)` for each row, without its `__init__`: the attributes
+    set as `__init__` sets them from positional values (a field left out reads as deferred).
+    `from_db` itself where the model has init signals' listeners or its own `from_db`."""
+    if (
+        signals.pre_init.has_listeners(model)
+        or signals.post_init.has_listeners(model)
+        or model.from_db.__func__ is not Model.from_db.__func__  # type: ignore[attr-defined]
+    ):
+        return [model.from_db(alias, list(names), row) for row in rows]
+    new = model.__new__
+    out = []
+    for row in rows:
+        obj = new(model)
+        state = ModelState()
+        state.adding = False
+        state.db = alias
+        obj.__dict__["_state"] = state
+        obj.__dict__.update(zip(names, row, strict=True))
+        out.append(obj)
+    return out
+
+
+def _fields(model: type[Model]) -> tuple[str, ...]:
+    return tuple(f.attname for f in model._meta.concrete_fields)
+
+
+@functools.cache
+def _converters(model: type[Model], alias: str) -> list[Any]:
+    """The backend's and the fields' converters (SQLite returns times as text, booleans as 0/1;
+    PostgreSQL converts in the driver), per column, as Django's compiler applies them."""
+    conn = connections[alias]
+    out = []
+    opts = model._meta
+    for i, f in enumerate(opts.concrete_fields):
+        col = f.get_col(opts.db_table)
+        fns = conn.ops.get_db_converters(col) + f.get_db_converters(conn)
+        if fns:
+            out.append((i, fns, col))
+    return out
+
+
+def _convert(row: tuple[Any, ...], converters: list[Any], conn: Any) -> tuple[Any, ...]:
+    values = list(row)
+    for i, fns, col in converters:
+        v = values[i]
+        for fn in fns:
+            v = fn(v, col, conn)
+        values[i] = v
+    return tuple(values)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """One request's inputs to `Shape.bind`."""
+
+    viewer: Any
+    options: dict[str, Hashable]
+    ids: dict[str, tuple[str, int | None]]
+    times: dict[str, datetime]
+    using: str
+
+
+class Shape:
+    """`build(args) -> QuerySet` compiled once per key (at most KEYS_KEPT kept per process)."""
+
+    def __init__(
+        self, name: str, model: type[Model], build: Callable[[Args], QuerySet[Any]]
+    ) -> None:
+        self.name = name
+        self.model = model
+        self.build = build
+        self._compiled: OrderedDict[Hashable, _Compiled | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # --- binding ---------------------------------------------------------------------------
+    def bind(
+        self,
+        *,
+        viewer: Any,
+        options: Mapping[str, Hashable] | None = None,
+        ids: Mapping[str, tuple[str, int | None]] | None = None,
+        times: Mapping[str, datetime] | None = None,
+        using: str = "default",
+    ) -> Bound:
+        """The statement for these inputs. `options` are what decides the query's structure
+        (which filters are given, a state: part of the key, given to the builder as they are);
+        `ids` name each id with its domain ("user", "case"), None where not given; `times` are
+        bound like ids."""
+        options = dict(options or {})
+        ids = dict(ids or {})
+        times = dict(times or {})
+        asked = _Asked(viewer, options, ids, times, using)
+        group_ids = getattr(viewer, "_memo_group_ids", None)
+        values, pattern = _inputs(viewer, group_ids, ids, times)
+        key = tuple(sorted(options.items()))
+        full_key = (key, connections[using].vendor, using, _viewer_facts(viewer), pattern)
+        with self._lock:
+            known = full_key in self._compiled
+            compiled = self._compiled.get(full_key)
+            if known:
+                self._compiled.move_to_end(full_key)
+        if not known:
+            compiled = self._learn(viewer, options, group_ids, ids, times, pattern, using)
+            with self._lock:
+                self._compiled[full_key] = compiled
+                while len(self._compiled) > KEYS_KEPT:
+                    self._compiled.popitem(last=False)
+        if compiled is None:
+            return self._fresh(asked)
+        conn = connections[using]
+        actual = [_adapt(v, conn) for v in values]
+        bound = Bound(
+            model=self.model,
+            alias=using,
+            sql=compiled.sql,
+            params=[actual[p.index] if isinstance(p, _Slot) else p for p in compiled.params],
+            count_sql=compiled.count_sql,
+            count_params=[
+                actual[p.index] if isinstance(p, _Slot) else p for p in compiled.count_params
+            ],
+            fields=compiled.fields,
+            cached=True,
+        )
+        if getattr(settings, "SHAPES_VERIFY", False):
+            self._verify(bound, asked)
+        return bound
+
+    def _fresh(self, asked: _Asked) -> Bound:
+        using = asked.using
+        args = Args(
+            viewer=asked.viewer,
+            options=asked.options,
+            ids={k: v for k, (_, v) in asked.ids.items()},
+            times=dict(asked.times),
+        )
+        qs = self.build(args)
+        try:
+            sql, params, count_sql, count_params = _compile(qs, using)
+        except EmptyResultSet:
+            return Bound(self.model, using, "", [], "", [], _fields(self.model), False, empty=True)
+        return Bound(
+            model=self.model,
+            alias=using,
+            sql=sql,
+            params=list(params),
+            count_sql=count_sql,
+            count_params=list(count_params),
+            fields=_fields(self.model),
+            cached=False,
+        )
+
+    def _verify(self, bound: Bound, asked: _Asked) -> None:
+        fresh = self._fresh(asked)
+        if (fresh.sql, fresh.params, fresh.count_sql, fresh.count_params) != (
+            bound.sql,
+            bound.params,
+            bound.count_sql,
+            bound.count_params,
+        ):
+            raise AssertionError(
+                f"shape {self.name}: the compiled statement differs from a fresh build\n"
+                f"bound: {bound.sql} {bound.params}\nfresh: {fresh.sql} {fresh.params}"
+            )
+
+    # --- learning a key --------------------------------------------------------------------
+    def _learn(
+        self,
+        viewer: Any,
+        options: dict[str, Hashable],
+        group_ids: Any,
+        ids: dict[str, tuple[str, int | None]],
+        times: dict[str, datetime],
+        pattern: tuple[Any, ...],
+        using: str,
+    ) -> _Compiled | None:
+        if group_ids is None or not getattr(viewer, "is_authenticated", False):
+            return None  # the viewer's groups would be a subquery of their id: not a stand-in
+        conn = connections[using]
+        builds = []
+        for variant in (0, 1):
+            stand_ins = _stand_ins(pattern, variant)
+            args, slots = self._stand_in_args(viewer, ids, times, pattern, stand_ins, conn)
+            args.options = options
+            qs = self.build(args)
+            if qs.model is not self.model or not _plain(qs):
+                return None
+            try:
+                builds.append((_compile(qs, using), slots))
+            except EmptyResultSet:
+                return None  # nothing to bind: answered without a query each time
+        (sql_a, params_a, count_a, cparams_a), slots_a = builds[0]
+        (sql_b, params_b, count_b, cparams_b), slots_b = builds[1]
+        if sql_a != sql_b or count_a != count_b:
+            return None
+        params = _slotted(params_a, params_b, slots_a, slots_b)
+        count_params = _slotted(cparams_a, cparams_b, slots_a, slots_b)
+        if params is None or count_params is None:
+            return None
+        return _Compiled(
+            sql=sql_a,
+            count_sql=count_a,
+            params=params,
+            count_params=count_params,
+            fields=_fields(self.model),
+        )
+
+    def _stand_in_args(
+        self,
+        viewer: Any,
+        ids: dict[str, tuple[str, int | None]],
+        times: dict[str, datetime],
+        pattern: tuple[Any, ...],
+        stand_ins: list[Any],
+        conn: Any,
+    ) -> tuple[Args, dict[Any, int]]:
+        """Args with stand-ins, and which parameter value (raw or as the backend adapts it)
+        stands for which input."""
+        slots: dict[Any, int] = {}
+        for i, v in enumerate(stand_ins):
+            slots[_hashable(v)] = i
+            slots[_hashable(_adapt(v, conn))] = i
+        viewer_slot, group_slots, id_slots, time_slots = pattern[:4]
+        double = copy.copy(viewer)
+        double.pk = stand_ins[viewer_slot]
+        double._memo_group_ids = frozenset(stand_ins[s] for s in group_slots)
+        args = Args(
+            viewer=double,
+            ids={
+                name: (stand_ins[s] if s is not None else None)
+                for name, s in zip(ids, id_slots, strict=True)
+            },
+            times={name: stand_ins[s] for name, s in zip(times, time_slots, strict=True)},
+        )
+        return args, slots
+
+
+def _viewer_facts(viewer: Any) -> tuple[Any, ...]:
+    """What of the viewer a builder may read besides their id and groups (`load_viewer`)."""
+    return (
+        type(viewer),
+        bool(getattr(viewer, "is_authenticated", False)),
+        bool(getattr(viewer, "is_active", False)),
+        bool(getattr(viewer, "is_superuser", False)),
+        frozenset(getattr(viewer, "_perm_cache", None) or ()),
+        getattr(viewer, "_memo_role_names", None),
+        getattr(viewer, "_memo_is_qm_admin", None),
+    )
+
+
+def _hashable(value: Any) -> Any:
+    return (type(value), value)
+
+
+def _adapt(value: Any, conn: Any) -> Any:
+    if isinstance(value, datetime):
+        return conn.ops.adapt_datetimefield_value(value)
+    return value
+
+
+def _inputs(
+    viewer: Any,
+    group_ids: Any,
+    ids: dict[str, tuple[str, int | None]],
+    times: dict[str, datetime],
+) -> tuple[list[Any], tuple[Any, ...]]:
+    """The input values in slot order, and the pattern: for each input its slot, slots ranked
+    within a domain so that equal values share one and order is kept."""
+    entries: list[tuple[str, Any]] = [("user", viewer.pk)]
+    entries += [("group", g) for g in sorted(group_ids or ())]
+    entries += [(domain, v) for domain, v in ids.values() if v is not None]
+    entries += [("time", t) for t in times.values()]
+    distinct = sorted(set(entries), key=lambda e: (e[0], e[1]))
+    slot_of = {e: i for i, e in enumerate(distinct)}
+    # Ranks within the domain, for the stand-ins: (domain, rank) per slot.
+    ranks: list[tuple[str, int]] = []
+    seen: dict[str, int] = {}
+    for domain, _ in distinct:
+        ranks.append((domain, seen.get(domain, 0)))
+        seen[domain] = seen.get(domain, 0) + 1
+    pattern = (
+        slot_of[("user", viewer.pk)],
+        tuple(slot_of[("group", g)] for g in sorted(group_ids or ())),
+        tuple(slot_of[(d, v)] if v is not None else None for d, v in ids.values()),
+        tuple(slot_of[("time", t)] for t in times.values()),
+        tuple(ranks),
+    )
+    return [v for _, v in distinct], pattern
+
+
+def _stand_ins(pattern: tuple[Any, ...], variant: int) -> list[Any]:
+    """One stand-in per slot, all distinct; slots are sorted by domain and value, so within a
+    domain the smaller value has the smaller stand-in."""
+    out: list[Any] = []
+    for i, (domain, _) in enumerate(pattern[4]):
+        if domain == "time":
+            out.append(_TIME_BASES[variant] + timedelta(microseconds=i))
+        else:
+            out.append(_ID_BASES[variant] + i)
+    return out
+
+
+def _slotted(
+    a: tuple[Any, ...], b: tuple[Any, ...], slots_a: dict[Any, int], slots_b: dict[Any, int]
+) -> tuple[Any, ...] | None:
+    """Each parameter as a constant (equal in both builds) or a slot (a stand-in in both, the
+    same input); None if one is neither: a value derived from an input."""
+    if len(a) != len(b):
+        return None
+    out: list[Any] = []
+    for pa, pb in zip(a, b, strict=True):
+        ka, kb = _hashable_or_none(pa), _hashable_or_none(pb)
+        sa = slots_a.get(ka) if ka is not None else None
+        sb = slots_b.get(kb) if kb is not None else None
+        if sa is not None or sb is not None:
+            if sa != sb:
+                return None
+            out.append(_Slot(sa))  # type: ignore[arg-type]
+        elif pa == pb and type(pa) is type(pb):
+            out.append(pa)
+        else:
+            return None
+    return tuple(out)
+
+
+def _hashable_or_none(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return None
+    return _hashable(value)

@@ -1,0 +1,235 @@
+"""Statements compiled once per shape (`core.shapes`): the rows of a bound statement are the rows
+of the queryset built per request, for every viewer and filter; a shape refuses what it cannot
+bind safely; `SHAPES_VERIFY` catches a builder that breaks the rules."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from django.db.models import Q, signals
+from django.test import override_settings
+from django.utils import timezone
+
+from coaching import selectors
+from coaching.models import CoachingSession, State
+from core.shapes import KEYS_KEPT, Args, Shape, instances
+from directory.models import User
+from directory.permissions import load_viewer
+
+from .helpers import ref, schedule, suggest
+
+pytestmark = pytest.mark.django_db
+
+
+def viewer(user: User) -> User:
+    fresh = User.objects.get(pk=user.pk)
+    load_viewer(fresh)
+    return fresh
+
+
+@pytest.fixture
+def spread(org):
+    now = timezone.now()
+    suggest(org, title="direct", expires_at=now + timedelta(days=20))
+    suggest(
+        org,
+        title="group coach",
+        coach=ref(org.coaching_team),
+        trainees=[ref(org.tier1)],
+        reference_case_ids=[org.case1001.pk],
+    )
+    suggest(org, actor=org.sue, title="sue", coach=ref(org.carl), trainees=[ref(org.dan)])
+    schedule(org.cora, suggest(org, title="scheduled", trainees=[ref(org.alice)]))
+    suggest(org, title="past", expires_at=now + timedelta(minutes=5))
+    return org
+
+
+def _orm(user: User, now, **options) -> list[int]:
+    """The list as the queryset built per request gives it."""
+    args = Args(
+        viewer=user,
+        options={
+            "suggested_by_me": options.get("suggested_by_me", False),
+            "coach_me": options.get("coach_me", False),
+            "state": options.get("state"),
+        },
+        ids={"trainee": options.get("trainee"), "case": options.get("case")},
+        times={"now": now},
+    )
+    return list(selectors._sessions_listed(args).values_list("pk", flat=True))
+
+
+FILTERS = [
+    {},
+    {"suggested_by_me": True},
+    {"coach_me": True},
+    {"coach_me": True, "state": State.SUGGESTED},
+    {"state": State.CANCELED},
+    {"state": State.SCHEDULED, "suggested_by_me": True},
+]
+
+
+@override_settings(SHAPES_VERIFY=False)  # compared here by hand, against the ORM's own rows
+def test_bound_rows_are_the_querysets_rows_for_every_viewer_and_filter(spread):
+    org = spread
+    later = timezone.now() + timedelta(minutes=10)  # "past" has expired by then, unrecorded
+    people = [org.sam, org.sue, org.cora, org.carl, org.alice, org.bob, org.dan, org.nora]
+    checked = 0
+    for person, filters in itertools.product(people, FILTERS):
+        for extra in ({}, {"trainee": org.alice.pk}, {"trainee": person.pk}, {"case": 1}):
+            options = {**filters, **extra}
+            if "case" in options:
+                options["case"] = org.case1001.pk
+            user = viewer(person)
+            expected = _orm(user, later, **options)
+            bound = selectors.sessions_listed(user, now=later, **_api_args(options))
+            got = [s.pk for s in bound.rows(limit=100, offset=0)]
+            assert got == expected, (person.username, options)
+            assert bound.count() == len(expected)
+            checked += bool(expected)
+    assert checked > 20  # most combinations list something
+
+
+def _api_args(options: dict) -> dict:
+    return {
+        "suggested_by_me": options.get("suggested_by_me", False),
+        "coach_me": options.get("coach_me", False),
+        "state": options.get("state"),
+        "trainee": options.get("trainee"),
+        "case": options.get("case"),
+    }
+
+
+def test_rows_are_whole_sessions_as_the_orm_loads_them(spread):
+    user = viewer(spread.sam)
+    bound = selectors.sessions_listed(user, now=timezone.now())
+    assert bound.cached
+    rows = bound.rows(limit=100, offset=0)
+    assert len(rows) == 5
+    for s in rows:
+        orm = CoachingSession.objects.get(pk=s.pk)
+        for f in CoachingSession._meta.concrete_fields:
+            assert getattr(s, f.attname) == getattr(orm, f.attname), f.name
+        assert s._state.adding is False and s._state.db == "default"
+
+
+def test_page_limit_and_offset_are_parameters_and_the_count_follows(spread):
+    user = viewer(spread.sam)
+    now = timezone.now()
+    everything = _orm(user, now)
+    first = selectors.sessions_listed(user, now=now)
+    items, total = first.page(limit=2, offset=0)
+    assert [s.pk for s in items] == everything[:2] and total == len(everything)
+    items, total = first.page(limit=2, offset=4)
+    assert [s.pk for s in items] == everything[4:6] and total == len(everything)
+    assert "LIMIT" not in first.sql  # one statement for every page
+
+
+def test_one_compilation_serves_every_viewer_of_the_same_kind(spread):
+    org = spread
+    shape = selectors.SESSIONS_LISTED
+    shape._compiled.clear()
+    now = timezone.now()
+    for person in (org.cora, org.carl):  # coaches alike: same permissions, one group each
+        user = viewer(person)
+        user._memo_group_ids = frozenset({org.coaching_team.pk})
+        assert selectors.sessions_listed(user, now=now, coach_me=True).cached
+    assert len(shape._compiled) == 1
+    selectors.sessions_listed(viewer(org.sam), now=now, coach_me=True)  # other permissions
+    assert len(shape._compiled) == 2
+
+
+def _derived(a: Args):
+    return CoachingSession.objects.filter(expires_at__gt=a.times["now"] - timedelta(hours=1))
+
+
+def _following(a: Args):
+    # Reads an input's value against a constant: what `options` are for.
+    if a.ids["x"] is not None and a.ids["x"] > 10**12:
+        return CoachingSession.objects.filter(title="never")
+    return CoachingSession.objects.filter(id__gte=a.ids["x"])
+
+
+def test_a_value_derived_from_an_input_is_never_frozen(spread):
+    shape = Shape("test.derived", CoachingSession, _derived)
+    user = viewer(spread.sam)
+    now = timezone.now() + timedelta(minutes=10)
+    bound = shape.bind(viewer=user, times={"now": now})
+    assert not bound.cached  # built per request instead
+    assert {s.pk for s in bound.rows(limit=100, offset=0)} == set(
+        CoachingSession.objects.filter(expires_at__gt=now - timedelta(hours=1)).values_list(
+            "pk", flat=True
+        )
+    )
+    assert shape.bind(viewer=user, times={"now": now}).cached is False  # remembered as refused
+
+
+def test_verification_catches_a_builder_that_reads_an_input_against_a_constant(spread):
+    shape = Shape("test.following", CoachingSession, _following)
+    user = viewer(spread.sam)
+    with override_settings(SHAPES_VERIFY=True), pytest.raises(AssertionError, match="differs"):
+        shape.bind(viewer=user, ids={"x": ("n", 1)})
+
+
+def test_equal_inputs_share_a_stand_in(spread):
+    org = spread
+    seen: list[tuple[int, int | None]] = []
+
+    def build(a: Args):
+        seen.append((a.viewer.pk, a.ids["trainee"]))
+        if a.viewer.pk == a.ids["trainee"]:
+            return CoachingSession.objects.filter(Q(suggested_by=a.viewer))
+        return CoachingSession.objects.filter(coach_user=a.viewer)
+
+    shape = Shape("test.equal", CoachingSession, build)
+    user = viewer(org.sam)
+    same = shape.bind(viewer=user, ids={"trainee": ("user", org.sam.pk)})
+    other = shape.bind(viewer=user, ids={"trainee": ("user", org.alice.pk)})
+    assert same.cached and other.cached and same.sql != other.sql
+    assert [v == t for v, t in seen[:2]] == [True, True]  # both stand-in builds saw "the same"
+    assert len(shape._compiled) == 2
+
+
+def test_the_cache_keeps_a_bounded_number_of_keys(spread):
+    shape = Shape("test.bounded", CoachingSession, lambda a: CoachingSession.objects.all())
+    user = viewer(spread.sam)
+    for n in range(KEYS_KEPT + 5):
+        shape.bind(viewer=user, options={"n": n})
+    assert len(shape._compiled) == KEYS_KEPT
+
+
+def test_instances_are_what_from_db_makes(spread):
+    row = CoachingSession.objects.order_by("pk").values_list(
+        *[f.attname for f in CoachingSession._meta.concrete_fields]
+    )[0]
+    names = [f.attname for f in CoachingSession._meta.concrete_fields]
+    ours = instances(CoachingSession, "default", names, [row])[0]
+    django = CoachingSession.from_db("default", names, row)
+    assert ours.__dict__.keys() == django.__dict__.keys()
+    for name in names:
+        assert getattr(ours, name) == getattr(django, name)
+    assert (ours._state.adding, ours._state.db) == (False, "default")
+    assert ours.pk == django.pk and ours == django
+    # A subset: the rest deferred, as from_db leaves it.
+    part = instances(User, None, ["id", "display_name"], [(spread.sam.pk, "Sam")])[0]
+    assert (
+        part.get_deferred_fields()
+        == User.from_db(None, ["id", "display_name"], [spread.sam.pk, "Sam"]).get_deferred_fields()
+    )
+    assert part.username == spread.sam.username  # a deferred field loads when read
+
+
+def test_instances_go_through_init_where_someone_listens(spread):
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    signals.post_init.connect(listener, sender=User)
+    try:
+        instances(User, None, ["id", "display_name"], [(spread.sam.pk, "Sam")])
+    finally:
+        signals.post_init.disconnect(listener, sender=User)
+    assert seen == [spread.sam.pk]
