@@ -243,7 +243,8 @@ class Shape:
         group_ids = getattr(viewer, "_memo_group_ids", None)
         values, pattern = _inputs(viewer, group_ids, ids, times)
         key = tuple(sorted(options.items()))
-        full_key = (key, connections[using].vendor, using, _viewer_facts(viewer), pattern)
+        facts = (_viewer_facts(viewer), group_ids is None)
+        full_key = (key, connections[using].vendor, using, facts, pattern)
         with self._lock:
             known = full_key in self._compiled
             compiled = self._compiled.get(full_key)
