@@ -126,10 +126,7 @@ class Bound:
         with conn.cursor() as cursor:
             cursor.execute(f"{self.sql} LIMIT %s OFFSET %s", [*self.params, limit, offset])
             rows = cursor.fetchall()
-        converters = _converters(self.model, conn.alias)
-        if converters:
-            rows = [_convert(row, converters, conn) for row in rows]
-        return instances(self.model, self.alias, self.fields, rows)
+        return instances(self.model, self.alias, self.fields, converted(self.model, conn, rows))
 
     def count(self) -> int:
         if self.empty:
@@ -168,6 +165,16 @@ def instances(
         obj.__dict__.update(zip(names, row, strict=True))
         out.append(obj)
     return out
+
+
+def converted(model: type[Model], conn: Any, rows: list[Any]) -> list[Any]:
+    """Rows of the model's concrete columns (in field order, maybe more columns after them) as
+    Django's compiler hands them to `from_db`: through the backend's and the fields' converters
+    (SQLite returns times as text, booleans as 0/1; PostgreSQL's driver converts)."""
+    converters = _converters(model, conn.alias)
+    if not converters:
+        return rows
+    return [_convert(row, converters, conn) for row in rows]
 
 
 def _fields(model: type[Model]) -> tuple[str, ...]:
