@@ -292,6 +292,8 @@ class Shape:
             times=dict(asked.times),
         )
         qs = self.build(args)
+        if qs.model is not self.model or not _plain(qs):
+            raise TypeError(f"shape {self.name}: the builder must return whole {self.model}s")
         try:
             sql, params, count_sql, count_params = _compile(qs, using)
         except EmptyResultSet:

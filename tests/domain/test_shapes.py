@@ -233,3 +233,13 @@ def test_instances_go_through_init_where_someone_listens(spread):
     finally:
         signals.post_init.disconnect(listener, sender=User)
     assert seen == [spread.sam.pk]
+
+
+def test_a_builder_must_return_whole_rows_of_its_model(spread):
+    shape = Shape(
+        "test.joined",
+        CoachingSession,
+        lambda a: CoachingSession.objects.select_related("coach_user"),
+    )
+    with pytest.raises(TypeError, match="whole"):
+        shape.bind(viewer=viewer(spread.sam))
