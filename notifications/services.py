@@ -187,7 +187,16 @@ def notifications_for(user: User, *, unread_only: bool = False) -> QuerySet[Noti
     qs = Notification.objects.filter(recipient=user)
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
-    return qs.select_related("session").order_by("-created_at", "-id")
+    return qs.select_related("session").defer(*_SESSION_UNREAD).order_by("-created_at", "-id")
+
+
+# A notification shows its session's title (and links to it by id): the other columns of the
+# session are not read with the inbox.
+_SESSION_UNREAD = tuple(
+    f"session__{f.name}"
+    for f in Notification._meta.get_field("session").related_model._meta.concrete_fields
+    if f.name not in ("id", "title")
+)
 
 
 def unread_count(user: User) -> int:
