@@ -344,32 +344,16 @@ def _attendees_of(
     return found
 
 
-def counts(querysets: list[QuerySet[Any]]) -> list[int]:
-    """The number of rows of each queryset, in one query (a page shows several sections, each
-    with its true count): `SELECT (SELECT COUNT(*) FROM (q1)), (SELECT COUNT(*) FROM (q2)), ...`."""
-    from django.db import connection
-
-    if not querysets:
-        return []
-    parts: list[str] = []
-    params: list[Any] = []
-    for i, qs in enumerate(querysets):
-        sql, p = qs.order_by().values("pk").query.sql_with_params()
-        parts.append(f"(SELECT COUNT(*) FROM ({sql}) c{i})")
-        params.extend(p)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(parts), params)
-        return [int(n) for n in cursor.fetchone()]
-
-
 def sessions_suggested_by_open(viewer: User, now: datetime | None = None) -> QuerySet[Any]:
     """The author's open suggestions (what they may still edit or delete), newest first."""
-    return sessions_suggested_by(viewer).filter(open_q(now or timezone.now()))
+    now = now or timezone.now()
+    return sessions_suggested_by(viewer, now).filter(open_q(now))
 
 
 def sessions_suggested_by_past(viewer: User, now: datetime | None = None) -> QuerySet[Any]:
     """The author's suggestions that are settled: scheduled, canceled, expired."""
-    return sessions_suggested_by(viewer).exclude(open_q(now or timezone.now()))
+    now = now or timezone.now()
+    return sessions_suggested_by(viewer, now).exclude(open_q(now))
 
 
 def sessions_for_trainee_current(
@@ -462,9 +446,11 @@ def sessions_listed(
 
 
 # --- the lists of decisions.md -----------------------------------------------------------------
-def sessions_suggested_by(viewer: User) -> QuerySet[CoachingSession]:
+def sessions_suggested_by(viewer: User, now: datetime | None = None) -> QuerySet[CoachingSession]:
     """The author's cards on their homepage, newest first."""
-    return sessions_visible_to(viewer).filter(suggested_by=viewer).order_by("-created_at", "-id")
+    return (
+        sessions_visible_to(viewer, now).filter(suggested_by=viewer).order_by("-created_at", "-id")
+    )
 
 
 def sessions_to_coach(viewer: User, now: datetime | None = None) -> QuerySet[CoachingSession]:
@@ -478,14 +464,20 @@ def sessions_to_coach(viewer: User, now: datetime | None = None) -> QuerySet[Coa
     )
 
 
+def possibly_running_since(now: datetime) -> datetime:
+    """A scheduled session that started after this may still be running (the longest duration)."""
+    return now - timedelta(minutes=DURATION_MAX)
+
+
 def sessions_scheduled_to_coach(
-    viewer: User, now: datetime | None = None
+    viewer: User, now: datetime | None = None, *, since: datetime | None = None
 ) -> QuerySet[CoachingSession]:
     """The coach's "Scheduled Coaching Sessions": sessions they coach (directly or through a
-    group) that are scheduled and still ahead or possibly running (started less than the longest
-    duration ago), the next one first."""
+    group) that are scheduled and still ahead or possibly running (started after `since`:
+    `possibly_running_since(now)`), the next one first."""
     now = now or timezone.now()
-    upcoming = Q(state=State.SCHEDULED, starts_at__gt=now - timedelta(minutes=DURATION_MAX))
+    since = since or possibly_running_since(now)
+    upcoming = Q(state=State.SCHEDULED, starts_at__gt=since)
     return (
         sessions_visible_to(viewer, now)
         .filter(coach_q(viewer), upcoming)
@@ -494,15 +486,20 @@ def sessions_scheduled_to_coach(
 
 
 def sessions_upcoming_for(
-    viewer: User, now: datetime | None = None, *, as_trainee_only: bool = False
+    viewer: User,
+    now: datetime | None = None,
+    *,
+    as_trainee_only: bool = False,
+    since: datetime | None = None,
 ) -> QuerySet[CoachingSession]:
     """The scheduled sessions the viewer attends (as trainee, or as the coach who holds it) that
     are ahead or possibly running, the next first: the agent's "Upcoming Coaching Sessions".
     `as_trainee_only` leaves out those they hold as coach (a coach's homepage lists those under
     "Scheduled Coaching Sessions" already)."""
     now = now or timezone.now()
+    since = since or possibly_running_since(now)
     attending = SessionAttendee.objects.filter(
-        user=viewer, busy=True, ends_at__gt=now, starts_at__gt=now - timedelta(minutes=DURATION_MAX)
+        user=viewer, busy=True, ends_at__gt=now, starts_at__gt=since
     )
     if as_trainee_only:
         attending = attending.filter(role=AttendeeRole.TRAINEE)
@@ -514,14 +511,16 @@ def sessions_upcoming_for(
     )
 
 
-def sessions_awaiting_acknowledgement(viewer: User) -> QuerySet[CoachingSession]:
+def sessions_awaiting_acknowledgement(
+    viewer: User, now: datetime | None = None
+) -> QuerySet[CoachingSession]:
     """Completed sessions the viewer attended as a trainee and has not acknowledged yet, the most
     recently held first."""
     ids = SessionAttendee.objects.filter(
         user=viewer, role="trainee", acknowledged_at__isnull=True
     ).values("session_id")
     return (
-        sessions_visible_to(viewer)
+        sessions_visible_to(viewer, now)
         .filter(_id_in(ids), state=State.COMPLETED)
         .order_by("-starts_at", "-id")
     )

@@ -5,12 +5,17 @@ exactly when the service would accept the click."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from core import shapes
+from core.shapes import Args, Bound, Shape
 from directory.models import Case, User
 from directory.permissions import Perm, Role, has_perm
 from directory.selectors import role_names
@@ -35,7 +40,7 @@ class Section:
     key: str
     title: str
     empty: str
-    sessions: Any  # the section's sessions, ordered (a queryset)
+    sessions: Bound  # the section's sessions, ordered (`SECTIONS`)
     scope_query: str = ""  # "agent=<id>" or "case=<id>" on an analytics page
     shown: bool = True  # shown even when empty
     folded: bool = False  # past items: a closed disclosure, loaded when opened
@@ -78,16 +83,14 @@ class Widget:
 def fill_sections(viewer: User, sections: list[Section], *, offset: int = 0) -> None:
     """True counts of every section in one query; a page of cards of each unfolded one; the
     people, groups, areas and cases of all those cards in one more query."""
-    for section, count in zip(
-        sections, selectors.counts([s.sessions for s in sections]), strict=True
-    ):
+    for section, count in zip(sections, shapes.counts([s.sessions for s in sections]), strict=True):
         section.count = count
         section.offset = offset
     rows: list[CoachingSession] = []
     for section in sections:
         if section.folded or section.count <= offset:
             continue
-        page = list(section.sessions[offset : offset + PAGE_SIZE])
+        page = section.sessions.rows(limit=PAGE_SIZE, offset=offset)
         section.cards = [Card(s, {}) for s in page]
         rows += page
     selectors.load_related(rows, viewer)
@@ -97,18 +100,83 @@ def fill_sections(viewer: User, sections: list[Section], *, offset: int = 0) -> 
             card.actions = allowed_actions(viewer, card.session, now)
 
 
+# Each section's sessions, compiled once per process for each kind of viewer (`core.shapes`).
+def _now(a: Args) -> datetime:
+    return a.times["now"]
+
+
+def _section(name: str, build: Callable[[Args], QuerySet[CoachingSession]]) -> Shape:
+    return Shape(f"coaching.section.{name}", CoachingSession, build)
+
+
+SECTIONS: dict[str, Shape] = {
+    "authored": _section(
+        "authored", lambda a: selectors.sessions_suggested_by_open(a.viewer, _now(a))
+    ),
+    "authored-past": _section(
+        "authored-past", lambda a: selectors.sessions_suggested_by_past(a.viewer, _now(a))
+    ),
+    "coach": _section("coach", lambda a: selectors.sessions_to_coach(a.viewer, _now(a))),
+    "coach-scheduled": _section(
+        "coach-scheduled",
+        lambda a: selectors.sessions_scheduled_to_coach(a.viewer, _now(a), since=a.times["since"]),
+    ),
+    "upcoming": _section(
+        "upcoming",
+        lambda a: selectors.sessions_upcoming_for(
+            a.viewer,
+            _now(a),
+            as_trainee_only=bool(a.options["as_trainee_only"]),
+            since=a.times["since"],
+        ),
+    ),
+    "acknowledge": _section(
+        "acknowledge", lambda a: selectors.sessions_awaiting_acknowledgement(a.viewer, _now(a))
+    ),
+    "trainee": _section(
+        "trainee", lambda a: selectors.sessions_for_trainee_current(a.viewer, a.viewer, _now(a))
+    ),
+    "trainee-past": _section(
+        "trainee-past",
+        lambda a: selectors.sessions_for_trainee_past(a.viewer, a.viewer, _now(a)),
+    ),
+    "agent": _section(
+        "agent",
+        lambda a: selectors.sessions_for_trainee(a.viewer, User(pk=a.ids["agent"]), _now(a)),
+    ),
+    "case": _section(
+        "case", lambda a: selectors.sessions_for_case(a.viewer, Case(pk=a.ids["case"]), _now(a))
+    ),
+}
+
+
+def _bound(name: str, viewer: User, now: datetime, **options: Any) -> Bound:
+    ids: dict[str, tuple[str, int | None]] = {}
+    if "agent" in options:
+        ids["agent"] = ("user", options.pop("agent"))
+    if "case" in options:
+        ids["case"] = ("case", options.pop("case"))
+    return SECTIONS[name].bind(
+        viewer=viewer,
+        options=options,
+        ids=ids,
+        times={"now": now, "since": selectors.possibly_running_since(now)},
+    )
+
+
 def _sections(
     viewer: User, *, agent: User | None = None, case: Case | None = None
 ) -> list[Section]:
     """Every section the widget may show `viewer`, in order; those with `shown=False` appear only
     when they have sessions."""
+    now = timezone.now()
     if agent is not None:
         return [
             Section(
                 "trainee",
                 f"Coaching sessions for {agent}",
                 f"No coaching sessions for {agent} yet.",
-                selectors.sessions_for_trainee(viewer, agent),
+                _bound("agent", viewer, now, agent=agent.pk),
                 scope_query=f"agent={agent.pk}",
             )
         ]
@@ -118,7 +186,7 @@ def _sections(
                 "case",
                 f"Coaching sessions referencing {case.number}",
                 f"No coaching session references {case.number} yet.",
-                selectors.sessions_for_case(viewer, case),
+                _bound("case", viewer, now, case=case.pk),
                 scope_query=f"case={case.pk}",
             )
         ]
@@ -131,14 +199,14 @@ def _sections(
             "You have no open suggestion."
             if can_create
             else "You have not suggested a coaching session yet.",
-            selectors.sessions_suggested_by_open(viewer),
+            _bound("authored", viewer, now),
             shown=can_create,
         ),
         Section(
             "authored-past",
             "My past suggestions",
             "None yet.",
-            selectors.sessions_suggested_by_past(viewer),
+            _bound("authored-past", viewer, now),
             shown=False,
             folded=True,
         ),
@@ -146,14 +214,14 @@ def _sections(
             "coach",
             "Suggested Coaching Sessions",
             "No suggested coaching sessions are waiting for you.",
-            selectors.sessions_to_coach(viewer),
+            _bound("coach", viewer, now),
             shown=Role.COACH in roles,
         ),
         Section(
             "coach-scheduled",
             "Scheduled Coaching Sessions",
             "No coaching session is scheduled with you as coach.",
-            selectors.sessions_scheduled_to_coach(viewer),
+            _bound("coach-scheduled", viewer, now),
             shown=Role.COACH in roles,
         ),
         Section(
@@ -161,28 +229,28 @@ def _sections(
             "Upcoming Coaching Sessions",
             "No coaching session is coming up for you.",
             # A coach's own sessions are under "Scheduled Coaching Sessions": not twice.
-            selectors.sessions_upcoming_for(viewer, as_trainee_only=Role.COACH in roles),
+            _bound("upcoming", viewer, now, as_trainee_only=Role.COACH in roles),
             shown=Role.AGENT in roles,
         ),
         Section(
             "acknowledge",
             "Waiting for Your Acknowledgement",
             "Nothing to acknowledge.",
-            selectors.sessions_awaiting_acknowledgement(viewer),
+            _bound("acknowledge", viewer, now),
             shown=False,  # shown only when there is something to acknowledge
         ),
         Section(
             "trainee",
             "My Coaching Sessions",
             "No coaching sessions for you at the moment.",
-            selectors.sessions_for_trainee_current(viewer, viewer),
+            _bound("trainee", viewer, now),
             shown=Role.AGENT in roles,
         ),
         Section(
             "trainee-past",
             "My past coaching sessions",
             "None yet.",
-            selectors.sessions_for_trainee_past(viewer, viewer),
+            _bound("trainee-past", viewer, now),
             shown=False,
             folded=True,
         ),

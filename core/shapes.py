@@ -488,3 +488,17 @@ def _hashable_or_none(value: Any) -> Any:
     except TypeError:
         return None
     return _hashable(value)
+
+
+def counts(bounds: list[Bound]) -> list[int]:
+    """The total of each bound statement, in one query (a page shows several sections, each with
+    its true count): `SELECT (count 1), (count 2), ...`; none for those that match nothing."""
+    live = [b for b in bounds if not b.empty]
+    totals: dict[int, int] = {}
+    if live:
+        sql = "SELECT " + ", ".join(f"({b.count_sql})" for b in live)
+        params = [p for b in live for p in b.count_params]
+        with connections[live[0].alias].cursor() as cursor:
+            cursor.execute(sql, params)
+            totals = {id(b): int(n) for b, n in zip(live, cursor.fetchone(), strict=True)}
+    return [totals.get(id(b), 0) for b in bounds]
