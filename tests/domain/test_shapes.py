@@ -243,3 +243,38 @@ def test_a_builder_must_return_whole_rows_of_its_model(spread):
     )
     with pytest.raises(TypeError, match="whole"):
         shape.bind(viewer=viewer(spread.sam))
+
+
+def test_every_widget_section_binds_from_its_compiled_shape(spread):
+    """No section derives a value from an input (it would be built per request, silently)."""
+    from coaching.widget import _sections
+
+    org = spread
+    seen = set()
+    for person in (org.sam, org.cora, org.alice, org.admin):
+        for s in _sections(viewer(person)):
+            assert s.sessions.cached, (person.username, s.key)
+            seen.add(s.key)
+        for s in _sections(viewer(person), agent=org.alice):
+            assert s.sessions.cached, (person.username, s.key)
+        for s in _sections(viewer(person), case=org.case1001):
+            assert s.sessions.cached, (person.username, s.key)
+    assert len(seen) == 8
+
+
+def test_counts_of_several_statements_in_one_query(spread, django_assert_num_queries):
+    from core.shapes import counts
+
+    org = spread
+    now = timezone.now()
+    user = viewer(org.sam)
+    bounds = [
+        selectors.sessions_listed(user, now=now),
+        selectors.sessions_listed(user, now=now, coach_me=True),
+        selectors.sessions_listed(user, now=now, state=State.SCHEDULED),
+    ]
+    nobody = viewer(org.nora)  # no View Suggestions: matches nothing, costs no query
+    bounds.append(selectors.sessions_listed(nobody, now=now))
+    with django_assert_num_queries(1):
+        totals = counts(bounds)
+    assert totals == [len(_orm(user, now)), len(_orm(user, now, coach_me=True)), 1, 0]
