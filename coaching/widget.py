@@ -150,16 +150,19 @@ SECTIONS: dict[str, Shape] = {
 }
 
 
-def _bound(name: str, viewer: User, now: datetime, **options: Any) -> Bound:
-    ids: dict[str, tuple[str, int | None]] = {}
-    if "agent" in options:
-        ids["agent"] = ("user", options.pop("agent"))
-    if "case" in options:
-        ids["case"] = ("case", options.pop("case"))
+def _bound(
+    name: str,
+    viewer: User,
+    now: datetime,
+    *,
+    agent: int | None = None,
+    case: int | None = None,
+    **options: Any,
+) -> Bound:
     return SECTIONS[name].bind(
         viewer=viewer,
         options=options,
-        ids=ids,
+        ids={"agent": ("user", agent), "case": ("case", case)},
         times={"now": now, "since": selectors.possibly_running_since(now)},
     )
 

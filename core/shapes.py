@@ -78,7 +78,6 @@ class _Compiled:
     count_sql: str
     params: tuple[Any, ...]  # constants and _Slots
     count_params: tuple[Any, ...]
-    fields: tuple[str, ...]
 
 
 def _compile(qs: QuerySet[Any], alias: str) -> tuple[str, tuple[Any, ...], str, tuple[Any, ...]]:
@@ -115,7 +114,6 @@ class Bound:
     params: list[Any]
     count_sql: str
     count_params: list[Any]
-    fields: tuple[str, ...]
     cached: bool
     empty: bool = False  # the query can match nothing: no statement is sent
 
@@ -126,7 +124,9 @@ class Bound:
         with conn.cursor() as cursor:
             cursor.execute(f"{self.sql} LIMIT %s OFFSET %s", [*self.params, limit, offset])
             rows = cursor.fetchall()
-        return instances(self.model, self.alias, self.fields, converted(self.model, conn, rows))
+        return instances(
+            self.model, self.alias, _fields(self.model), converted(self.model, conn, rows)
+        )
 
     def count(self) -> int:
         if self.empty:
@@ -177,7 +177,9 @@ def converted(model: type[Model], conn: Any, rows: list[Any]) -> list[Any]:
     return [_convert(row, converters, conn) for row in rows]
 
 
+@functools.cache
 def _fields(model: type[Model]) -> tuple[str, ...]:
+    """The model's columns as a plain query selects them (`_plain`), in order."""
     return tuple(f.attname for f in model._meta.concrete_fields)
 
 
@@ -258,7 +260,7 @@ class Shape:
             if known:
                 self._compiled.move_to_end(full_key)
         if not known:
-            compiled = self._learn(viewer, options, group_ids, ids, times, pattern, using)
+            compiled = self._learn(asked, group_ids, pattern)
             with self._lock:
                 self._compiled[full_key] = compiled
                 while len(self._compiled) > KEYS_KEPT:
@@ -276,7 +278,6 @@ class Shape:
             count_params=[
                 actual[p.index] if isinstance(p, _Slot) else p for p in compiled.count_params
             ],
-            fields=compiled.fields,
             cached=True,
         )
         if getattr(settings, "SHAPES_VERIFY", False):
@@ -297,7 +298,7 @@ class Shape:
         try:
             sql, params, count_sql, count_params = _compile(qs, using)
         except EmptyResultSet:
-            return Bound(self.model, using, "", [], "", [], _fields(self.model), False, empty=True)
+            return Bound(self.model, using, "", [], "", [], False, empty=True)
         return Bound(
             model=self.model,
             alias=using,
@@ -305,7 +306,6 @@ class Shape:
             params=list(params),
             count_sql=count_sql,
             count_params=list(count_params),
-            fields=_fields(self.model),
             cached=False,
         )
 
@@ -323,24 +323,15 @@ class Shape:
             )
 
     # --- learning a key --------------------------------------------------------------------
-    def _learn(
-        self,
-        viewer: Any,
-        options: dict[str, Hashable],
-        group_ids: Any,
-        ids: dict[str, tuple[str, int | None]],
-        times: dict[str, datetime],
-        pattern: tuple[Any, ...],
-        using: str,
-    ) -> _Compiled | None:
+    def _learn(self, asked: _Asked, group_ids: Any, pattern: tuple[Any, ...]) -> _Compiled | None:
+        viewer, using = asked.viewer, asked.using
         if group_ids is None or not getattr(viewer, "is_authenticated", False):
             return None  # the viewer's groups would be a subquery of their id: not a stand-in
         conn = connections[using]
         builds = []
         for variant in (0, 1):
             stand_ins = _stand_ins(pattern, variant)
-            args, slots = self._stand_in_args(viewer, ids, times, pattern, stand_ins, conn)
-            args.options = options
+            args, slots = self._stand_in_args(asked, pattern, stand_ins, conn)
             qs = self.build(args)
             if qs.model is not self.model or not _plain(qs):
                 return None
@@ -361,17 +352,10 @@ class Shape:
             count_sql=count_a,
             params=params,
             count_params=count_params,
-            fields=_fields(self.model),
         )
 
     def _stand_in_args(
-        self,
-        viewer: Any,
-        ids: dict[str, tuple[str, int | None]],
-        times: dict[str, datetime],
-        pattern: tuple[Any, ...],
-        stand_ins: list[Any],
-        conn: Any,
+        self, asked: _Asked, pattern: tuple[Any, ...], stand_ins: list[Any], conn: Any
     ) -> tuple[Args, dict[Any, int]]:
         """Args with stand-ins, and which parameter value (raw or as the backend adapts it)
         stands for which input."""
@@ -380,16 +364,17 @@ class Shape:
             slots[_hashable(v)] = i
             slots[_hashable(_adapt(v, conn))] = i
         viewer_slot, group_slots, id_slots, time_slots = pattern[:4]
-        double = copy.copy(viewer)
+        double = copy.copy(asked.viewer)
         double.pk = stand_ins[viewer_slot]
         double._memo_group_ids = frozenset(stand_ins[s] for s in group_slots)
         args = Args(
             viewer=double,
+            options=asked.options,
             ids={
                 name: (stand_ins[s] if s is not None else None)
-                for name, s in zip(ids, id_slots, strict=True)
+                for name, s in zip(asked.ids, id_slots, strict=True)
             },
-            times={name: stand_ins[s] for name, s in zip(times, time_slots, strict=True)},
+            times={name: stand_ins[s] for name, s in zip(asked.times, time_slots, strict=True)},
         )
         return args, slots
 
