@@ -9,17 +9,13 @@ those the browser and accessibility tests check (`tests/browser`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from functools import cache
 
-from django.urls import reverse
-from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from core.markup import DAY, LONG, SHORT, time_element, url_with_id
 from core.templatetags.times import timeuntil_filter
 from core.templatetags.ui import with_next
-from core.timeutils import localized
 
 from .models import CancelReason, CoachingSession, Origin, State
 from .selectors import prefetched
@@ -35,20 +31,6 @@ BUTTONS = (
     ("complete", "Complete", "btn-primary", "session_complete"),
     ("schedule", "Schedule", "btn-primary", "session_schedule"),
 )
-_PK = 918273645  # a placeholder id, reversed once per URL name and process
-
-
-@cache
-def _url_pattern(name: str) -> tuple[str, str]:
-    """The URL of `name` for a session, split around its id: reversing costs more than the rest
-    of a button, and every card has up to four."""
-    before, after = reverse(name, args=[_PK]).split(str(_PK))
-    return before, after
-
-
-def session_url(name: str, pk: int) -> str:
-    before, after = _url_pattern(name)
-    return f"{before}{pk}{after}"
 
 
 def state_badge_parts(session: CoachingSession) -> tuple[str, str]:
@@ -59,36 +41,6 @@ def state_badge_parts(session: CoachingSession) -> tuple[str, str]:
         reason = CancelReason(session.effective_cancel_reason)
         return str(reason.label), "expired" if reason == CancelReason.EXPIRED else "canceled"
     return str(state.label), state.value
-
-
-# The card's time formats, written directly: Django's `date` filter reads its format through
-# the translation machinery on each call and costs more than the rest of a card. The same text as
-# `{{ t|date:FORMAT }}` (pinned by tests/web/test_cards.py), in the viewer's zone, with the same
-# fallback to UTC for a moment that has no local time.
-LONG, SHORT, DAY = "D, M j, Y · H:i", "M j, Y · H:i", "M j"
-
-
-def card_time(moment: datetime | None, fmt: str) -> tuple[str, str]:
-    """(the `datetime` attribute, the text) of a `<time>` on a card."""
-    if moment is None:
-        return "", ""
-    try:
-        t = localized(moment)
-        iso = t.isoformat()
-    except (OverflowError, ValueError):
-        return "", ""
-    month = str(MONTHS_3[t.month]).title()
-    if fmt == DAY:
-        return iso, f"{month} {t.day}"
-    text = f"{month} {t.day}, {t.year} · {t.hour:02}:{t.minute:02}"
-    if fmt == LONG:
-        text = f"{WEEKDAYS_ABBR[t.weekday()]}, {text}"
-    return iso, text
-
-
-def _time(moment: datetime | None, fmt: str) -> str:
-    iso, text = card_time(moment, fmt)
-    return f'<time datetime="{iso}">{escape(text)}</time>'
 
 
 def _group_tag() -> str:
@@ -102,7 +54,7 @@ def render_card(
     state = s.effective_state
     label, css = state_badge_parts(s)
     title_id = f"s{pk}-{escape(section_key)}-title"
-    detail = session_url("session_detail", pk)
+    detail = url_with_id("session_detail", pk)
     out = [
         f'<article class="session-card state-{state}" aria-labelledby="{title_id}" '
         f'data-session-id="{pk}">\n  <header class="session-card-head">\n'
@@ -119,42 +71,42 @@ def render_card(
     if state == State.SCHEDULED:
         where = f" · {escape(s.location)}" if s.location else ""
         out.append(
-            f"    <div><dt>Scheduled for</dt><dd>{_time(s.starts_at, LONG)} · "
+            f"    <div><dt>Scheduled for</dt><dd>{time_element(s.starts_at, LONG)} · "
             f"{s.duration_minutes} min{where}</dd></div>\n"
         )
     elif state == State.COMPLETED:
         out.append(
-            f"    <div><dt>Held</dt><dd>{_time(s.starts_at, LONG)} · "
+            f"    <div><dt>Held</dt><dd>{time_element(s.starts_at, LONG)} · "
             f"{s.duration_minutes} min</dd></div>\n"
         )
     elif state == State.SUGGESTED:
         out.append(
-            f"    <div><dt>Expiry Time</dt><dd>{_time(s.expires_at, SHORT)} "
+            f"    <div><dt>Expiry Time</dt><dd>{time_element(s.expires_at, SHORT)} "
             f'<span class="muted">(in {escape(timeuntil_filter(s.expires_at))})</span></dd></div>\n'
         )
     else:
         note = f" · “{escape(s.cancel_note)}”" if s.cancel_note else ""
         out.append(
-            f"    <div><dt>Canceled</dt><dd>{_time(s.effective_canceled_at, SHORT)}"
+            f"    <div><dt>Canceled</dt><dd>{time_element(s.effective_canceled_at, SHORT)}"
             f"{note}</dd></div>\n"
         )
     cases = prefetched(s, "reference_cases")
     if cases:
         links = ", ".join(
-            f'<a href="{session_url("case_analytics", c.pk)}">{escape(c.number)}</a>' for c in cases
+            f'<a href="{url_with_id("case_analytics", c.pk)}">{escape(c.number)}</a>' for c in cases
         )
         out.append(f"    <div><dt>Reference Cases</dt><dd>{links}</dd></div>\n")
     rule = " (coaching rule)" if s.origin == Origin.RULE else ""
     out.append(
         f"    <div><dt>Suggested by</dt><dd>{escape(s.suggested_by_name)}{rule} · "
-        f"{_time(s.created_at, DAY)}</dd></div>\n  </dl>\n"
+        f"{time_element(s.created_at, DAY)}</dd></div>\n  </dl>\n"
         '  <div class="card-actions">\n'
         f'    <a class="btn btn-quiet btn-sm" href="{detail}">View'
         f'<span class="visually-hidden"> “{title}”</span></a>\n'
     )
     for verb, text, style, name in BUTTONS:
         if actions.get(verb):
-            u = escape(with_next(session_url(name, pk), return_url))
+            u = escape(with_next(url_with_id(name, pk), return_url))
             out.append(
                 f'    <a class="btn {style} btn-sm" href="{u}" hx-get="{u}" '
                 f'hx-target="#modal-body" data-opens-modal>{text}'

@@ -651,7 +651,10 @@ def main() -> int:
             return 1
         say(
             f"load with faults passed: {figures['requests']} requests, no 5xx, "
-            f"{figures['notifications_checked']} notifications and {figures['smtp_accepted']} e-mails checked"
+            f"{figures['notifications_checked']} notifications checked: "
+            f"{figures['smtp_accepted']} e-mails accepted once, "
+            f"{figures['emails'].get('uncertain', 0)} uncertain (a worker killed at the server), "
+            "none sent twice"
         )
         return 0
     finally:

@@ -1,4 +1,4 @@
-"""A card writes its times itself (`coaching.cards.card_time`), not through the `date` filter:
+"""A card writes its times itself (`core.markup.time_parts`), not through the `date` filter:
 the same text as the filter gives, in the viewer's zone, for every format the card uses."""
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from coaching.cards import DAY, LONG, SHORT, card_time, render_card
+from coaching.cards import render_card
 from coaching.models import CoachingSession
 from coaching.selectors import with_related
+from core.markup import DAY, LONG, SHORT, time_parts
 from core.templatetags.times import date_filter
 
 MOMENTS = [
@@ -25,13 +26,13 @@ MOMENTS = [
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Kolkata"])
 @pytest.mark.parametrize("fmt", [LONG, SHORT, DAY])
 @pytest.mark.parametrize("moment", MOMENTS)
-def test_card_time_is_the_date_filter(zone, fmt, moment):
+def test_time_parts_is_the_date_filter(zone, fmt, moment):
     with timezone.override(zone):
-        assert card_time(moment, fmt) == (date_filter(moment, "c"), date_filter(moment, fmt))
+        assert time_parts(moment, fmt) == (date_filter(moment, "c"), date_filter(moment, fmt))
 
 
-def test_card_time_of_nothing_is_empty():
-    assert card_time(None, LONG) == ("", "")
+def test_time_parts_of_nothing_is_empty():
+    assert time_parts(None, LONG) == ("", "")
 
 
 def test_card_escapes_what_people_typed(suggest):

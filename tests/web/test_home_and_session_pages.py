@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from coaching import services
 from coaching.rules import SessionFields
+from core.templatetags.times import date_filter
 from notifications.models import Notification
 
 from .conftest import HTMX
@@ -209,6 +211,34 @@ def test_notifications_page_mark_one_and_all(as_user, org, suggest):
     client.post("/notifications/read-all/")
     assert not Notification.objects.filter(recipient=org.cora, read_at__isnull=True).exists()
     assert "All caught up" in client.get("/notifications/").text
+
+
+def test_notification_rows_escape_and_offer_mark_read_only_when_unread(as_user, org, suggest):
+    """The rows are written in Python (notifications/templatetags/inbox.py): what the template
+    wrote, escaped, each unread one with its own form and a working CSRF field."""
+    suggest(title='<script>alert("x")</script> & co')
+    read = suggest(title="Already read")
+    Notification.objects.filter(recipient=org.cora, session=read).update(read_at=timezone.now())
+    unread = Notification.objects.get(recipient=org.cora, read_at__isnull=True)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(org.cora)
+    html = client.get("/notifications/").text
+    rows = html.split('<li class="notification')[1:]
+    assert len(rows) == 2
+    first, second = rows  # the newest first
+    assert "<script>" not in html
+    assert "“&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co”" in second
+    assert second.startswith(f' unread" data-notification-id="{unread.pk}"')
+    assert '<span class="visually-hidden">Unread. </span>' in second
+    assert f'action="/notifications/{unread.pk}/read/"' in second
+    when = date_filter(unread.created_at, "M j, Y · H:i")
+    assert f'<time datetime="{date_filter(unread.created_at, "c")}">{when}</time>' in second
+    assert "“Already read”" in first and "<form" not in first and "Unread." not in first
+    token = second.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    done = client.post(f"/notifications/{unread.pk}/read/", {"csrfmiddlewaretoken": token})
+    assert done.status_code == 302
+    unread.refresh_from_db()
+    assert unread.read_at is not None
 
 
 def test_opening_a_notification_reads_it_and_goes_to_its_session(as_user, org, suggest):
