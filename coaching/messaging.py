@@ -15,7 +15,7 @@ from datetime import datetime
 
 from core.timeutils import format_moment
 from directory.models import User
-from notifications.models import Kind, Notification
+from notifications.models import Kind
 from notifications.services import Recipient, notify
 
 from .models import Action, AttendeeRole, CalendarRevision, CoachingSession, SessionAttendee
@@ -170,13 +170,13 @@ def announce(
     already_told: Iterable[Recipient] = (),
     also_tell: Iterable[Recipient] = (),
     calendar: CalendarRevision | None = None,
-) -> list[Notification]:
+) -> list[int]:
     """Notify the recipients of `action` (but not those `already_told` of this session; and
     `also_tell` beside the table's recipients). Each audience of the entry is told once: someone
     in two of them hears it in the first."""
     main = MESSAGES[action]
     told: list[Recipient] = list(already_told)
-    sent: list[Notification] = []
+    sent: list[int] = []
     for i, message in enumerate((main, *main.also)):
         recipients = message.recipients(session) + (list(also_tell) if i == len(main.also) else [])
 

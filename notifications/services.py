@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from core.db import retry_on_conflict
 from core.errors import NotFound
+from core.inserts import insert_rows
 from directory.models import User, UserGroup, UserGroupMembership
 
 from .models import EmailStatus, Kind, Notification
@@ -56,7 +57,7 @@ def notify(
     now: datetime | None = None,
     skip: Iterable[Recipient] = (),
     calendar: CalendarRevision | None = None,
-) -> list[Notification]:
+) -> list[int]:
     """Write one notification per recipient (but none to those in `skip`) and queue its e-mail.
 
     Must run inside the transaction of the change it reports. The e-mail task row lives in the
@@ -79,45 +80,39 @@ def notify(
         texts = {uid: message(people[uid]) for uid in ids}
     else:
         texts = dict.fromkeys(ids, message)
-    rows = Notification.objects.bulk_create(
-        [
-            Notification(
-                recipient_id=uid,
-                kind=kind,
-                message=texts[uid],
-                calendar=calendar,
-                session_id=session_id,
-                created_at=now,
-                email_status=EmailStatus.PENDING,
-                # Real time, not the business `now` (which the demo back-dates): due at once.
-                email_next_attempt_at=timezone.now(),
-            )
-            for uid in ids
-        ]
-    )
-    if not all(n.pk for n in rows):  # backends that return no keys from bulk_create
-        rows = list(
+    # Real time, not the business `now` (which the demo back-dates): due at once.
+    due = timezone.now()
+    calendar_id = calendar.pk if calendar is not None else None
+    written = _write([(uid, kind, texts[uid], calendar_id, session_id, now, due) for uid in ids])
+    if not all(written):  # backends that return no keys from an insert
+        written = list(
             Notification.objects.filter(
                 session_id=session_id, kind=kind, created_at=now, recipient_id__in=ids
-            )
+            ).values_list("pk", flat=True)
         )
-    _queue_email([n.pk for n in rows])
-    return rows
+    _queue_email(written)
+    return written
 
 
-def _pending(
-    uid: int, kind: Kind, message: str, session_id: int, now: datetime, due: datetime
-) -> Notification:
-    # `due` is real time, not the business `now` (which the demo back-dates): due at once.
-    return Notification(
-        recipient_id=uid,
-        kind=kind,
-        message=message,
-        session_id=session_id,
-        created_at=now,
-        email_status=EmailStatus.PENDING,
-        email_next_attempt_at=due,
-    )
+# What a new notification is written with; the other columns take their defaults (unread, no
+# e-mail attempt yet).
+_WRITTEN = (
+    "recipient",
+    "kind",
+    "message",
+    "calendar",
+    "session",
+    "created_at",
+    "email_next_attempt_at",
+    "email_status",
+)
+Pending = tuple[int, str, str, int | None, int, datetime, datetime]
+
+
+def _write(rows: list[Pending]) -> list[Any]:
+    """Insert pending notifications, each (recipient, kind, message, calendar, session, created,
+    due): one statement whatever their number (`core.inserts`)."""
+    return insert_rows(Notification, _WRITTEN, [(*row, EmailStatus.PENDING) for row in rows])
 
 
 def notify_many(
@@ -148,7 +143,7 @@ def notify_many(
         .values_list("group_id", "user_id")
     ):
         members.setdefault(gid, []).append(uid)
-    rows: list[Notification] = []
+    rows: list[Pending] = []
     due = timezone.now()
     for session_id, refs in recipients.items():
         ids: dict[int, None] = {}
@@ -159,16 +154,18 @@ def notify_many(
                 ids.update(dict.fromkeys(members.get(pk, [])))
         if actor is not None:
             ids.pop(actor.pk, None)
-        rows += [_pending(uid, kind, message, session_id, now, due) for uid in ids]
+        rows += [(uid, kind, message, None, session_id, now, due) for uid in ids]
     if not rows:
         return 0
-    rows = Notification.objects.bulk_create(rows, batch_size=1000)
-    if not all(n.pk for n in rows):
-        rows = list(
-            Notification.objects.filter(session_id__in=list(recipients), kind=kind, created_at=now)
+    written = _write(rows)
+    if not all(written):  # backends that return no keys from an insert
+        written = list(
+            Notification.objects.filter(
+                session_id__in=list(recipients), kind=kind, created_at=now
+            ).values_list("pk", flat=True)
         )
-    _queue_email([n.pk for n in rows])
-    return len(rows)
+    _queue_email(written)
+    return len(written)
 
 
 def _queue_email(ids: list[int]) -> None:
