@@ -34,7 +34,7 @@ def url_with_id(name: str, pk: int) -> str:
 
 
 # The formats rows use, as the `date` filter spells them.
-LONG, SHORT, DAY = "D, M j, Y · H:i", "M j, Y · H:i", "M j"
+LONG, SHORT, DATE, DAY = "D, M j, Y · H:i", "M j, Y · H:i", "M j, Y", "M j"
 
 
 def time_parts(moment: datetime | None, fmt: str) -> tuple[str, str]:
@@ -51,6 +51,8 @@ def time_parts(moment: datetime | None, fmt: str) -> tuple[str, str]:
     month = str(MONTHS_3[t.month]).title()
     if fmt == DAY:
         return iso, f"{month} {t.day}"
+    if fmt == DATE:
+        return iso, f"{month} {t.day}, {t.year}"
     text = f"{month} {t.day}, {t.year} · {t.hour:02}:{t.minute:02}"
     if fmt == LONG:
         text = f"{WEEKDAYS_ABBR[t.weekday()]}, {text}"

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from django import template
+from collections.abc import Iterable
 
+from django import template
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from core.markup import DATE, time_parts, url_with_id
 from directory.models import User
-from qa.effect import may_view_report
+from qa.effect import AgentSessionEffect, may_view_report
 
 register = template.Library()
 
@@ -54,3 +59,43 @@ def one_decimal(value: float | None) -> str:
 def sees_reports(user: User) -> bool:
     """The navigation's Reports link: supervisors and QM Admins."""
     return bool(getattr(user, "is_authenticated", False)) and may_view_report(user)
+
+
+def _change(delta: float | None) -> str:
+    if delta is None:
+        return '<span class="muted">Not enough evaluations yet</span>'
+    return (
+        f'<span class="score {trend_class(delta)}"><span aria-hidden="true">{signed(delta)}</span>'
+        f'<span class="visually-hidden">{change_words(delta)}</span></span>'
+    )
+
+
+@register.simple_tag
+def change(delta: float | None) -> SafeString:
+    """A change as the tables show it: the signed number for the eye, the words for a screen
+    reader, the colour of its direction."""
+    return mark_safe(_change(delta))  # noqa: S308 - numbers and fixed words only
+
+
+@register.simple_tag
+def agent_effect_rows(effects: Iterable[AgentSessionEffect]) -> SafeString:
+    """The Agent Analytics page's rows of completed sessions, written in Python (`core.markup`):
+    through the template engine they were a tenth of the page's time."""
+    out = []
+    for e in effects:
+        iso, held = time_parts(e.starts_at, DATE)
+        out.append(
+            "      <tr>\n"
+            f'        <th scope="row"><a href="{url_with_id("session_detail", e.session_id)}">'
+            f"{escape(e.title)}</a></th>\n"
+            f'        <td><span class="stack-label">Area: </span>{escape(e.coaching_area)}</td>\n'
+            '        <td><span class="stack-label">Held: </span>'
+            f'<time datetime="{iso}">{escape(held)}</time></td>\n'
+            '        <td><span class="stack-label">Before: </span>'
+            f'{one_decimal(e.before.mean)} <span class="muted">({e.before.n})</span></td>\n'
+            '        <td><span class="stack-label">After: </span>'
+            f'{one_decimal(e.after.mean)} <span class="muted">({e.after.n})</span></td>\n'
+            f'        <td><span class="stack-label">Change: </span>{_change(e.delta)}</td>\n'
+            "      </tr>\n"
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every text above is escaped

@@ -20,7 +20,7 @@ FIELDS = ("recipient", "kind", "message", "session", "created_at", "email_status
 
 
 def columns(pk: int) -> dict[str, object]:
-    row = Notification.objects.filter(pk=pk).values().get()
+    row: dict[str, object] = dict(Notification.objects.filter(pk=pk).values().get())
     row.pop("id")
     return row
 

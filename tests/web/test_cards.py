@@ -11,7 +11,7 @@ from django.utils import timezone
 from coaching.cards import render_card
 from coaching.models import CoachingSession
 from coaching.selectors import with_related
-from core.markup import DAY, LONG, SHORT, time_parts
+from core.markup import DATE, DAY, LONG, SHORT, time_parts
 from core.templatetags.times import date_filter
 
 MOMENTS = [
@@ -24,7 +24,7 @@ MOMENTS = [
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Kolkata"])
-@pytest.mark.parametrize("fmt", [LONG, SHORT, DAY])
+@pytest.mark.parametrize("fmt", [LONG, SHORT, DATE, DAY])
 @pytest.mark.parametrize("moment", MOMENTS)
 def test_time_parts_is_the_date_filter(zone, fmt, moment):
     with timezone.override(zone):
