@@ -128,3 +128,25 @@ def test_case_lookup_by_number_or_subject(as_user, org):
     assert f'data-token="{org.case1001.pk}"' in by_number and "CASE-1002" not in by_number
     by_subject = as_user(org.sam).get("/lookup/cases/?q=retention").text
     assert "CASE-1002" in by_subject
+
+
+def test_score_chart_escapes_and_carries_every_score_in_its_table():
+    """The chart is written in Python (`core.templatetags.ui`): each score is a marker with its
+    label and a row of the table, the legend has each area's average and latest, and nothing an
+    area's name holds becomes markup."""
+    from core.templatetags.times import date_filter
+    from core.templatetags.ui import score_chart
+
+    now = timezone.now()
+    first, second = now - timedelta(days=20), now - timedelta(days=2)
+    html = score_chart({'<b>"Empathy"</b>': [(first, 64), (second, 90)], "Tone": [(second, 75)]})
+    assert "<b>" not in html
+    # the description, the series, the legend, two markers and two rows
+    assert html.count("&lt;b&gt;&quot;Empathy&quot;&lt;/b&gt;") == 7
+    assert html.count('<path class="chart-marker" d="M') == 3 + 2  # markers, then legend keys
+    assert "avg 77 · latest 90" in html and "avg 75 · latest 75" in html
+    assert f"<td>{date_filter(first, 'M j, Y')}</td><td>64</td>" in html
+    assert html.count('<tr><th scope="row">') == 3
+    assert "average 77, latest 90; Tone: average 75, latest 75</desc>" in html
+    empty = score_chart({}, 30)
+    assert "No evaluations in the last 30 days." in empty and "<svg" not in empty
