@@ -652,9 +652,9 @@ def main() -> int:
         say(
             f"load with faults passed: {figures['requests']} requests, no 5xx, "
             f"{figures['notifications_checked']} notifications checked: "
-            f"{figures['smtp_accepted']} e-mails accepted once, "
-            f"{figures['emails'].get('uncertain', 0)} uncertain (a worker killed at the server), "
-            "none sent twice"
+            f"{figures['smtp_accepted']} e-mails accepted by the SMTP server, none twice; "
+            f"{figures['emails'].get('uncertain', 0)} marked uncertain (its worker killed at the "
+            "server) and not resent"
         )
         return 0
     finally:
