@@ -27,9 +27,12 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from coaching.models import AttendeeRole, CoachingSession, SessionAttendee, State
 from coaching.selectors import sessions_visible_to
+from core.shapes import Args, Shape
 from core.timeutils import zone
 from directory.models import CoachingArea, Evaluation, User
 from directory.permissions import Role, is_qm_admin
@@ -336,25 +339,44 @@ class AgentSessionEffect:
 AGENT_SESSIONS_SHOWN = 20
 
 
+def _agent_held(a: Args) -> QuerySet[CoachingSession]:
+    agent_id = a.ids["agent"]
+    assert agent_id is not None
+    return (
+        sessions_visible_to(a.viewer, a.times["now"])
+        .filter(
+            state=State.COMPLETED,
+            id__in=SessionAttendee.objects.filter(
+                user_id=agent_id, role=AttendeeRole.TRAINEE
+            ).values("session_id"),
+        )
+        .order_by("-starts_at", "-id")
+    )
+
+
+# The agent's completed sessions, compiled once per kind of viewer (`core.shapes`).
+AGENT_HELD = Shape("qa.agent_held", CoachingSession, _agent_held)
+
+
 def agent_session_effects(
-    viewer: User, agent: User, limit: int = AGENT_SESSIONS_SHOWN
+    viewer: User, agent: User, limit: int = AGENT_SESSIONS_SHOWN, *, now: datetime | None = None
 ) -> list[AgentSessionEffect]:
     """The agent's completed sessions (as a trainee) that `viewer` may see, the latest first,
     with their change: for the Agent Analytics page, whose viewer may see the agent's scores
-    already. Two queries."""
-    held = list(
-        sessions_visible_to(viewer)
-        .filter(
-            state=State.COMPLETED,
-            id__in=SessionAttendee.objects.filter(user=agent, role=AttendeeRole.TRAINEE).values(
-                "session_id"
-            ),
-        )
-        .select_related("coaching_area")
-        .order_by("-starts_at", "-id")[:limit]
+    already. Three queries."""
+    bound = AGENT_HELD.bind(
+        viewer=viewer,
+        ids={"agent": ("user", agent.pk)},
+        times={"now": now or timezone.now()},
     )
+    held: list[CoachingSession] = bound.rows(limit=limit, offset=0)
     if not held:
         return []
+    areas = dict(
+        CoachingArea.objects.filter(pk__in={h.coaching_area_id for h in held}).values_list(
+            "pk", "name"
+        )
+    )
     rows = {
         w.session_id: w
         for w in EffectWindow.objects.filter(session_id__in=[h.pk for h in held], agent=agent)
@@ -368,7 +390,7 @@ def agent_session_effects(
             AgentSessionEffect(
                 session_id=s.pk,
                 title=s.title,
-                coaching_area=s.coaching_area.name,
+                coaching_area=areas[s.coaching_area_id],
                 starts_at=s.starts_at,
                 completed_at=s.completed_at,
                 before=before,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.test.utils import override_settings
 
+from directory.models import User
 from qa.effect import agent_session_effects, session_effect
 from tests.qa.effect_helpers import days, held, scores, series
 
@@ -122,3 +123,35 @@ def test_agent_page_lists_completed_sessions_with_their_change(org, session):
         later.pk,
         session.pk,
     ]
+
+
+def test_agent_page_sessions_bind_from_their_compiled_shape(org, session):
+    """`AGENT_HELD` is compiled once per kind of viewer and bound per request: for every kind of
+    viewer it binds from the compiled statement (a derived value would make it refuse), and its
+    rows are those of the queryset built for the request."""
+    from django.utils import timezone
+
+    from coaching.selectors import sessions_visible_to
+    from directory.permissions import load_viewer
+    from qa.effect import AGENT_HELD
+
+    now = timezone.now()
+    for person in (org.sam, org.sue, org.carl, org.alice, org.audrey, org.nora):
+        viewer = User.objects.get(pk=person.pk)
+        load_viewer(viewer)
+        for agent in (org.alice, org.bob, org.dan):
+            bound = AGENT_HELD.bind(
+                viewer=viewer, ids={"agent": ("user", agent.pk)}, times={"now": now}
+            )
+            expected = list(
+                sessions_visible_to(viewer, now)
+                .filter(state="completed", attendees__user=agent, attendees__role="trainee")
+                .order_by("-starts_at", "-id")
+                .values_list("pk", flat=True)
+            )
+            if bound.empty:
+                assert expected == []
+                continue
+            assert bound.cached, (person.username, agent.username)
+            assert [s.pk for s in bound.rows(limit=20, offset=0)] == expected
+    assert [e.session_id for e in agent_session_effects(org.sam, org.alice)] == [session.pk]
