@@ -13,6 +13,7 @@ from django.utils import timezone
 from core.db import retry_on_conflict
 from core.errors import NotFound
 from core.inserts import insert_rows
+from core.shapes import Shape
 from directory.models import User, UserGroup, UserGroupMembership
 
 from .models import EmailStatus, Kind, Notification
@@ -196,8 +197,16 @@ _SESSION_UNREAD = tuple(
 )
 
 
+# Every page's header counts the viewer's unread notifications: compiled once per process.
+UNREAD = Shape(
+    "notifications.unread",
+    Notification,
+    lambda a: Notification.objects.filter(recipient_id=a.viewer.pk, read_at__isnull=True),
+)
+
+
 def unread_count(user: User) -> int:
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+    return UNREAD.bind(viewer=user).count()
 
 
 @retry_on_conflict

@@ -151,6 +151,32 @@ def test_header_shows_name_and_unread_count(as_user, org, suggest):
     assert "<html" not in bell.text and 'data-testid="unread-count">1<' in bell.text
 
 
+def test_unread_count_binds_from_its_shape_and_follows_reading(org, suggest):
+    """Every page's header counts from one compiled statement (`notifications.services.UNREAD`),
+    bound to each viewer: the count is the viewer's own and follows what they read."""
+    from directory.models import User
+    from directory.permissions import load_viewer
+    from notifications.services import UNREAD, notification_mark_read, unread_count
+
+    suggest(title="One")
+    suggest(title="Two")
+    counts = {}
+    for person in (org.cora, org.sam, org.alice, org.carl):
+        viewer = User.objects.get(pk=person.pk)
+        load_viewer(viewer)
+        assert UNREAD.bind(viewer=viewer).cached
+        counts[person.username] = unread_count(viewer)
+        assert (
+            counts[person.username]
+            == Notification.objects.filter(recipient=person, read_at=None).count()
+        )
+    assert counts["cora.coach"] == 2 and counts["sam.supervisor"] == 0
+    first = Notification.objects.filter(recipient=org.cora).order_by("pk").first()
+    assert first is not None
+    notification_mark_read(user=org.cora, notification_id=first.pk)
+    assert unread_count(org.cora) == 1 and unread_count(org.alice) == counts["alice.agent"]
+
+
 def test_session_page_shows_fields_and_history(as_user, org, suggest):
     s = suggest(title="Old title", cases=[org.case1001])
     services.session_edit(
