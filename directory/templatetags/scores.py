@@ -10,7 +10,7 @@ from django import template
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from core.markup import DATE, time_parts, url_with_id
+from core.markup import DATE, time_element, url_with_id
 from directory.models import Evaluation
 
 register = template.Library()
@@ -41,7 +41,6 @@ def recent_case_rows(rows: Iterable[Mapping[str, Any]]) -> SafeString:
     out = []
     for row in rows:
         case = row["case"]
-        iso, day = time_parts(row["evaluated_at"], DATE)
         head: str
         subject: str
         if case is not None:
@@ -53,7 +52,7 @@ def recent_case_rows(rows: Iterable[Mapping[str, Any]]) -> SafeString:
             "          <tr>\n"
             f'            <th scope="row">{head}</th>\n'
             f"            <td>{subject}</td>\n"
-            f'            <td><time datetime="{iso}">{escape(day)}</time></td>\n'
+            f"            <td>{time_element(row['evaluated_at'], DATE)}</td>\n"
             f"            <td>{_score_list(row['scores'])}</td>\n"
             "          </tr>\n"
         )

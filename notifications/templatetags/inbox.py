@@ -11,7 +11,7 @@ from django import template
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from core.markup import SHORT, csrf_field, time_parts, url_with_id
+from core.markup import SHORT, csrf_field, time_element, url_with_id
 from notifications.models import Notification
 
 register = template.Library()
@@ -20,7 +20,6 @@ register = template.Library()
 def render_row(n: Notification, csrf: str) -> str:
     message = escape(n.message)
     unread = n.read_at is None
-    iso, text = time_parts(n.created_at, SHORT)
     hint = '<span class="visually-hidden">Unread. </span>' if unread else ""
     out = [
         f'    <li class="notification{" unread" if unread else ""}" data-notification-id="{n.pk}">\n'
@@ -29,7 +28,7 @@ def render_row(n: Notification, csrf: str) -> str:
         '        <p class="notification-message">'
         f'<a href="{url_with_id("notification_open", n.pk)}">{message}</a></p>\n'
         '        <p class="notification-meta">'
-        f'{hint}“{escape(n.session.title)}” · <time datetime="{iso}">{escape(text)}</time></p>\n'
+        f"{hint}“{escape(n.session.title)}” · {time_element(n.created_at, SHORT)}</p>\n"
         "      </div>\n"
     ]
     if unread:

@@ -8,7 +8,7 @@ from django import template
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from core.markup import DATE, time_parts, url_with_id
+from core.markup import DATE, time_element, url_with_id
 from directory.models import User
 from qa.effect import AgentSessionEffect, may_view_report
 
@@ -83,14 +83,13 @@ def agent_effect_rows(effects: Iterable[AgentSessionEffect]) -> SafeString:
     through the template engine they were a tenth of the page's time."""
     out = []
     for e in effects:
-        iso, held = time_parts(e.starts_at, DATE)
         out.append(
             "      <tr>\n"
             f'        <th scope="row"><a href="{url_with_id("session_detail", e.session_id)}">'
             f"{escape(e.title)}</a></th>\n"
             f'        <td><span class="stack-label">Area: </span>{escape(e.coaching_area)}</td>\n'
             '        <td><span class="stack-label">Held: </span>'
-            f'<time datetime="{iso}">{escape(held)}</time></td>\n'
+            f"{time_element(e.starts_at, DATE)}</td>\n"
             '        <td><span class="stack-label">Before: </span>'
             f'{one_decimal(e.before.mean)} <span class="muted">({e.before.n})</span></td>\n'
             '        <td><span class="stack-label">After: </span>'
