@@ -57,17 +57,21 @@ def _target(session: CoachingSession, kind: ReminderKind) -> datetime | None:
     return session.expires_at if session.state == State.SUGGESTED else None
 
 
-def plan(session: CoachingSession, kind: ReminderKind, *, now: datetime) -> Reminder | None:
+def plan(
+    session: CoachingSession, kind: ReminderKind, *, now: datetime, fresh: bool = False
+) -> Reminder | None:
     """Replace the session's pending reminder of this kind with one for its current start (or
-    expiry). Call inside the transaction that set that moment, with the session row locked.
+    expiry). Call inside the transaction that set that moment, with the session row locked;
+    `fresh`: the session was created in this transaction, so it has none to replace.
 
     None when the reminder is off, or when its moment is already past at planning time (a
     session scheduled for in two hours gets its invitation, not a reminder on top of it)."""
     from .tasks import send_reminder  # the task module imports this one
 
-    Reminder.objects.filter(session=session, kind=kind, status=ReminderStatus.PENDING).update(
-        status=ReminderStatus.DROPPED, done_at=now, note="replaced"
-    )
+    if not fresh:
+        Reminder.objects.filter(session=session, kind=kind, status=ReminderStatus.PENDING).update(
+            status=ReminderStatus.DROPPED, done_at=now, note="replaced"
+        )
     target = _target(session, kind)
     before = lead(kind)
     if target is None or before <= timedelta(0) or target - before <= now:

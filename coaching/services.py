@@ -25,6 +25,7 @@ from core.timeutils import default_expiry
 from directory.models import User
 from directory.parties import PartyRef
 from qa.effect import refresh_effect_windows
+from qa.locks import lock_agents_in_area
 
 from . import audit, availability, calendar, policies, reminders
 from .messaging import announce, holder
@@ -53,6 +54,7 @@ from .rules import (
     clean_origin,
     clean_reason,
     clean_schedule,
+    group_active_member_ids,
     validate_session_fields,
 )
 
@@ -112,6 +114,20 @@ def _resolved(
     if errors:
         raise ValidationFailed(errors)
     return resolved
+
+
+def _lock_trainees(r: ResolvedFields, *, unchanged_area_id: int | None = None) -> None:
+    """Take the (area, agent) locks of every trainee user, directly or through a group, before the
+    session is written: a rule reaching one of them at this instant waits for this transaction,
+    then finds this session and skips them (`qa.locks`)."""
+    area_id = r.coaching_area.pk if r.coaching_area is not None else unchanged_area_id
+    if area_id is None:
+        return
+    ids = {u.pk for u in r.trainee_users}
+    if r.trainee_groups:
+        for members in group_active_member_ids(g.pk for g in r.trainee_groups).values():
+            ids |= members
+    lock_agents_in_area(coaching_area_id=area_id, agent_ids=ids)
 
 
 def _store(session: CoachingSession, r: ResolvedFields, save: Callable[[], None]) -> None:
@@ -208,6 +224,7 @@ def session_suggest(
         fields = replace(fields, expires_at=default_expiry(tz_name=actor.time_zone, now=now))
     with transaction.atomic():
         resolved = _resolved(fields, author=actor, actor=actor, now=now)
+        _lock_trainees(resolved)
         session = CoachingSession(
             state=State.SUGGESTED,
             suggested_by=actor,
@@ -222,7 +239,7 @@ def session_suggest(
         )
         announce(Action.SUGGESTED, session, actor=actor, now=now)
         _schedule_expiry(session)
-        reminders.plan(session, ReminderKind.SUGGESTION_EXPIRY, now=now)
+        reminders.plan(session, ReminderKind.SUGGESTION_EXPIRY, now=now, fresh=True)
     return session
 
 
@@ -250,6 +267,8 @@ def session_edit(
         changes = audit.diff(audit.snapshot(before), audit.snapshot(resolved))
         if not changes:
             return session
+        if "trainees" in changes or "coaching_area" in changes:
+            _lock_trainees(resolved, unchanged_area_id=session.coaching_area_id)
         old_coach = session.coach
         _store(session, resolved, lambda: _touch(session, now, FORM_COLUMNS))
         audit.record(session, actor=actor, action=Action.EDITED, changes=changes, now=now)

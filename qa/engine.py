@@ -5,7 +5,8 @@ evaluations there, is below `threshold`, given at least `min_evaluations` of the
 are one set-based query (a window function: the same SQL on SQLite and PostgreSQL), however many
 agents. The suggestions are made in chunks of `CHUNK` agents, each chunk its own transaction:
 
-1. lock the agents' (area, agent) rows (`AgentAreaLock`, created on first use), in agent order;
+1. lock the agents' (area, agent) rows (`qa.locks`: created on first use, in agent order; a
+   person's suggestion takes the same rows);
 2. drop the agents who already have an open session in the area, directly or through a trainee
    group (`coaching.selectors.trainees_with_open_session`, read after the lock);
 3. make one suggestion per remaining agent (`coaching.services.sessions_suggest_for_rule`:
@@ -36,7 +37,8 @@ from core.errors import ValidationFailed
 from directory.models import Evaluation, User
 from directory.parties import PartyRef
 
-from .models import AgentAreaLock, CoachingRule
+from .locks import lock_agents_in_area
+from .models import CoachingRule
 
 log = logging.getLogger(__name__)
 
@@ -158,17 +160,7 @@ def _fire(rule: CoachingRule, agents: list[int], *, now: datetime | None) -> tup
     whether the rule is still active)."""
     with transaction.atomic():
         area_id = rule.coaching_area_id
-        AgentAreaLock.objects.bulk_create(
-            [AgentAreaLock(coaching_area_id=area_id, agent_id=uid) for uid in agents],
-            ignore_conflicts=True,
-        )
-        # In agent order: two chunks that overlap wait for each other instead of deadlocking.
-        list(
-            AgentAreaLock.objects.select_for_update()
-            .filter(coaching_area_id=area_id, agent_id__in=agents)
-            .order_by("agent_id")
-            .values_list("id", flat=True)
-        )
+        lock_agents_in_area(coaching_area_id=area_id, agent_ids=agents)
         # Deactivated or deleted while it ran: stop here.
         if not CoachingRule.objects.filter(pk=rule.pk, active=True).exists():
             return 0, 0, False

@@ -133,6 +133,23 @@ def events(session: CoachingSession) -> list[tuple[str, str | None]]:
     )
 
 
+def started(name: str, act: Callable[[], object], outcome: dict[str, object]) -> threading.Thread:
+    """`act` running in a thread of that name (its own database connection); what it returned,
+    or the exception it raised, lands in `outcome[name]`."""
+
+    def run() -> None:
+        try:
+            outcome[name] = act()
+        except Exception as exc:  # noqa: BLE001 - the caller asserts on it
+            outcome[name] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(name=name, target=run)
+    thread.start()
+    return thread
+
+
 def at_once(acts: dict[str, Callable[[], object]]) -> dict[str, object]:
     """Run each act in its own thread (its own database connection), all released at the same
     instant; what each returned, or the exception it raised, by name."""

@@ -1,12 +1,17 @@
 """Real concurrency on PostgreSQL: several workers evaluate the same agents at the same instant
-(new evaluations arrived twice, the daily sweep beside them); each agent gets one suggestion."""
+(new evaluations arrived twice, the daily sweep beside them); each agent gets one suggestion. A
+rule that reaches an agent while a person's suggestion for them is being written waits for it
+and skips the agent."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
+from typing import Any
 
 import pytest
+from django.db import connection
 
 from coaching import services
 from coaching.models import SessionTraineeUser, State
@@ -14,7 +19,7 @@ from directory.models import User
 from notifications.models import Kind, Notification
 from qa import engine
 
-from ..domain.helpers import at_once
+from ..domain.helpers import at_once, fields, ref, started, suggest
 from .helpers import made_by_rules, rule, scores
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
@@ -79,3 +84,70 @@ def test_two_sweepers_at_the_same_instant_take_each_rule_once(org):
     assert sorted(swept) == sorted(r.pk for r in rules)
     # The first rule to reach Alice made her suggestion; the others found it open.
     assert len(made_by_rules()) == 1
+
+
+def _lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.parametrize("how", ["suggest", "edit"])
+def test_a_rule_waits_for_a_persons_suggestion_being_written_then_skips_the_agent(
+    org, monkeypatch, how
+):
+    # Sam's suggestion for Alice (a new one, or his suggestion for Bob to which he adds her) is
+    # written but not yet committed when a rule reaches her. The rule must wait for it and then
+    # skip her; without the person's lock it saw no open session and made a second one.
+    area = org.areas["Empathy"]
+    scores(org.alice, area, [10, 20, 30])
+    r = rule(org)
+    if how == "suggest":
+        act = lambda: suggest(org)  # noqa: E731
+    else:
+        for_bob = suggest(org, trainees=[ref(org.bob)])
+
+        def act() -> Any:
+            return services.session_edit(
+                actor=org.sam,
+                session_id=for_bob.pk,
+                fields=fields(org, trainees=[ref(org.bob), ref(org.alice)]),
+            )
+
+    inside, release = threading.Event(), threading.Event()
+    record = services.audit.record
+
+    def paused(*args: Any, **kw: Any) -> Any:
+        written = record(*args, **kw)
+        if threading.current_thread().name == "person":
+            inside.set()
+            release.wait(timeout=30)
+        return written
+
+    monkeypatch.setattr(services.audit, "record", paused)
+    outcome: dict[str, Any] = {}
+    person = started("person", act, outcome)
+    assert inside.wait(timeout=30), "the suggestion never reached its last step"
+    worker = started("rule", lambda: engine.run_rule(r.pk, [org.alice.pk]), outcome)
+    deadline = time.monotonic() + 30
+    while worker.is_alive() and _lock_waiters() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    person.join(timeout=60)
+    worker.join(timeout=60)
+
+    made = outcome["person"]
+    result = outcome["rule"]
+    assert not isinstance(made, Exception), made
+    assert not isinstance(result, Exception), result
+    assert (result.firing, result.created, result.skipped) == (1, 0, 1)
+    open_for_alice = SessionTraineeUser.objects.filter(
+        user=org.alice,
+        session__coaching_area=area,
+        session__state__in=[State.SUGGESTED, State.SCHEDULED],
+    ).values_list("session_id", flat=True)
+    assert list(open_for_alice) == [made.pk]
+    assert made_by_rules() == []
