@@ -25,7 +25,7 @@ from core.timeutils import default_expiry
 from directory.models import User
 from directory.parties import PartyRef
 from qa.effect import refresh_effect_windows
-from qa.locks import lock_agents_in_area
+from qa.locks import share_agents_in_area
 
 from . import audit, availability, calendar, policies, reminders
 from .messaging import announce, holder
@@ -127,7 +127,7 @@ def _lock_trainees(r: ResolvedFields, *, unchanged_area_id: int | None = None) -
     if r.trainee_groups:
         for members in group_active_member_ids(g.pk for g in r.trainee_groups).values():
             ids |= members
-    lock_agents_in_area(coaching_area_id=area_id, agent_ids=ids)
+    share_agents_in_area(coaching_area_id=area_id, agent_ids=ids)
 
 
 def _store(session: CoachingSession, r: ResolvedFields, save: Callable[[], None]) -> None:

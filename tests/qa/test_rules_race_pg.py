@@ -11,13 +11,15 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 
 from coaching import services
 from coaching.models import SessionTraineeUser, State
 from directory.models import User
 from notifications.models import Kind, Notification
 from qa import engine
+from qa.locks import lock_agents_in_area, share_agents_in_area
+from qa.models import AgentAreaLock
 
 from ..domain.helpers import at_once, fields, ref, started, suggest
 from .helpers import made_by_rules, rule, scores
@@ -86,6 +88,23 @@ def test_two_sweepers_at_the_same_instant_take_each_rule_once(org):
     assert len(made_by_rules()) == 1
 
 
+def pause_after_audit(monkeypatch: Any, thread: str) -> tuple[threading.Event, threading.Event]:
+    """The thread of that name stops in its transaction once the session and its audit event are
+    written (its locks held): `inside` is set then, and it goes on when `release` is."""
+    inside, release = threading.Event(), threading.Event()
+    record = services.audit.record
+
+    def paused(*args: Any, **kw: Any) -> Any:
+        written = record(*args, **kw)
+        if threading.current_thread().name == thread:
+            inside.set()
+            release.wait(timeout=30)
+        return written
+
+    monkeypatch.setattr(services.audit, "record", paused)
+    return inside, release
+
+
 def _lock_waiters() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -117,17 +136,7 @@ def test_a_rule_waits_for_a_persons_suggestion_being_written_then_skips_the_agen
                 fields=fields(org, trainees=[ref(org.bob), ref(org.alice)]),
             )
 
-    inside, release = threading.Event(), threading.Event()
-    record = services.audit.record
-
-    def paused(*args: Any, **kw: Any) -> Any:
-        written = record(*args, **kw)
-        if threading.current_thread().name == "person":
-            inside.set()
-            release.wait(timeout=30)
-        return written
-
-    monkeypatch.setattr(services.audit, "record", paused)
+    inside, release = pause_after_audit(monkeypatch, "person")
     outcome: dict[str, Any] = {}
     person = started("person", act, outcome)
     assert inside.wait(timeout=30), "the suggestion never reached its last step"
@@ -151,3 +160,66 @@ def test_a_rule_waits_for_a_persons_suggestion_being_written_then_skips_the_agen
     ).values_list("session_id", flat=True)
     assert list(open_for_alice) == [made.pk]
     assert made_by_rules() == []
+
+
+def test_two_people_suggesting_for_the_same_agent_do_not_wait_for_each_other(org, monkeypatch):
+    # A person is warned of an open session, never refused: a second suggestion for Alice is
+    # written while the first one is still open in its transaction (both hold her row shared).
+    # Her row exists (a rule or a suggestion took it before); the very first time, the second
+    # waits for the row the first is inserting.
+    AgentAreaLock.objects.create(coaching_area=org.areas["Empathy"], agent=org.alice)
+    inside, release = pause_after_audit(monkeypatch, "first")
+    outcome: dict[str, Any] = {}
+    first = started("first", lambda: suggest(org), outcome)
+    assert inside.wait(timeout=30), "the first suggestion never reached its last step"
+    second = started("second", lambda: suggest(org, actor=org.sue), outcome)
+    second.join(timeout=30)
+    finished_meanwhile = not second.is_alive()
+    release.set()
+    first.join(timeout=60)
+    second.join(timeout=60)
+    assert finished_meanwhile, "the second suggestion waited for the first"
+    assert not isinstance(outcome["first"], Exception), outcome["first"]
+    assert not isinstance(outcome["second"], Exception), outcome["second"]
+    assert SessionTraineeUser.objects.filter(user=org.alice).count() == 2
+
+
+def test_a_row_another_person_was_inserting_is_still_held(org):
+    # Bob's lock row is new: the first person inserts it, the second waits for that insert and
+    # then must hold the row the first one committed (not in its statement's snapshot), so that
+    # a rule arriving after is kept out until the second one ends.
+    area = org.areas["Empathy"].pk
+    first_in, first_go, second_in, second_go = (threading.Event() for _ in range(4))
+
+    def person(entered: threading.Event, go: threading.Event) -> str:
+        with transaction.atomic():
+            share_agents_in_area(coaching_area_id=area, agent_ids=[org.bob.pk])
+            entered.set()
+            go.wait(timeout=30)
+        return "done"
+
+    outcome: dict[str, Any] = {}
+    first = started("first", lambda: person(first_in, first_go), outcome)
+    assert first_in.wait(timeout=30)
+    second = started("second", lambda: person(second_in, second_go), outcome)
+    deadline = time.monotonic() + 30
+    while _lock_waiters() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first_go.set()
+    first.join(timeout=60)
+    assert second_in.wait(timeout=30), "the second person never got the row"
+
+    def rule_lock() -> str:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '200ms'")
+            lock_agents_in_area(coaching_area_id=area, agent_ids=[org.bob.pk])
+        return "locked"
+
+    rule = started("rule", rule_lock, outcome)
+    rule.join(timeout=30)
+    second_go.set()
+    second.join(timeout=60)
+    assert outcome["first"] == outcome["second"] == "done", outcome
+    assert isinstance(outcome["rule"], OperationalError), outcome["rule"]
+    assert "lock timeout" in str(outcome["rule"])
