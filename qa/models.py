@@ -99,11 +99,12 @@ class CoachingRule(models.Model):
 
 class AgentAreaLock(models.Model):
     """One row per (coaching area, agent) a rule ever looked at: the rule engine locks these rows
-    (`SELECT ... FOR UPDATE`, in agent order) before it checks for an open session and creates
-    one, so two workers evaluating the same agent at once take turns and the second sees the
-    first's suggestion. A row lock works the same on PostgreSQL and (as the database-wide write
-    lock of an IMMEDIATE transaction) on SQLite, unlike an advisory lock; and unlike a unique
-    constraint it also covers an open session made another way (by a person, through a group)."""
+    (`qa.locks.lock_agents_in_area`, in agent order) before it checks for an open session and
+    creates one, so two workers evaluating the same agent at once take turns and the second sees
+    the first's suggestion. A row lock works the same on PostgreSQL and (as the database-wide
+    write lock of an IMMEDIATE transaction) on SQLite; and unlike a unique constraint it also
+    covers an open session made through a group. A person's suggestion writes no row here: it
+    shares the lock of `qa.locks.share_agents_in_area`, which a rule takes alone."""
 
     coaching_area = models.ForeignKey(
         CoachingArea, on_delete=models.CASCADE, related_name="+", db_index=False

@@ -11,14 +11,13 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 
 from coaching import services
 from coaching.models import SessionTraineeUser, State
-from directory.models import User
+from directory.models import User, UserGroup, UserGroupMembership
 from notifications.models import Kind, Notification
 from qa import engine
-from qa.locks import lock_agents_in_area, share_agents_in_area
 from qa.models import AgentAreaLock
 
 from ..domain.helpers import at_once, fields, ref, started, suggest
@@ -165,9 +164,6 @@ def test_a_rule_waits_for_a_persons_suggestion_being_written_then_skips_the_agen
 def test_two_people_suggesting_for_the_same_agent_do_not_wait_for_each_other(org, monkeypatch):
     # A person is warned of an open session, never refused: a second suggestion for Alice is
     # written while the first one is still open in its transaction (both hold her row shared).
-    # Her row exists (a rule or a suggestion took it before); the very first time, the second
-    # waits for the row the first is inserting.
-    AgentAreaLock.objects.create(coaching_area=org.areas["Empathy"], agent=org.alice)
     inside, release = pause_after_audit(monkeypatch, "first")
     outcome: dict[str, Any] = {}
     first = started("first", lambda: suggest(org), outcome)
@@ -184,42 +180,41 @@ def test_two_people_suggesting_for_the_same_agent_do_not_wait_for_each_other(org
     assert SessionTraineeUser.objects.filter(user=org.alice).count() == 2
 
 
-def test_a_row_another_person_was_inserting_is_still_held(org):
-    # Bob's lock row is new: the first person inserts it, the second waits for that insert and
-    # then must hold the row the first one committed (not in its statement's snapshot), so that
-    # a rule arriving after is kept out until the second one ends.
+def _advisory_held() -> set[tuple[int, int, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT classid::bigint, objid::bigint, mode FROM pg_locks"
+            " WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        )
+        return {(int(a), int(b), str(m)) for a, b, m in cursor.fetchall()}
+
+
+def test_a_persons_suggestion_holds_each_trainee_in_its_area_shared(org):
+    # Every trainee user, directly or as an active member of a trainee group, in the session's
+    # area, until the transaction ends; an edit that moves it to another area holds them there,
+    # one that changes neither trainees nor area holds none.
+    team = UserGroup.objects.create(name="Night shift")
+    here, gone = User.objects.create(username="here"), User.objects.create(username="gone")
+    User.objects.filter(pk=gone.pk).update(is_active=False)
+    UserGroupMembership.objects.bulk_create(
+        [UserGroupMembership(group=team, user=u) for u in (here, gone)]
+    )
     area = org.areas["Empathy"].pk
-    first_in, first_go, second_in, second_go = (threading.Event() for _ in range(4))
-
-    def person(entered: threading.Event, go: threading.Event) -> str:
-        with transaction.atomic():
-            share_agents_in_area(coaching_area_id=area, agent_ids=[org.bob.pk])
-            entered.set()
-            go.wait(timeout=30)
-        return "done"
-
-    outcome: dict[str, Any] = {}
-    first = started("first", lambda: person(first_in, first_go), outcome)
-    assert first_in.wait(timeout=30)
-    second = started("second", lambda: person(second_in, second_go), outcome)
-    deadline = time.monotonic() + 30
-    while _lock_waiters() == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    first_go.set()
-    first.join(timeout=60)
-    assert second_in.wait(timeout=30), "the second person never got the row"
-
-    def rule_lock() -> str:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '200ms'")
-            lock_agents_in_area(coaching_area_id=area, agent_ids=[org.bob.pk])
-        return "locked"
-
-    rule = started("rule", rule_lock, outcome)
-    rule.join(timeout=30)
-    second_go.set()
-    second.join(timeout=60)
-    assert outcome["first"] == outcome["second"] == "done", outcome
-    assert isinstance(outcome["rule"], OperationalError), outcome["rule"]
-    assert "lock timeout" in str(outcome["rule"])
+    other = next(a.pk for name, a in org.areas.items() if name != "Empathy")
+    trainees = [ref(org.alice), ref(team)]
+    with transaction.atomic():
+        session = suggest(org, trainees=trainees)
+        held = _advisory_held()
+    assert held == {(area, org.alice.pk, "ShareLock"), (area, here.pk, "ShareLock")}
+    assert _advisory_held() == set()  # released at commit
+    edit = dict(title="Renamed", trainees=trainees, coaching_area_id=other)
+    with transaction.atomic():
+        services.session_edit(actor=org.sam, session_id=session.pk, fields=fields(org, **edit))
+        held = _advisory_held()
+    assert held == {(other, org.alice.pk, "ShareLock"), (other, here.pk, "ShareLock")}
+    with transaction.atomic():
+        again = fields(org, **{**edit, "title": "Again"})
+        services.session_edit(actor=org.sam, session_id=session.pk, fields=again)
+        held = _advisory_held()
+    assert held == set()
+    assert not AgentAreaLock.objects.exists()  # people write no lock rows

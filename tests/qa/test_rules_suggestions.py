@@ -15,13 +15,10 @@ from coaching.models import CancelReason, CoachingSession, State
 from coaching.policies import Verb, allowed_actions, denial
 from coaching.rules import SessionFields
 from core.errors import PermissionDenied
-from directory.models import User, UserGroup, UserGroupMembership
 from notifications.models import Kind, Notification
 from qa import engine
-from qa.models import AgentAreaLock
 
 from ..api.conftest import assert_problem
-from ..domain.helpers import fields, ref, suggest
 from .helpers import made_by_rules, rule, scores, suggested
 
 pytestmark = pytest.mark.django_db
@@ -129,38 +126,3 @@ def test_the_pages_name_the_rule(org, made):
     assert "from the Coaching rule" not in page
     home = client.get("/").content.decode()
     assert "Empathy dip (coaching rule)" in home
-
-
-def test_a_persons_suggestion_takes_the_rules_lock_of_each_trainee_in_its_area(org):
-    # Every trainee user, directly or as an active member of a trainee group, in the session's
-    # area: the rows a rule locks before it checks for an open session (qa.locks).
-    team = UserGroup.objects.create(name="Night shift")
-    here, gone = User.objects.create(username="here"), User.objects.create(username="gone")
-    gone.is_active = False
-    gone.save()
-    UserGroupMembership.objects.bulk_create(
-        [UserGroupMembership(group=team, user=u) for u in (here, gone)]
-    )
-    area = org.areas["Empathy"]
-    suggest(org, trainees=[ref(org.alice), ref(team)])
-
-    def locked(area_id: int) -> set[int]:
-        return set(
-            AgentAreaLock.objects.filter(coaching_area_id=area_id).values_list(
-                "agent_id", flat=True
-            )
-        )
-
-    assert locked(area.pk) == {org.alice.pk, here.pk}
-    # An edit that moves it to another area takes them there too; one that changes nothing
-    # about trainees or area takes none.
-    other = next(a for name, a in org.areas.items() if name != "Empathy")
-    session = CoachingSession.objects.get(title="Empathy on refunds")
-    edit = dict(title="Renamed", trainees=[ref(org.alice), ref(team)], coaching_area_id=other.pk)
-    services.session_edit(actor=org.sam, session_id=session.pk, fields=fields(org, **edit))
-    assert locked(other.pk) == {org.alice.pk, here.pk}
-    AgentAreaLock.objects.all().delete()
-    services.session_edit(
-        actor=org.sam, session_id=session.pk, fields=fields(org, **{**edit, "title": "Again"})
-    )
-    assert AgentAreaLock.objects.count() == 0
