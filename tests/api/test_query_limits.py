@@ -91,8 +91,9 @@ def test_suggesting_to_a_coach_group_costs_the_same_for_2_or_50_members(org, as_
     post(small)  # first-use look-ups out of the way
     assert post(small) == post(large)
     # The token, the viewer; BEGIN; the coach group, the trainee, the group's members, the area;
-    # the trainee's (area, agent) lock (qa.locks); the session, its trainee (no read of links a
+    # the trainee's (area, agent) lock (qa.locks; on PostgreSQL only: SQLite's IMMEDIATE
+    # transaction is the lock there); the session, its trainee (no read of links a
     # new session cannot have), the audit event, the members again for the fan-out, the
     # notifications, two task rows, the expiry reminder (added: a new session has none to
     # replace) and its task; COMMIT; the answer's session and what it shows.
-    assert post(large) == 20
+    assert post(large) == (20 if connection.vendor == "postgresql" else 19)
