@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import resolve_url
 from django.utils import timezone
+from django.utils.functional import LazyObject, empty
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.errors import ApplicationError, ErrorCode
@@ -26,6 +27,13 @@ class UserTimezoneMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
+        if isinstance(user, LazyObject):
+            # The user itself from here on, not Django's lazy stand-in: a page reads it hundreds
+            # of times (each card's actions, the header), and every read through the stand-in
+            # is a failed attribute look-up and a proxy call.
+            if user._wrapped is empty:
+                user._setup()
+            user = request.user = user._wrapped
         if user is not None and user.is_authenticated:
             load_viewer(user)
             timezone.activate(zone(getattr(user, "time_zone", None)))
