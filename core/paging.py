@@ -13,6 +13,13 @@ def paged(
     that is not full and not past the end is the end of the list, so it tells the total without
     counting (a short list, the last page: most lists most people open)."""
     items = fetch(limit, offset)
+    told = told_total(items, limit=limit, offset=offset)
+    return items, count() if told is None else told
+
+
+def told_total(items: list[Any], *, limit: int, offset: int) -> int | None:
+    """The total a page tells without counting, or None: a page that is not full and not past
+    the end is the end of the list."""
     if 0 < len(items) < limit or (offset == 0 and not items):
-        return items, offset + len(items)
-    return items, count()
+        return offset + len(items)
+    return None

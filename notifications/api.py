@@ -11,7 +11,6 @@ from config.api_common import (
     Id,
     Limit,
     Offset,
-    page,
     problems,
 )
 from core.http import AuthenticatedRequest
@@ -32,8 +31,8 @@ def list_notifications(
 ) -> dict[str, Any]:
     """The caller's notifications, newest first."""
     user = request.auth
-    items, count = page(
-        services.notifications_for(user, unread_only=unread), limit=limit, offset=offset
+    items, count, unread_count = services.inbox_page(
+        user, unread_only=unread, limit=limit, offset=offset
     )
     return {
         "items": [
@@ -49,7 +48,7 @@ def list_notifications(
             for n in items
         ],
         "count": count,
-        "unread_count": services.unread_count(user),
+        "unread_count": unread_count,
     }
 
 

@@ -10,9 +10,11 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core import shapes
 from core.db import retry_on_conflict
 from core.errors import NotFound
 from core.inserts import insert_rows
+from core.paging import told_total
 from core.shapes import Shape
 from directory.models import User, UserGroup, UserGroupMembership
 
@@ -207,6 +209,31 @@ UNREAD = Shape(
 
 def unread_count(user: User) -> int:
     return UNREAD.bind(viewer=user).count()
+
+
+RECEIVED = Shape(
+    "notifications.received",
+    Notification,
+    lambda a: Notification.objects.filter(recipient_id=a.viewer.pk),
+)
+
+
+def inbox_page(
+    user: User, *, unread_only: bool, limit: int, offset: int
+) -> tuple[list[Notification], int, int]:
+    """A page of the user's notifications, their total and the unread total, in at most two
+    statements: the page, then both totals in one (`shapes.counts`), or none where the page
+    tells them (a page that is not full ends the list; with `unread_only` the total is the
+    unread total)."""
+    items = list(notifications_for(user, unread_only=unread_only)[offset : offset + limit])
+    told = told_total(items, limit=limit, offset=offset)
+    if unread_only:
+        total = unread_count(user) if told is None else told
+        return items, total, total
+    if told is not None:
+        return items, told, unread_count(user)
+    total, unread = shapes.counts([RECEIVED.bind(viewer=user), UNREAD.bind(viewer=user)])
+    return items, total, unread
 
 
 @retry_on_conflict

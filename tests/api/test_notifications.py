@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from coaching import services
+from coaching.rules import PartyRef
 from notifications.models import Notification
 from tests.api.conftest import ROLES, assert_problem, snapshot, suggest
 
@@ -78,7 +79,38 @@ def test_list_query_count_is_pinned(org, as_user, django_assert_num_queries):
     cora = as_user("cora")
     cora.get("/me")
     for limit in (2, 10):
-        # token, the caller's permissions, roles and groups, page, count, unread count
-        with django_assert_num_queries(5):
+        # token, the caller's permissions, roles and groups, page, both totals in one statement
+        with django_assert_num_queries(4):
             r = cora.get(f"/notifications?limit={limit}")
         assert len(r.json()["items"]) == limit
+
+
+@pytest.mark.parametrize(
+    ("query", "queries", "items"),
+    [
+        ("limit=4", 4, 4),  # a full page: the totals counted, both in one statement
+        ("limit=4&offset=4", 4, 4),
+        ("limit=4&offset=8", 4, 2),  # the last page tells the total; unread counted
+        ("limit=4&offset=20", 4, 0),  # past the end: counted
+        ("limit=20", 4, 10),  # the whole list on one page
+        ("unread=true&limit=4", 4, 4),
+        ("unread=true&limit=20", 3, 7),  # the page tells both totals: nothing counted
+        ("unread=true&limit=4&offset=20", 4, 0),
+    ],
+)
+def test_totals_true_on_every_page_in_at_most_four_queries(
+    org, as_user, django_assert_num_queries, query, queries, items
+):
+    made = [suggest(org, title=f"S{i}") for i in range(10)]
+    for s in made[:3]:
+        n = Notification.objects.get(session=s, recipient=org.cora)
+        n.read_at = n.created_at
+        n.save(update_fields=["read_at"])
+    suggest(org, title="Carl's", coach=PartyRef.of(org.carl))  # another recipient's rows
+    cora = as_user("cora")
+    cora.get("/me")
+    with django_assert_num_queries(queries):
+        body = cora.get(f"/notifications?{query}").json()
+    assert len(body["items"]) == items
+    assert body["unread_count"] == 7
+    assert body["count"] == (7 if "unread" in query else 10)
