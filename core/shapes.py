@@ -78,30 +78,49 @@ class _Compiled:
     count_sql: str
     params: tuple[Any, ...]  # constants and _Slots
     count_params: tuple[Any, ...]
+    converters: list[Any] | None  # rows of values (`values_list`): their columns' converters
 
 
-def _compile(qs: QuerySet[Any], alias: str) -> tuple[str, tuple[Any, ...], str, tuple[Any, ...]]:
-    """The page's and the count's SQL; EmptyResultSet where the query can match nothing (a
-    viewer who may see no session), as Django's compiler tells it."""
-    sql, params = qs.query.get_compiler(using=alias).as_sql()
+def _compile(
+    qs: QuerySet[Any], alias: str
+) -> tuple[str, tuple[Any, ...], str, tuple[Any, ...], list[Any] | None]:
+    """The page's and the count's SQL, and for rows of values their columns' converters;
+    EmptyResultSet where the query can match nothing (a viewer who may see no session), as
+    Django's compiler tells it."""
+    compiler = qs.query.get_compiler(using=alias)
+    sql, params = compiler.as_sql()
+    converters = None
+    if _rows_of(qs) == "values":
+        found = compiler.get_converters([c[0] for c in compiler.select])
+        converters = [(i, fns, expr) for i, (fns, expr) in sorted(found.items())]
     inner, count_params = qs.order_by().values("pk").query.get_compiler(using=alias).as_sql()
-    return sql, tuple(params), f"SELECT COUNT(*) FROM ({inner}) c", tuple(count_params)
+    return sql, tuple(params), f"SELECT COUNT(*) FROM ({inner}) c", tuple(count_params), converters
 
 
-def _plain(qs: QuerySet[Any]) -> bool:
-    """Rows whose columns are the model's concrete fields in order, as `from_db` takes them."""
+def _rows_of(qs: QuerySet[Any]) -> str | None:
+    """ "model": rows whose columns are the model's concrete fields in order, as `from_db` takes
+    them; "values": tuples of the named columns (`values_list`, not flat); None for anything
+    else (annotations, related rows, a slice, a union), which a shape does not bind."""
     q = qs.query
-    return (
-        not q.select_related
-        and not q.annotations
-        and not q.extra
+    if (
+        q.select_related
+        or q.annotations
+        or q.extra
+        or q.low_mark != 0
+        or q.high_mark is not None
+        or q.combinator
+    ):
+        return None
+    kind = qs._iterable_class.__name__
+    if (
+        kind == "ModelIterable"
         and q.deferred_loading == (frozenset(), True)
         and not q.values_select
-        and q.low_mark == 0
-        and q.high_mark is None
-        and not q.combinator
-        and qs._iterable_class.__name__ == "ModelIterable"
-    )
+    ):
+        return "model"
+    if kind == "ValuesListIterable" and q.values_select:
+        return "values"
+    return None
 
 
 @dataclass
@@ -116,14 +135,19 @@ class Bound:
     count_params: list[Any]
     cached: bool
     empty: bool = False  # the query can match nothing: no statement is sent
+    converters: list[Any] | None = None  # rows of values: tuples, through these converters
 
     def rows(self, *, limit: int, offset: int) -> list[Any]:
+        """A page: model instances, or tuples for a shape of values (`values_list`)."""
         if self.empty:
             return []
         conn = connections[self.alias]
         with conn.cursor() as cursor:
             cursor.execute(f"{self.sql} LIMIT %s OFFSET %s", [*self.params, limit, offset])
             rows = cursor.fetchall()
+        if self.converters is not None:
+            converters = self.converters
+            return [_convert(row, converters, conn) for row in rows] if converters else rows
         return instances(
             self.model, self.alias, _fields(self.model), converted(self.model, conn, rows)
         )
@@ -179,7 +203,7 @@ def converted(model: type[Model], conn: Any, rows: list[Any]) -> list[Any]:
 
 @functools.cache
 def _fields(model: type[Model]) -> tuple[str, ...]:
-    """The model's columns as a plain query selects them (`_plain`), in order."""
+    """The model's columns as a plain query selects them (`_rows_of`: "model"), in order."""
     return tuple(f.attname for f in model._meta.concrete_fields)
 
 
@@ -279,6 +303,7 @@ class Shape:
                 actual[p.index] if isinstance(p, _Slot) else p for p in compiled.count_params
             ],
             cached=True,
+            converters=compiled.converters,
         )
         if getattr(settings, "SHAPES_VERIFY", False):
             self._verify(bound, asked)
@@ -293,10 +318,12 @@ class Shape:
             times=dict(asked.times),
         )
         qs = self.build(args)
-        if qs.model is not self.model or not _plain(qs):
-            raise TypeError(f"shape {self.name}: the builder must return whole {self.model}s")
+        if qs.model is not self.model or _rows_of(qs) is None:
+            raise TypeError(
+                f"shape {self.name}: the builder must return whole {self.model}s or their values"
+            )
         try:
-            sql, params, count_sql, count_params = _compile(qs, using)
+            sql, params, count_sql, count_params, converters = _compile(qs, using)
         except EmptyResultSet:
             return Bound(self.model, using, "", [], "", [], False, empty=True)
         return Bound(
@@ -307,6 +334,7 @@ class Shape:
             count_sql=count_sql,
             count_params=list(count_params),
             cached=False,
+            converters=converters,
         )
 
     def _verify(self, bound: Bound, asked: _Asked) -> None:
@@ -333,14 +361,14 @@ class Shape:
             stand_ins = _stand_ins(pattern, variant)
             args, slots = self._stand_in_args(asked, pattern, stand_ins, conn)
             qs = self.build(args)
-            if qs.model is not self.model or not _plain(qs):
+            if qs.model is not self.model or _rows_of(qs) is None:
                 return None
             try:
                 builds.append((_compile(qs, using), slots))
             except EmptyResultSet:
                 return None  # nothing to bind: answered without a query each time
-        (sql_a, params_a, count_a, cparams_a), slots_a = builds[0]
-        (sql_b, params_b, count_b, cparams_b), slots_b = builds[1]
+        (sql_a, params_a, count_a, cparams_a, converters), slots_a = builds[0]
+        (sql_b, params_b, count_b, cparams_b, _), slots_b = builds[1]
         if sql_a != sql_b or count_a != count_b:
             return None
         params = _slotted(params_a, params_b, slots_a, slots_b)
@@ -352,6 +380,7 @@ class Shape:
             count_sql=count_a,
             params=params,
             count_params=count_params,
+            converters=converters,
         )
 
     def _stand_in_args(

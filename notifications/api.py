@@ -35,18 +35,7 @@ def list_notifications(
         user, unread_only=unread, limit=limit, offset=offset
     )
     return {
-        "items": [
-            {
-                "id": n.pk,
-                "kind": n.kind,
-                "message": n.message,
-                "session_id": n.session_id,
-                "session_title": n.session.title,
-                "created_at": n.created_at,
-                "read_at": n.read_at,
-            }
-            for n in items
-        ],
+        "items": items,
         "count": count,
         "unread_count": unread_count,
     }

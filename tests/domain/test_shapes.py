@@ -245,6 +245,48 @@ def test_a_builder_must_return_whole_rows_of_its_model(spread):
         shape.bind(viewer=viewer(spread.sam))
 
 
+def test_a_shape_of_values_gives_the_querysets_tuples_converted(spread):
+    """Rows of `values_list` (a joined column, times that SQLite returns as text): the tuples
+    the queryset itself gives, for every recipient, both filters and every page."""
+    from notifications.models import Notification
+    from notifications.services import INBOX, INBOX_COLUMNS
+
+    Notification.objects.filter(pk__in=Notification.objects.values("pk")[:3]).update(
+        read_at=timezone.now()
+    )
+    names = [c.replace("session_title", "session__title") for c in INBOX_COLUMNS]
+    seen = 0
+    for person, unread_only in itertools.product(
+        [spread.cora, spread.carl, spread.sam, spread.alice], [False, True]
+    ):
+        user = viewer(person)
+        qs = Notification.objects.filter(recipient=user).order_by("-created_at", "-id")
+        if unread_only:
+            qs = qs.filter(read_at__isnull=True)
+        bound = INBOX.bind(viewer=user, options={"unread_only": unread_only})
+        assert bound.cached, (person.username, unread_only)
+        for limit, offset in [(100, 0), (2, 0), (2, 1), (1, 50)]:
+            rows = bound.rows(limit=limit, offset=offset)
+            assert rows == list(qs.values_list(*names)[offset : offset + limit])
+            seen += len(rows)
+        assert bound.count() == qs.count()
+    assert seen > 0
+    row = INBOX.bind(viewer=viewer(spread.cora), options={"unread_only": False}).rows(
+        limit=1, offset=0
+    )[0]
+    assert row[INBOX_COLUMNS.index("created_at")].tzinfo is not None  # a time, not its text
+
+
+def test_a_shape_of_flat_values_or_a_slice_is_refused(spread):
+    for name, build in [
+        ("test.flat", lambda a: CoachingSession.objects.values_list("pk", flat=True)),
+        ("test.dicts", lambda a: CoachingSession.objects.values("pk")),
+        ("test.sliced", lambda a: CoachingSession.objects.values_list("pk")[:5]),
+    ]:
+        with pytest.raises(TypeError, match="whole"):
+            Shape(name, CoachingSession, build).bind(viewer=viewer(spread.sam))
+
+
 def test_every_widget_section_binds_from_its_compiled_shape(spread):
     """No section derives a value from an input (it would be built per request, silently)."""
     from coaching.widget import _sections
