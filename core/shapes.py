@@ -23,6 +23,11 @@ Correct by construction, not by care:
 
 The page is cut with LIMIT/OFFSET parameters, and the COUNT is the same rows without their
 order, so neither the page nor its position adds a key.
+
+A builder returns whole rows of its model (instances, as the ORM loads them) or, where a list
+answers a few columns, `values_list(...)` of them, joined columns included: the page is then
+tuples, through the columns' converters as the ORM applies them (SQLite returns times as text),
+and no model instance is made (the notifications API's page, `notifications.services.INBOX`).
 """
 
 from __future__ import annotations
