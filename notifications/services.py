@@ -183,11 +183,24 @@ def _queue_email(ids: list[int]) -> None:
         task.enqueue(ids[start : start + TASK_BATCH])
 
 
+def received(recipient_id: int, *, unread_only: bool = False) -> QuerySet[Notification]:
+    """The one definition of someone's inbox (all, or the unread), unordered: the page, the
+    API's page and every count of it start here."""
+    qs = Notification.objects.filter(recipient_id=recipient_id)
+    return qs.filter(read_at__isnull=True) if unread_only else qs
+
+
+# Newest first, the inbox's one order.
+INBOX_ORDER = ("-created_at", "-id")
+
+
 def notifications_for(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
-    qs = Notification.objects.filter(recipient=user)
-    if unread_only:
-        qs = qs.filter(read_at__isnull=True)
-    return qs.select_related("session").defer(*_SESSION_UNREAD).order_by("-created_at", "-id")
+    return (
+        received(user.pk, unread_only=unread_only)
+        .select_related("session")
+        .defer(*_SESSION_UNREAD)
+        .order_by(*INBOX_ORDER)
+    )
 
 
 # A notification shows its session's title (and links to it by id): the other columns of the
@@ -203,7 +216,7 @@ _SESSION_UNREAD = tuple(
 UNREAD = Shape(
     "notifications.unread",
     Notification,
-    lambda a: Notification.objects.filter(recipient_id=a.viewer.pk, read_at__isnull=True),
+    lambda a: received(a.viewer.pk, unread_only=True),
 )
 
 
@@ -211,25 +224,28 @@ def unread_count(user: User) -> int:
     return UNREAD.bind(viewer=user).count()
 
 
-RECEIVED = Shape(
-    "notifications.received",
-    Notification,
-    lambda a: Notification.objects.filter(recipient_id=a.viewer.pk),
-)
+RECEIVED = Shape("notifications.received", Notification, lambda a: received(a.viewer.pk))
 
 
-# The API's page of the inbox: the columns it answers, the session's title joined.
-INBOX_COLUMNS = ("id", "kind", "message", "session_id", "session_title", "created_at", "read_at")
+# The API's page of the inbox: each answer's field and the column it is read from (the
+# session's title joined).
+INBOX_FIELDS = {
+    "id": "id",
+    "kind": "kind",
+    "message": "message",
+    "session_id": "session_id",
+    "session_title": "session__title",
+    "created_at": "created_at",
+    "read_at": "read_at",
+}
+INBOX_COLUMNS = tuple(INBOX_FIELDS)
 INBOX = Shape(
     "notifications.inbox",
     Notification,
     lambda a: (
-        Notification.objects.filter(
-            recipient_id=a.viewer.pk,
-            **({"read_at__isnull": True} if a.options["unread_only"] else {}),
-        )
-        .order_by("-created_at", "-id")
-        .values_list(*(c.replace("session_title", "session__title") for c in INBOX_COLUMNS))
+        received(a.viewer.pk, unread_only=a.options["unread_only"] is True)
+        .order_by(*INBOX_ORDER)
+        .values_list(*INBOX_FIELDS.values())
     ),
 )
 

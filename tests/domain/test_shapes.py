@@ -249,12 +249,12 @@ def test_a_shape_of_values_gives_the_querysets_tuples_converted(spread):
     """Rows of `values_list` (a joined column, times that SQLite returns as text): the tuples
     the queryset itself gives, for every recipient, both filters and every page."""
     from notifications.models import Notification
-    from notifications.services import INBOX, INBOX_COLUMNS
+    from notifications.services import INBOX, INBOX_COLUMNS, INBOX_FIELDS
 
     Notification.objects.filter(pk__in=Notification.objects.values("pk")[:3]).update(
         read_at=timezone.now()
     )
-    names = [c.replace("session_title", "session__title") for c in INBOX_COLUMNS]
+    names = list(INBOX_FIELDS.values())
     seen = 0
     for person, unread_only in itertools.product(
         [spread.cora, spread.carl, spread.sam, spread.alice], [False, True]
