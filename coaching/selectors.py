@@ -183,8 +183,8 @@ def load_related(sessions: list[CoachingSession], viewer: User | None = None) ->
     user_ids = {
         pk
         for s in sessions
-        for pk in (getattr(s, f"{name}_id") for name in SESSION_USER_FIELDS)
-        if pk is not None
+        for _, attname in _SESSION_USER_ATTNAMES
+        if (pk := getattr(s, attname)) is not None
     }
     group_ids = {s.coach_group_id for s in sessions if s.coach_group_id is not None}
     area_ids = {s.coaching_area_id for s in sessions}
@@ -244,10 +244,28 @@ def load_related(sessions: list[CoachingSession], viewer: User | None = None) ->
         cursor.execute(" UNION ALL ".join(arms), params)
         rows = cursor.fetchall()
 
-    users: dict[int, User] = {}
-    groups: dict[int, UserGroup] = {}
-    areas: dict[int, CoachingArea] = {}
-    links: dict[str, dict[int, list[Any]]] = {"tu": {}, "tg": {}, "rc": {}}
+    # Each kind's rows first, then its instances made in one batch (`instances`: a model
+    # instance per row, as the ORM makes them, without a call per row).
+    user_rows: dict[int, tuple[Any, ...]] = {}
+    group_rows: dict[int, tuple[Any, ...]] = {}
+    case_rows: dict[int, tuple[Any, ...]] = {}
+    area_rows: dict[int, tuple[Any, ...]] = {}
+    links: dict[str, list[tuple[int, int]]] = {"tu": [], "tg": [], "rc": []}
+    for kind, session_id, pk, a, b, c in rows:
+        if kind == "tu" or kind == "u":
+            user_rows[pk] = (pk, a, b, bool(c))
+        elif kind == "tg" or kind == "g":
+            group_rows[pk] = (pk, b)
+        elif kind == "rc":
+            case_rows[pk] = (pk, b)
+        else:
+            area_rows[pk] = (pk, b, bool(c))
+        if session_id is not None:
+            links[kind].append((session_id, pk))
+    users = _made(User, ("id", "username", "display_name", "is_active"), user_rows)
+    groups = _made(UserGroup, ("id", "name"), group_rows)
+    cases = _made(Case, ("id", "number"), case_rows)
+    areas = _made(CoachingArea, ("id", "name", "is_active"), area_rows)
 
     def user(pk: int, username: str, display: str, active: Any) -> User:
         u = users.get(pk)
@@ -257,32 +275,11 @@ def load_related(sessions: list[CoachingSession], viewer: User | None = None) ->
             )
         return u
 
-    def group(pk: int, name: str) -> UserGroup:
-        g = groups.get(pk)
-        if g is None:
-            g = groups[pk] = _instance(UserGroup, id=pk, name=name)
-        return g
-
-    for kind, session_id, pk, a, b, c in rows:
-        if kind == "tu":
-            links["tu"].setdefault(session_id, []).append(user(pk, a, b, c))
-        elif kind == "u":
-            user(pk, a, b, c)
-        elif kind == "tg":
-            links["tg"].setdefault(session_id, []).append(group(pk, b))
-        elif kind == "g":
-            group(pk, b)
-        elif kind == "rc":
-            case = _instance(Case, id=pk, number=b)
-            links["rc"].setdefault(session_id, []).append(case)
-        else:
-            areas[pk] = _instance(CoachingArea, id=pk, name=b, is_active=bool(c))
-
-    def cached(model: Any, items: list[Any]) -> QuerySet[Any]:
-        qs: QuerySet[Any] = QuerySet(model=model)
-        qs._result_cache = items
-        qs._prefetch_done = True  # type: ignore[attr-defined]
-        return qs
+    by_session: dict[str, dict[int, list[Any]]] = {"tu": {}, "tg": {}, "rc": {}}
+    for kind, made in (("tu", users), ("tg", groups), ("rc", cases)):
+        per = by_session[kind]
+        for session_id, pk in links[kind]:
+            per.setdefault(session_id, []).append(made[pk])
 
     # The invitation lists: only a session that was given a time has one (`services._invite`),
     # so a page of suggestions costs no query for them.
@@ -291,23 +288,67 @@ def load_related(sessions: list[CoachingSession], viewer: User | None = None) ->
     if timed:
         for a in _attendees_of(timed, viewer, user):
             attendees.setdefault(a.session_id, []).append(a)
+    none: list[Any] = []
     for s in sessions:
         fields = s._state.fields_cache
-        for name in SESSION_USER_FIELDS:
-            pk = getattr(s, f"{name}_id")
+        for name, attname in _SESSION_USER_ATTNAMES:
+            pk = getattr(s, attname)
             fields[name] = users.get(pk) if pk is not None else None
-        fields["coach_group"] = groups.get(s.coach_group_id) if s.coach_group_id else None
+        group_id = s.coach_group_id
+        fields["coach_group"] = groups.get(group_id) if group_id is not None else None
         fields["coaching_area"] = areas[s.coaching_area_id]
-        trainees = sorted(links["tu"].get(s.pk, []), key=lambda u: (u.display_name, u.pk))
-        trainee_groups = sorted(links["tg"].get(s.pk, []), key=lambda g: (g.name, g.pk))
-        cases = sorted(links["rc"].get(s.pk, []), key=lambda c: (c.number, c.pk))
+        trainees = by_session["tu"].get(s.pk, none)
+        trainee_groups = by_session["tg"].get(s.pk, none)
+        refs = by_session["rc"].get(s.pk, none)
+        if len(trainees) > 1:
+            trainees = sorted(trainees, key=_by_display_name)
+        if len(trainee_groups) > 1:
+            trainee_groups = sorted(trainee_groups, key=_by_name)
+        if len(refs) > 1:
+            refs = sorted(refs, key=_by_number)
         s._prefetched_objects_cache = {  # type: ignore[attr-defined]
             **getattr(s, "_prefetched_objects_cache", {}),
-            "trainee_users": cached(User, trainees),
-            "trainee_groups": cached(UserGroup, trainee_groups),
-            "reference_cases": cached(Case, cases),
+            "trainee_users": _cached(User, trainees),
+            "trainee_groups": _cached(UserGroup, trainee_groups),
+            "reference_cases": _cached(Case, refs),
             "attendees": attendees.get(s.pk, []),
         }
+
+
+_SESSION_USER_ATTNAMES = tuple((name, f"{name}_id") for name in SESSION_USER_FIELDS)
+
+
+def _by_display_name(u: User) -> tuple[str, int]:
+    return (u.display_name, u.pk)
+
+
+def _by_name(g: UserGroup) -> tuple[str, int]:
+    return (g.name, g.pk)
+
+
+def _by_number(c: Case) -> tuple[str, int]:
+    return (c.number, c.pk)
+
+
+def _made(model: Any, names: tuple[str, ...], rows: dict[int, tuple[Any, ...]]) -> dict[int, Any]:
+    """Instances of `model` with only these fields loaded, by primary key, made in one batch."""
+    return dict(zip(rows, instances(model, None, names, list(rows.values())), strict=True))
+
+
+# A loaded relation as Django's prefetch leaves it: a queryset holding its rows. Each shares its
+# model's one empty `Query` (a queryset's filters copy it; nothing changes it in place), so a
+# page of sessions does not build three queries per session that nobody runs.
+_EMPTY_QUERIES: dict[Any, Any] = {}
+
+
+def _cached(model: Any, items: list[Any]) -> QuerySet[Any]:
+    query = _EMPTY_QUERIES.get(model)
+    if query is None:
+        query = _EMPTY_QUERIES[model] = QuerySet(model=model).query
+    qs: QuerySet[Any] = QuerySet(model=model, query=query)
+    qs._result_cache = list(items)
+    qs._prefetch_done = True  # type: ignore[attr-defined]
+    return qs
 
 
 def _attendees_of(
