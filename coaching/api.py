@@ -39,6 +39,7 @@ from config.api_common import (
     Limit,
     Offset,
     Problem,
+    answer,
     problems,
 )
 from core.errors import FieldCode, FieldError, ValidationFailed
@@ -119,7 +120,7 @@ def list_sessions(
     state: State | None = StateFilter,
     limit: int = Limit,
     offset: int = Offset,
-) -> dict[str, Any]:
+) -> HttpResponse:
     """The sessions the caller may see, newest first; the filters combine (AND)."""
     viewer = request.auth
     require_view_suggestions(viewer)
@@ -135,7 +136,9 @@ def list_sessions(
     )
     items, count = listed.page(limit=limit, offset=offset)
     selectors.load_related(items, viewer)
-    return {"items": [session_out(s, viewer, now) for s in items], "count": count}
+    return answer(
+        SessionPage, {"items": [session_out(s, viewer, now) for s in items], "count": count}
+    )
 
 
 @router.get("/prefill", response={200: PrefillOut, **problems(400, 401, 403, 404, 422)})
@@ -197,13 +200,14 @@ def similar_sessions(
     "/{id}",
     response={200: SessionOut, **problems(400, 401, 404, 422)},
 )
-def get_session(request: AuthenticatedRequest, response: HttpResponse, id: Id) -> dict[str, Any]:
+def get_session(request: AuthenticatedRequest, id: Id) -> HttpResponse:
     """One session (404 when it does not exist or the caller may not see it). The `ETag` header
     carries its version, for `If-Match` on PATCH."""
     viewer = request.auth
     session = access_session(viewer, id)
-    response["ETag"] = _etag(session.version)
-    return session_out(session, viewer, timezone.now())
+    out = answer(SessionOut, session_out(session, viewer, timezone.now()))
+    out["ETag"] = _etag(session.version)
+    return out
 
 
 @router.patch(

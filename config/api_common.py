@@ -6,9 +6,19 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from ninja import Query
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
 from core.errors import ErrorCode, FieldCode
@@ -102,8 +112,22 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+_DJANGO_JSON = DjangoJSONEncoder()
+
+
+def _answer_time(value: datetime) -> str:
+    # As ninja's renderer writes a time (Django's JSON encoder: ISO 8601, milliseconds, `Z`), so
+    # an answer serialized by pydantic itself (`answer`) reads the same as any other.
+    return str(_DJANGO_JSON.default(value))
+
+
 # Every time in an answer is in UTC.
-Time = Annotated[datetime, AfterValidator(_utc)]
+Time = Annotated[
+    datetime,
+    AfterValidator(_utc),
+    PlainSerializer(_answer_time, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
 
 
 class Out(BaseModel):
@@ -112,6 +136,19 @@ class Out(BaseModel):
     every item of every list."""
 
     model_config = ConfigDict(from_attributes=True)
+
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+def answer(schema: type[Out], data: Any, status: int = 200) -> HttpResponse:
+    """`data` validated by `schema` and written by pydantic's own serializer: the bytes ninja
+    would answer (the same schema, the same times), at less than half its cost. Ninja dumps the
+    validated answer to Python objects and encodes those again with `json` (a Python call per
+    time); a list of sessions spent more on that than on its queries. The operation still
+    declares `schema` for its 200, which the OpenAPI document shows."""
+    body = schema.model_validate(data).model_dump_json()
+    return HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)
 
 
 class FieldErrorOut(Out):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpResponse
 from ninja import Query, Router
 
@@ -11,6 +9,7 @@ from config.api_common import (
     Id,
     Limit,
     Offset,
+    answer,
     problems,
 )
 from core.http import AuthenticatedRequest
@@ -28,17 +27,13 @@ def list_notifications(
     unread: bool = Unread,
     limit: int = Limit,
     offset: int = Offset,
-) -> dict[str, Any]:
+) -> HttpResponse:
     """The caller's notifications, newest first."""
     user = request.auth
     items, count, unread_count = services.inbox_page(
         user, unread_only=unread, limit=limit, offset=offset
     )
-    return {
-        "items": items,
-        "count": count,
-        "unread_count": unread_count,
-    }
+    return answer(NotificationPage, {"items": items, "count": count, "unread_count": unread_count})
 
 
 @router.post("/read-all", response={204: None, **problems(401, 403)})
