@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from core.markup import DAY, LONG, SHORT, time_element, url_with_id
+from core.markup import DAY, LONG, SHORT, esc, time_element, url_with_id
 from core.templatetags.times import timeuntil_filter
 from core.templatetags.ui import with_next
 
@@ -50,26 +49,26 @@ def _group_tag() -> str:
 def render_card(
     s: CoachingSession, actions: Mapping[str, bool], section_key: str, return_url: str
 ) -> SafeString:
-    pk, title = s.pk, escape(s.title)
+    pk, title = s.pk, esc(s.title)
     state = s.effective_state
     label, css = state_badge_parts(s)
-    title_id = f"s{pk}-{escape(section_key)}-title"
+    title_id = f"s{pk}-{esc(section_key)}-title"
     detail = url_with_id("session_detail", pk)
     out = [
         f'<article class="session-card state-{state}" aria-labelledby="{title_id}" '
         f'data-session-id="{pk}">\n  <header class="session-card-head">\n'
         f'    <h4 id="{title_id}"><a href="{detail}">{title}</a></h4>\n'
-        f'    <span class="badge badge-{css}">{escape(label)}</span>\n  </header>\n'
+        f'    <span class="badge badge-{css}">{esc(label)}</span>\n  </header>\n'
         '  <dl class="facts">\n'
-        f"    <div><dt>Coach</dt><dd>{escape(s.coach_name)}"
+        f"    <div><dt>Coach</dt><dd>{esc(s.coach_name)}"
         f"{_group_tag() if s.coach_group_id else ''}</dd></div>\n"
     ]
-    trainees: list[str] = [escape(str(t)) for t in prefetched(s, "trainee_users")]
-    trainees += [f"{escape(g.name)}{_group_tag()}" for g in prefetched(s, "trainee_groups")]
+    trainees: list[str] = [esc(str(t)) for t in prefetched(s, "trainee_users")]
+    trainees += [f"{esc(g.name)}{_group_tag()}" for g in prefetched(s, "trainee_groups")]
     out.append(f"    <div><dt>Trainees</dt><dd>{', '.join(trainees)}</dd></div>\n")
-    out.append(f"    <div><dt>Coaching Area</dt><dd>{escape(s.coaching_area.name)}</dd></div>\n")
+    out.append(f"    <div><dt>Coaching Area</dt><dd>{esc(s.coaching_area.name)}</dd></div>\n")
     if state == State.SCHEDULED:
-        where = f" · {escape(s.location)}" if s.location else ""
+        where = f" · {esc(s.location)}" if s.location else ""
         out.append(
             f"    <div><dt>Scheduled for</dt><dd>{time_element(s.starts_at, LONG)} · "
             f"{s.duration_minutes} min{where}</dd></div>\n"
@@ -82,10 +81,10 @@ def render_card(
     elif state == State.SUGGESTED:
         out.append(
             f"    <div><dt>Expiry Time</dt><dd>{time_element(s.expires_at, SHORT)} "
-            f'<span class="muted">(in {escape(timeuntil_filter(s.expires_at))})</span></dd></div>\n'
+            f'<span class="muted">(in {esc(timeuntil_filter(s.expires_at))})</span></dd></div>\n'
         )
     else:
-        note = f" · “{escape(s.cancel_note)}”" if s.cancel_note else ""
+        note = f" · “{esc(s.cancel_note)}”" if s.cancel_note else ""
         out.append(
             f"    <div><dt>Canceled</dt><dd>{time_element(s.effective_canceled_at, SHORT)}"
             f"{note}</dd></div>\n"
@@ -93,12 +92,12 @@ def render_card(
     cases = prefetched(s, "reference_cases")
     if cases:
         links = ", ".join(
-            f'<a href="{url_with_id("case_analytics", c.pk)}">{escape(c.number)}</a>' for c in cases
+            f'<a href="{url_with_id("case_analytics", c.pk)}">{esc(c.number)}</a>' for c in cases
         )
         out.append(f"    <div><dt>Reference Cases</dt><dd>{links}</dd></div>\n")
     rule = " (coaching rule)" if s.origin == Origin.RULE else ""
     out.append(
-        f"    <div><dt>Suggested by</dt><dd>{escape(s.suggested_by_name)}{rule} · "
+        f"    <div><dt>Suggested by</dt><dd>{esc(s.suggested_by_name)}{rule} · "
         f"{time_element(s.created_at, DAY)}</dd></div>\n  </dl>\n"
         '  <div class="card-actions">\n'
         f'    <a class="btn btn-quiet btn-sm" href="{detail}">View'
@@ -106,7 +105,7 @@ def render_card(
     )
     for verb, text, style, name in BUTTONS:
         if actions.get(verb):
-            u = escape(with_next(url_with_id(name, pk), return_url))
+            u = esc(with_next(url_with_id(name, pk), return_url))
             out.append(
                 f'    <a class="btn {style} btn-sm" href="{u}" hx-get="{u}" '
                 f'hx-target="#modal-body" data-opens-modal>{text}'

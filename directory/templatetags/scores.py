@@ -7,10 +7,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django import template
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from core.markup import DATE, time_element, url_with_id
+from core.markup import DATE, esc, time_element, url_with_id
 from directory.models import Evaluation
 
 register = template.Library()
@@ -23,7 +22,7 @@ def _score_list(scores: Iterable[Evaluation]) -> str:
     for ev in scores:
         css = "score-low" if ev.score < LOW else "score-high" if ev.score >= HIGH else ""
         items.append(
-            f'<li><span class="score-area">{escape(ev.coaching_area.name)}</span> '
+            f'<li><span class="score-area">{esc(ev.coaching_area.name)}</span> '
             f'<span class="score {css}">{ev.score}</span></li>'
         )
     return f'<ul class="score-list">{"".join(items)}</ul>'
@@ -44,8 +43,8 @@ def recent_case_rows(rows: Iterable[Mapping[str, Any]]) -> SafeString:
         head: str
         subject: str
         if case is not None:
-            head = f'<a href="{url_with_id("case_analytics", case.pk)}">{escape(case.number)}</a>'
-            subject = escape(case.subject)
+            head = f'<a href="{url_with_id("case_analytics", case.pk)}">{esc(case.number)}</a>'
+            subject = esc(case.subject)
         else:
             head, subject = "No case", ""
         out.append(

@@ -8,17 +8,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import template
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from core.markup import SHORT, csrf_field, time_element, url_with_id
+from core.markup import SHORT, csrf_field, esc, time_element, url_with_id
 from notifications.models import Notification
 
 register = template.Library()
 
 
 def render_row(n: Notification, csrf: str) -> str:
-    message = escape(n.message)
+    message = esc(n.message)
     unread = n.read_at is None
     hint = '<span class="visually-hidden">Unread. </span>' if unread else ""
     out = [
@@ -28,7 +27,7 @@ def render_row(n: Notification, csrf: str) -> str:
         '        <p class="notification-message">'
         f'<a href="{url_with_id("notification_open", n.pk)}">{message}</a></p>\n'
         '        <p class="notification-meta">'
-        f"{hint}“{escape(n.session.title)}” · {time_element(n.created_at, SHORT)}</p>\n"
+        f"{hint}“{esc(n.session.title)}” · {time_element(n.created_at, SHORT)}</p>\n"
         "      </div>\n"
     ]
     if unread:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django import template
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from core.markup import DATE, time_element, url_with_id
+from core.markup import DATE, esc, time_element, url_with_id
 from directory.models import User
 from qa.effect import AgentSessionEffect, may_view_report
 
@@ -86,8 +85,8 @@ def agent_effect_rows(effects: Iterable[AgentSessionEffect]) -> SafeString:
         out.append(
             "      <tr>\n"
             f'        <th scope="row"><a href="{url_with_id("session_detail", e.session_id)}">'
-            f"{escape(e.title)}</a></th>\n"
-            f'        <td><span class="stack-label">Area: </span>{escape(e.coaching_area)}</td>\n'
+            f"{esc(e.title)}</a></th>\n"
+            f'        <td><span class="stack-label">Area: </span>{esc(e.coaching_area)}</td>\n'
             '        <td><span class="stack-label">Held: </span>'
             f"{time_element(e.starts_at, DATE)}</td>\n"
             '        <td><span class="stack-label">Before: </span>'

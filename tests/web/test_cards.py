@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.html import escape
+from django.utils.translation import gettext_lazy
 
 from coaching.cards import render_card
 from coaching.models import CoachingSession
 from coaching.selectors import with_related
-from core.markup import DATE, DAY, LONG, SHORT, time_parts
+from core.markup import DATE, DAY, LONG, SHORT, esc, time_parts
 from core.templatetags.times import date_filter
 
 MOMENTS = [
@@ -46,3 +48,23 @@ def test_card_escapes_what_people_typed(suggest):
     assert f'href="/sessions/{s.pk}/edit/?next=/agents/1/%3Fa%3D1%26b%3D2"' in html
     assert "Delete" not in html  # only the buttons the viewer may use
     assert "(in 2\xa0days" in html or "(in 3\xa0days" in html
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["<b>\"Tom\" & 'Jerry'</b>", "plain", "", "&amp; already", "\u201cquoted\u201d", 42, None],
+)
+def test_esc_is_djangos_escape(value):
+    assert esc(value) == escape(value)
+
+
+def test_esc_resolves_lazy_text_in_the_active_language():
+    lazy = gettext_lazy("Coaching <session> & more")
+    assert esc(lazy) == escape(lazy) == "Coaching &lt;session&gt; &amp; more"
+
+
+@pytest.mark.parametrize("language", ["en", "de", None])
+def test_month_and_weekday_names_follow_the_active_language(language):
+    moment = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday in March
+    with timezone.override("UTC"), translation.override(language):
+        assert time_parts(moment, LONG)[1] == date_filter(moment, LONG)
