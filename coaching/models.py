@@ -190,9 +190,21 @@ class CoachingSession(models.Model):
             models.Index(
                 fields=["suggested_by", "state", "expires_at"], name="session_author_state"
             ),
-            # Coach's section, direct and through a group.
+            # Coach's sections, direct and through a group (`selectors.coached`: one arm each):
+            # open suggestions, and scheduled sessions still ahead, each count an index-only
+            # scan of the coach's own rows.
             models.Index(fields=["coach_user", "state", "expires_at"], name="session_coach_user"),
             models.Index(fields=["coach_group", "state", "expires_at"], name="session_coach_group"),
+            models.Index(
+                fields=["coach_user", "starts_at", "id"],
+                condition=Q(state=State.SCHEDULED),
+                name="session_coach_user_ahead",
+            ),
+            models.Index(
+                fields=["coach_group", "starts_at", "id"],
+                condition=Q(state=State.SCHEDULED),
+                name="session_coach_group_ahead",
+            ),
             # Expiry sweep: only open suggestions, soonest first.
             models.Index(
                 fields=["expires_at"],

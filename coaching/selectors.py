@@ -96,8 +96,20 @@ def coach_q(user: User) -> Q:
     """Sessions where `user` is the coach, directly or through the coach group. With the group
     ids known (the signed-in user) this is an OR of two index conditions, which PostgreSQL
     answers with a BitmapOr of `session_coach_user` and `session_coach_group` (each with the
-    state filter inside): the cost follows the coach's own sessions."""
+    state filter inside): the cost follows the coach's own sessions. A coach's own lists
+    use `coached` instead, whose arms are read in the list's order."""
     return Q(coach_user=user) | Q(coach_group_id__in=_groups_of(user))
+
+
+def coached(qs: QuerySet[CoachingSession], user: User, *filters: Q) -> QuerySet[CoachingSession]:
+    """`qs.filter(coach_q(user), *filters)` as a UNION ALL of its two arms, the sessions coached
+    directly and those coached through a group (never both: `session_coach_user_xor_group`).
+    Each arm's count is an index-only scan, where the OR's bitmap visited every one of a busy
+    coach's sessions (600 of them: 1.0 ms per count, 0.3 ms as a union); the scheduled ones
+    still ahead are a range of a partial index (`session_coach_user_ahead`)."""
+    direct = qs.filter(*filters, coach_user=user).order_by()
+    through_group = qs.filter(*filters, coach_group_id__in=_groups_of(user)).order_by()
+    return direct.union(through_group, all=True)
 
 
 def _coached_session_ids(user: User, extra: Q | None = None) -> QuerySet[CoachingSession, Any]:
@@ -500,10 +512,8 @@ def sessions_to_coach(viewer: User, now: datetime | None = None) -> QuerySet[Coa
     """The coach's "Suggested Coaching Sessions": open suggestions addressed to them or to one of
     their groups, the soonest to expire first."""
     now = now or timezone.now()
-    return (
-        sessions_visible_to(viewer, now)
-        .filter(coach_q(viewer), open_q(now))
-        .order_by("expires_at", "id")
+    return coached(sessions_visible_to(viewer, now), viewer, open_q(now)).order_by(
+        "expires_at", "id"
     )
 
 
@@ -521,11 +531,7 @@ def sessions_scheduled_to_coach(
     now = now or timezone.now()
     since = since or possibly_running_since(now)
     upcoming = Q(state=State.SCHEDULED, starts_at__gt=since)
-    return (
-        sessions_visible_to(viewer, now)
-        .filter(coach_q(viewer), upcoming)
-        .order_by("starts_at", "id")
-    )
+    return coached(sessions_visible_to(viewer, now), viewer, upcoming).order_by("starts_at", "id")
 
 
 def sessions_upcoming_for(

@@ -104,19 +104,27 @@ def _compile(
 
 def _rows_of(qs: QuerySet[Any]) -> str | None:
     """ "model": rows whose columns are the model's concrete fields in order, as `from_db` takes
-    them; "values": tuples of the named columns (`values_list`, not flat); None for anything
-    else (annotations, related rows, a slice, a union), which a shape does not bind."""
+    them, from one query or a UNION ALL of such queries (`coaching.selectors.coached`);
+    "values": tuples of the named columns (`values_list`, not flat); None for anything else
+    (annotations, related rows, a slice, another combination), which a shape does not bind."""
     q = qs.query
-    if (
-        q.select_related
-        or q.annotations
-        or q.extra
-        or q.low_mark != 0
-        or q.high_mark is not None
-        or q.combinator
-    ):
-        return None
     kind = qs._iterable_class.__name__
+    if q.combinator:
+        plain = q.combinator == "union" and q.combinator_all and not _sliced(q)
+        if plain and kind == "ModelIterable" and not q.values_select:
+            arms = [_query_rows_of(arm, kind) for arm in q.combined_queries]
+            if all(
+                arm == "model" and a.model is qs.model
+                for arm, a in zip(arms, q.combined_queries, strict=True)
+            ):
+                return "model"
+        return None
+    return _query_rows_of(q, kind)
+
+
+def _query_rows_of(q: Any, kind: str) -> str | None:
+    if q.select_related or q.annotations or q.extra or _sliced(q) or q.combinator:
+        return None
     if (
         kind == "ModelIterable"
         and q.deferred_loading == (frozenset(), True)
@@ -126,6 +134,10 @@ def _rows_of(qs: QuerySet[Any]) -> str | None:
     if kind == "ValuesListIterable" and q.values_select:
         return "values"
     return None
+
+
+def _sliced(q: Any) -> bool:
+    return bool(q.low_mark != 0 or q.high_mark is not None)
 
 
 @dataclass

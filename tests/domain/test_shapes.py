@@ -320,3 +320,49 @@ def test_counts_of_several_statements_in_one_query(spread, django_assert_num_que
     with django_assert_num_queries(1):
         totals = counts(bounds)
     assert totals == [len(_orm(user, now)), len(_orm(user, now, coach_me=True)), 1, 0]
+
+
+def test_a_union_all_of_whole_rows_binds_and_pages_as_the_or_it_replaces(spread):
+    """The coach's sections are a UNION ALL of the sessions coached directly and through a
+    group (`selectors.coached`): the same rows, order, pages and count as `coach_q`'s OR."""
+    org = spread
+    now = timezone.now()
+    since = selectors.possibly_running_since(now)
+    sections = [
+        (selectors.sessions_to_coach, selectors.open_q(now), ("expires_at", "id")),
+        (
+            lambda user, now: selectors.sessions_scheduled_to_coach(user, now, since=since),
+            Q(state=State.SCHEDULED, starts_at__gt=since),
+            ("starts_at", "id"),
+        ),
+    ]
+    listed = 0
+    for person in (org.cora, org.carl, org.sam, org.alice):
+        user = viewer(person)
+        for i, (build, condition, order) in enumerate(sections):
+            shape = Shape(f"test.coached.{i}", CoachingSession, lambda a, b=build: b(a.viewer, now))
+            bound = shape.bind(viewer=user)
+            assert bound.cached and "UNION ALL" in bound.sql
+            expected = list(
+                selectors.sessions_visible_to(user, now)
+                .filter(selectors.coach_q(user), condition)
+                .order_by(*order)
+                .values_list("pk", flat=True)
+            )
+            assert [s.pk for s in bound.rows(limit=100, offset=0)] == expected, person.username
+            assert bound.count() == len(expected)
+            items, total = bound.page(limit=1, offset=1)
+            assert [s.pk for s in items] == expected[1:2] and total == len(expected)
+            listed += len(expected)
+    assert listed >= 4  # direct and group-coached sessions among them
+
+
+def test_a_union_that_is_not_all_or_of_parts_of_rows_is_refused(spread):
+    mine = CoachingSession.objects.filter(coach_user=spread.cora).order_by()
+    theirs = CoachingSession.objects.filter(coach_user=spread.carl).order_by()
+    for name, build in [
+        ("test.union_distinct", lambda a: mine.union(theirs)),
+        ("test.union_values", lambda a: mine.values_list("pk").union(theirs.values_list("pk"))),
+    ]:
+        with pytest.raises(TypeError, match="whole"):
+            Shape(name, CoachingSession, build).bind(viewer=viewer(spread.sam))
