@@ -234,6 +234,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, read with one plain statement (`core.sessions`).
+SESSION_ENGINE = "core.sessions"
 # SECURE_COOKIES=1 says "this site is served over HTTPS": cookies go over HTTPS only, plain HTTP is
 # redirected to HTTPS and browsers are told (HSTS) to use nothing else for a year.
 HTTPS = env_bool("SECURE_COOKIES", False)
