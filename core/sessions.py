@@ -21,11 +21,13 @@ class SessionStore(db.SessionStore):
         model = self.model
         conn = connections[router.db_for_read(model)]
         qn, fields = conn.ops.quote_name, model._meta
-        data = fields.get_field("session_data").column
+
+        def column(name: str) -> str:
+            return qn(str(fields.get_field(name).column))
+
         sql = (
-            f"SELECT {qn(data)} FROM {qn(fields.db_table)} "
-            f"WHERE {qn(fields.get_field('session_key').column)} = %s "
-            f"AND {qn(fields.get_field('expire_date').column)} > %s"
+            f"SELECT {column('session_data')} FROM {qn(fields.db_table)} "
+            f"WHERE {column('session_key')} = %s AND {column('expire_date')} > %s"
         )
         with conn.cursor() as cursor:
             cursor.execute(
@@ -35,4 +37,4 @@ class SessionStore(db.SessionStore):
         if row is None:
             self._session_key = None
             return None
-        return model(session_key=self.session_key, session_data=row[0])
+        return model(session_key=self.session_key or "", session_data=row[0])
