@@ -7,10 +7,11 @@ directly. Writing, expiring and clearing sessions are Django's own (`SESSION_ENG
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.sessions.backends import db
 from django.db import connections, router
+from django.db.models import Field
 from django.utils import timezone
 
 
@@ -23,7 +24,7 @@ class SessionStore(db.SessionStore):
         qn, fields = conn.ops.quote_name, model._meta
 
         def column(name: str) -> str:
-            return qn(str(fields.get_field(name).column))
+            return qn(cast("Field[Any, Any]", fields.get_field(name)).column)
 
         sql = (
             f"SELECT {column('session_data')} FROM {qn(fields.db_table)} "
