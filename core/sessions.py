@@ -24,7 +24,7 @@ class SessionStore(db.SessionStore):
         qn, fields = conn.ops.quote_name, model._meta
 
         def column(name: str) -> str:
-            return qn(cast("Field[Any, Any]", fields.get_field(name)).column)
+            return qn(str(cast("Field[Any, Any]", fields.get_field(name)).column))
 
         sql = (
             f"SELECT {column('session_data')} FROM {qn(fields.db_table)} "
