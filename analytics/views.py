@@ -12,9 +12,9 @@ from django.shortcuts import render
 
 from coaching.widget import agent_widget, case_widget
 from core.http import AuthenticatedRequest
+from directory.lookups import recent_evaluations, user_groups_of
 from directory.policies import access_agent, access_case, sees_all_analytics
 from directory.selectors import (
-    agent_evaluations,
     agent_score_series,
     case_evaluations,
     case_participants,
@@ -33,18 +33,20 @@ def agent_analytics(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     viewer = request.user
     agent = access_agent(viewer, pk)
     series = agent_score_series(agent, days=CHART_DAYS)
+    # The latest evaluations grouped by case and day: {case_id, number, subject, evaluated_at,
+    # scores: [(area name, score)]} for `recent_case_rows`.
     recent: OrderedDict[tuple[int | None, Any], dict[str, Any]] = OrderedDict()
-    for ev in agent_evaluations(agent)[:RECENT_EVALUATIONS]:
+    for case_id, number, subject, at, area, score in recent_evaluations(agent, RECENT_EVALUATIONS):
         row = recent.setdefault(
-            (ev.case_id, ev.evaluated_at.date()),
-            {"case": ev.case, "evaluated_at": ev.evaluated_at, "scores": []},
+            (case_id, at.date()),
+            {"case_id": case_id, "number": number, "subject": subject, "evaluated_at": at},
         )
-        row["scores"].append(ev)
+        row.setdefault("scores", []).append((area, score))
     all_scores = [score for points in series.values() for _, score in points]
     context = {
         "agent": agent,
         "roles": sorted(role_names(agent)),
-        "user_groups": list(agent.user_groups.order_by("name")),
+        "user_groups": user_groups_of(agent),
         "series": series,
         "chart_days": CHART_DAYS,
         "average": round(sum(all_scores) / len(all_scores)) if all_scores else None,

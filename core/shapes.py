@@ -18,6 +18,8 @@ Correct by construction, not by care:
   that asks "is the viewer the trainee?" decides as it would with the real ids.
 - The viewer's facts that a builder reads (active, permissions, roles, number of groups) are in
   the key; the stand-in viewer is a copy of the viewer with stand-in id and group ids.
+- A look-up that no viewer changes (a user by id, an agent's scores once the page is allowed)
+  binds with `viewer=None`: its builder gets no viewer, and the key no viewer's facts.
 - With `SHAPES_VERIFY` (on under `TESTING`), every bound statement is compared with a fresh
   build from the real values, so the whole test suite checks each shape it reaches.
 
@@ -161,6 +163,12 @@ class Bound:
         return self._made(
             self._fetch(f"{self.sql} LIMIT %s OFFSET %s", [*self.params, limit, offset])
         )
+
+    def all(self) -> list[Any]:
+        """Every row, for a look-up whose rows are few by nature (a user's roles or groups)."""
+        if self.empty:
+            return []
+        return self._made(self._fetch(self.sql, self.params))
 
     def count(self) -> int:
         if self.empty:
@@ -310,7 +318,7 @@ class Shape:
         ids = dict(ids or {})
         times = dict(times or {})
         asked = _Asked(viewer, options, ids, times, using)
-        group_ids = getattr(viewer, "_memo_group_ids", None)
+        group_ids = getattr(viewer, "_memo_group_ids", None) if viewer is not None else ()
         values, pattern = _inputs(viewer, group_ids, ids, times)
         key = tuple(sorted(options.items()))
         facts = (_viewer_facts(viewer), group_ids is None)
@@ -390,7 +398,9 @@ class Shape:
     # --- learning a key --------------------------------------------------------------------
     def _learn(self, asked: _Asked, group_ids: Any, pattern: tuple[Any, ...]) -> _Compiled | None:
         viewer, using = asked.viewer, asked.using
-        if group_ids is None or not getattr(viewer, "is_authenticated", False):
+        if viewer is not None and (
+            group_ids is None or not getattr(viewer, "is_authenticated", False)
+        ):
             return None  # the viewer's groups would be a subquery of their id: not a stand-in
         conn = connections[using]
         builds = []
@@ -430,9 +440,11 @@ class Shape:
             slots[_hashable(v)] = i
             slots[_hashable(_adapt(v, conn))] = i
         viewer_slot, group_slots, id_slots, time_slots = pattern[:4]
-        double = copy.copy(asked.viewer)
-        double.pk = stand_ins[viewer_slot]
-        double._memo_group_ids = frozenset(stand_ins[s] for s in group_slots)
+        double = None
+        if asked.viewer is not None:
+            double = copy.copy(asked.viewer)
+            double.pk = stand_ins[viewer_slot]
+            double._memo_group_ids = frozenset(stand_ins[s] for s in group_slots)
         args = Args(
             viewer=double,
             options=asked.options,
@@ -476,7 +488,7 @@ def _inputs(
 ) -> tuple[list[Any], tuple[Any, ...]]:
     """The input values in slot order, and the pattern: for each input its slot, slots ranked
     within a domain so that equal values share one and order is kept."""
-    entries: list[tuple[str, Any]] = [("user", viewer.pk)]
+    entries: list[tuple[str, Any]] = [("user", viewer.pk)] if viewer is not None else []
     entries += [("group", g) for g in sorted(group_ids or ())]
     entries += [(domain, v) for domain, v in ids.values() if v is not None]
     entries += [("time", t) for t in times.values()]
@@ -489,7 +501,7 @@ def _inputs(
         ranks.append((domain, seen.get(domain, 0)))
         seen[domain] = seen.get(domain, 0) + 1
     pattern = (
-        slot_of[("user", viewer.pk)],
+        slot_of[("user", viewer.pk)] if viewer is not None else None,
         tuple(slot_of[("group", g)] for g in sorted(group_ids or ())),
         tuple(slot_of[(d, v)] if v is not None else None for d, v in ids.values()),
         tuple(slot_of[("time", t)] for t in times.values()),

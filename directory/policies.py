@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser
 
 from core.errors import ApplicationError, NotFound, PermissionDenied
+from directory.lookups import case_by_id, user_by_id
 from directory.models import Case, CaseParticipant, User
 from directory.permissions import Perm, has_perm, is_qm_admin
 
@@ -42,7 +43,7 @@ def access_agent(
     active user can be picked as trainee). A page the viewer may not open is PermissionDenied,
     naming the permission; with `hide` (the API, which never confirms what one may not see) it is
     NotFound too."""
-    agent = User.objects.filter(pk=agent_id).first()
+    agent = user_by_id(agent_id)
     if agent is None or (require_active and not agent.is_active):
         raise NotFound(f"There is no {'active ' if require_active else ''}user with id {agent_id}.")
     if not may_view_agent_page(viewer, agent):
@@ -53,7 +54,7 @@ def access_agent(
 
 def access_case(viewer: User, case_id: int, *, hide: bool = False) -> Case:
     """The case whose Case Analytics page `viewer` may open (see `access_agent` for `hide`)."""
-    case = Case.objects.filter(pk=case_id).first()
+    case = case_by_id(case_id)
     if case is None:
         raise NotFound(f"There is no case with id {case_id}.")
     if not may_view_case_page(viewer, case):

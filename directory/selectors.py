@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.memo import memo
+from directory.lookups import role_names_of, score_series
 from directory.models import (
     Case,
     CaseParticipant,
@@ -110,24 +111,11 @@ def active_coaching_areas() -> QuerySet[CoachingArea]:
     return CoachingArea.objects.filter(is_active=True).order_by("name", "id")
 
 
-def agent_evaluations(agent: User, *, since: datetime | None = None) -> QuerySet[Evaluation]:
-    """An agent's evaluations, newest first (the index `evaluation_agent_time`)."""
-    qs = Evaluation.objects.filter(agent=agent)
-    if since is not None:
-        qs = qs.filter(evaluated_at__gte=since)
-    return qs.select_related("case", "coaching_area").order_by("-evaluated_at", "-id")
-
-
 def agent_score_series(agent: User, *, days: int = 90) -> dict[str, list[tuple[datetime, int]]]:
     """QA scores over time per coaching area, oldest first, for the Agent Analytics chart."""
     since = timezone.now() - timedelta(days=days)
     series: dict[str, list[tuple[datetime, int]]] = {}
-    rows = (
-        Evaluation.objects.filter(agent=agent, evaluated_at__gte=since)
-        .order_by("evaluated_at", "id")
-        .values_list("coaching_area__name", "evaluated_at", "score")
-    )
-    for area, at, score in rows:
+    for area, at, score in score_series(agent, since):
         series.setdefault(area, []).append((at, score))
     return series
 
@@ -162,4 +150,4 @@ def cases_by_ids(ids: list[int]) -> list[Case]:
 
 def role_names(user: User) -> frozenset[str]:
     """The permission roles (Django groups) the user holds, read once per request."""
-    return memo(user, "role_names", lambda: frozenset(user.groups.values_list("name", flat=True)))
+    return memo(user, "role_names", lambda: role_names_of(user))

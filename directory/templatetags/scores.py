@@ -17,13 +17,14 @@ register = template.Library()
 LOW, HIGH = 70, 85  # below LOW reads as low (red), from HIGH as high (green)
 
 
-def _score_list(scores: Iterable[Evaluation]) -> str:
+def _score_list(scores: Iterable[tuple[str, int]]) -> str:
+    """(area name, score) pairs."""
     items = []
-    for ev in scores:
-        css = "score-low" if ev.score < LOW else "score-high" if ev.score >= HIGH else ""
+    for area, score in scores:
+        css = "score-low" if score < LOW else "score-high" if score >= HIGH else ""
         items.append(
-            f'<li><span class="score-area">{esc(ev.coaching_area.name)}</span> '
-            f'<span class="score {css}">{ev.score}</span></li>'
+            f'<li><span class="score-area">{esc(area)}</span> '
+            f'<span class="score {css}">{score}</span></li>'
         )
     return f'<ul class="score-list">{"".join(items)}</ul>'
 
@@ -31,20 +32,21 @@ def _score_list(scores: Iterable[Evaluation]) -> str:
 @register.simple_tag
 def score_list(scores: Iterable[Evaluation]) -> SafeString:
     """One case's scores, each with its area, coloured low or high."""
-    return mark_safe(_score_list(scores))  # noqa: S308 - escaped
+    pairs = [(ev.coaching_area.name, ev.score) for ev in scores]
+    return mark_safe(_score_list(pairs))  # noqa: S308 - escaped
 
 
 @register.simple_tag
 def recent_case_rows(rows: Iterable[Mapping[str, Any]]) -> SafeString:
-    """The Agent Analytics page's recent evaluated cases: {case, evaluated_at, scores} each."""
+    """The Agent Analytics page's recent evaluated cases: {case_id, number, subject,
+    evaluated_at, scores: [(area name, score)]} each (`analytics.views.agent_analytics`)."""
     out = []
     for row in rows:
-        case = row["case"]
         head: str
         subject: str
-        if case is not None:
-            head = f'<a href="{url_with_id("case_analytics", case.pk)}">{esc(case.number)}</a>'
-            subject = esc(case.subject)
+        if (case_id := row["case_id"]) is not None:
+            head = f'<a href="{url_with_id("case_analytics", case_id)}">{esc(row["number"])}</a>'
+            subject = esc(row["subject"])
         else:
             head, subject = "No case", ""
         out.append(

@@ -44,6 +44,24 @@ def test_agent_page_shows_identity_chart_cases_and_widget(as_user, org, suggest)
     assert f"/sessions/new/?agent={org.alice.pk}" in html
 
 
+def test_agent_page_recent_cases_group_scores_by_case_and_day(as_user, org):
+    add_scores(org, org.alice, [(2, "Empathy", 55), (2, "Compliance", 88)])
+    Evaluation.objects.create(
+        agent=org.alice,
+        coaching_area=org.areas["Call Handling"],
+        score=77,
+        evaluated_at=timezone.now() - timedelta(hours=1),
+    )
+    html = as_user(org.sam).get(f"/agents/{org.alice.pk}/").text
+    table = html[html.index('id="recent-title"') :]
+    rows = table.split("<tr>")[2:]  # after the header row
+    assert '<th scope="row">No case</th>' in rows[0] and "Call Handling" in rows[0]
+    assert f'href="/cases/{org.case1001.pk}/"' in rows[1] and "CASE-1001" in rows[1]
+    assert '<span class="score score-low">55</span>' in rows[1]
+    assert '<span class="score score-high">88</span>' in rows[1]  # one row: same case, same day
+    assert len(rows) == 2
+
+
 def test_agent_page_permissions(as_user, org, suggest):
     suggest(title="Alice's session")
     assert as_user(org.alice).get(f"/agents/{org.bob.pk}/").status_code == 403
