@@ -356,6 +356,31 @@ def _agent_held(a: Args) -> QuerySet[CoachingSession]:
 
 # The agent's completed sessions, compiled once per kind of viewer (`core.shapes`).
 AGENT_HELD = Shape("qa.agent_held", CoachingSession, _agent_held)
+# Their stored before/after pairs for the agent: those of the page of sessions above (the same
+# statement as a subquery, so the page's ids need not be a list of parameters of its own).
+AGENT_WINDOWS = Shape(
+    "qa.agent_windows",
+    EffectWindow,
+    lambda a: EffectWindow.objects.filter(
+        agent_id=a.ids["agent"],
+        session_id__in=_agent_held(a).values("id")[: _limit(a)],
+    ).order_by(),
+)
+
+
+def _limit(a: Args) -> int:
+    limit = a.options["limit"]
+    if not isinstance(limit, int):
+        raise TypeError("the page of sessions needs its size")
+    return limit
+
+
+# Coaching areas' names (a few dozen rows, all of them).
+AREA_NAMES = Shape(
+    "qa.area_names",
+    CoachingArea,
+    lambda a: CoachingArea.objects.order_by("id").values_list("id", "name"),
+)
 
 
 def agent_session_effects(
@@ -364,23 +389,17 @@ def agent_session_effects(
     """The agent's completed sessions (as a trainee) that `viewer` may see, the latest first,
     with their change: for the Agent Analytics page, whose viewer may see the agent's scores
     already. Three queries."""
-    bound = AGENT_HELD.bind(
-        viewer=viewer,
-        ids={"agent": ("user", agent.pk)},
-        times={"now": now or timezone.now()},
-    )
-    held: list[CoachingSession] = bound.rows(limit=limit, offset=0)
+    inputs: dict[str, Any] = {
+        "viewer": viewer,
+        "ids": {"agent": ("user", agent.pk)},
+        "times": {"now": now or timezone.now()},
+    }
+    held: list[CoachingSession] = AGENT_HELD.bind(**inputs).rows(limit=limit, offset=0)
     if not held:
         return []
-    areas = dict(
-        CoachingArea.objects.filter(pk__in={h.coaching_area_id for h in held}).values_list(
-            "pk", "name"
-        )
-    )
-    rows = {
-        w.session_id: w
-        for w in EffectWindow.objects.filter(session_id__in=[h.pk for h in held], agent=agent)
-    }
+    areas = dict(AREA_NAMES.bind(viewer=None).all())
+    windows = AGENT_WINDOWS.bind(**inputs, options={"limit": limit}).all()
+    rows = {w.session_id: w for w in windows}
     out = []
     for s in held:
         before, after, delta = _stored(rows.get(s.pk))

@@ -133,9 +133,15 @@ def test_agent_page_sessions_bind_from_their_compiled_shape(org, session):
 
     from coaching.selectors import sessions_visible_to
     from directory.permissions import load_viewer
-    from qa.effect import AGENT_HELD
+    from qa.effect import AGENT_HELD, AGENT_WINDOWS, refresh_effect_windows
+    from qa.models import EffectWindow
 
+    scores(org.alice, org.areas["Empathy"], series(START - days(3), days(1), [60, 70]))
+    refresh_effect_windows(
+        session_ids=[session.pk]
+    )  # Alice's completed session gets its stored pair
     now = timezone.now()
+    windows_seen = 0
     for person in (org.sam, org.sue, org.carl, org.alice, org.audrey, org.nora):
         viewer = User.objects.get(pk=person.pk)
         load_viewer(viewer)
@@ -154,4 +160,18 @@ def test_agent_page_sessions_bind_from_their_compiled_shape(org, session):
                 continue
             assert bound.cached, (person.username, agent.username)
             assert [s.pk for s in bound.rows(limit=20, offset=0)] == expected
+            windows = AGENT_WINDOWS.bind(
+                viewer=viewer,
+                ids={"agent": ("user", agent.pk)},
+                times={"now": now},
+                options={"limit": 20},
+            )
+            assert windows.cached
+            assert sorted(w.pk for w in windows.all()) == sorted(
+                EffectWindow.objects.filter(agent=agent, session_id__in=expected[:20]).values_list(
+                    "pk", flat=True
+                )
+            )
+            windows_seen += len(windows.all())
+    assert windows_seen >= 1  # Alice's completed session has its stored pair
     assert [e.session_id for e in agent_session_effects(org.sam, org.alice)] == [session.pk]
