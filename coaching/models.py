@@ -185,6 +185,14 @@ class CoachingSession(models.Model):
         indexes = [
             # Author's cards.
             models.Index(fields=["suggested_by", "-created_at", "-id"], name="session_author"),
+            # The author's open suggestions, newest first: the first rows of this index (the
+            # state is written into the statement, `core.shapes.Written`, so a prepared statement
+            # can use it).
+            models.Index(
+                fields=["suggested_by", "-created_at", "-id"],
+                condition=Q(state=State.SUGGESTED),
+                name="session_author_open",
+            ),
             # The author's open and past counts (the homepage's sections): index-only scans, not
             # a visit to each of a busy supervisor's thousands of sessions per page view.
             models.Index(

@@ -15,7 +15,7 @@ from django.db.models import F, Q, QuerySet, Value
 from django.db.models.lookups import In
 from django.utils import timezone
 
-from core.shapes import Args, Bound, Shape, converted, instances
+from core.shapes import Args, Bound, Shape, converted, instances, written
 from core.timeutils import default_expiry
 from directory.models import (
     Case,
@@ -121,7 +121,7 @@ def _coached_session_ids(user: User, extra: Q | None = None) -> QuerySet[Coachin
 
 
 def open_q(now: datetime) -> Q:
-    return Q(state=State.SUGGESTED, expires_at__gt=now)
+    return Q(state=written(State.SUGGESTED), expires_at__gt=now)
 
 
 def state_q(state: str, now: datetime | None = None) -> Q:
@@ -130,13 +130,15 @@ def state_q(state: str, now: datetime | None = None) -> Q:
     if state == State.SUGGESTED:
         return open_q(now)
     if state == State.CANCELED:
-        return Q(state=State.CANCELED) | Q(state=State.SUGGESTED, expires_at__lte=now)
-    return Q(state=state)
+        return Q(state=written(State.CANCELED)) | Q(
+            state=written(State.SUGGESTED), expires_at__lte=now
+        )
+    return Q(state=written(State(state)))
 
 
 def canceled_before_scheduled_q(now: datetime) -> Q:
-    return Q(state=State.CANCELED, scheduled_at__isnull=True) | Q(
-        state=State.SUGGESTED, expires_at__lte=now
+    return Q(state=written(State.CANCELED), scheduled_at__isnull=True) | Q(
+        state=written(State.SUGGESTED), expires_at__lte=now
     )
 
 
@@ -416,14 +418,18 @@ def sessions_for_trainee_current(
 ) -> QuerySet[Any]:
     """`sessions_for_trainee` still ahead: open suggestions and scheduled sessions."""
     now = now or timezone.now()
-    return sessions_for_trainee(viewer, agent, now).filter(open_q(now) | Q(state=State.SCHEDULED))
+    return sessions_for_trainee(viewer, agent, now).filter(
+        open_q(now) | Q(state=written(State.SCHEDULED))
+    )
 
 
 def sessions_for_trainee_past(
     viewer: User, agent: User, now: datetime | None = None
 ) -> QuerySet[Any]:
     now = now or timezone.now()
-    return sessions_for_trainee(viewer, agent, now).exclude(open_q(now) | Q(state=State.SCHEDULED))
+    return sessions_for_trainee(viewer, agent, now).exclude(
+        open_q(now) | Q(state=written(State.SCHEDULED))
+    )
 
 
 # --- visibility --------------------------------------------------------------------------------
@@ -530,7 +536,7 @@ def sessions_scheduled_to_coach(
     `possibly_running_since(now)`), the next one first."""
     now = now or timezone.now()
     since = since or possibly_running_since(now)
-    upcoming = Q(state=State.SCHEDULED, starts_at__gt=since)
+    upcoming = Q(state=written(State.SCHEDULED), starts_at__gt=since)
     return coached(sessions_visible_to(viewer, now), viewer, upcoming).order_by("starts_at", "id")
 
 
@@ -555,7 +561,7 @@ def sessions_upcoming_for(
     ids = attending.values("session_id")
     return (
         sessions_visible_to(viewer, now)
-        .filter(_id_in(ids), state=State.SCHEDULED)
+        .filter(_id_in(ids), state=written(State.SCHEDULED))
         .order_by("starts_at", "id")
     )
 
@@ -570,7 +576,7 @@ def sessions_awaiting_acknowledgement(
     ).values("session_id")
     return (
         sessions_visible_to(viewer, now)
-        .filter(_id_in(ids), state=State.COMPLETED)
+        .filter(_id_in(ids), state=written(State.COMPLETED))
         .order_by("-starts_at", "-id")
     )
 
@@ -649,7 +655,7 @@ def prefill_for_case(viewer: User, case: Case) -> Prefill:
 # --- no duplicates (decisions.md, "Data-driven coaching") ---------------------------------------
 def open_in_area_q(now: datetime) -> Q:
     """Open as the duplicate rule reads it: an unexpired suggestion or a scheduled session."""
-    return open_q(now) | Q(state=State.SCHEDULED)
+    return open_q(now) | Q(state=written(State.SCHEDULED))
 
 
 def open_sessions_for_trainees(

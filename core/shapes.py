@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
@@ -46,7 +47,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Model, QuerySet, signals
+from django.db.models import CharField, Expression, Model, QuerySet, signals
 from django.db.models.base import ModelState
 
 from core.paging import paged
@@ -86,6 +87,30 @@ class _Compiled:
     params: tuple[Any, ...]  # constants and _Slots
     count_params: tuple[Any, ...]
     converters: list[Any] | None  # rows of values (`values_list`): their columns' converters
+
+
+class Written(Expression):
+    """A constant of the code (a state's name) written into the statement as a literal, not
+    bound as a parameter. PostgreSQL plans a statement prepared with parameters once for every
+    value ("generic plan"): it cannot then use a partial index (`WHERE state = 'scheduled'`) nor
+    its statistics of how many rows have that state, because the state could be any value. Only
+    plain names are accepted (letters, digits, underscores), so nothing needs quoting."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__(output_field=CharField())
+        if not _PLAIN.fullmatch(value):
+            raise ValueError(f"not a plain name to write into SQL: {value!r}")
+        self.value = value
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        return f"'{self.value}'", ()
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_]+")
+
+
+def written(value: str) -> Written:
+    return Written(str(value))
 
 
 def _compile(

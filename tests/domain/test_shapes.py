@@ -366,3 +366,21 @@ def test_a_union_that_is_not_all_or_of_parts_of_rows_is_refused(spread):
     ]:
         with pytest.raises(TypeError, match="whole"):
             Shape(name, CoachingSession, build).bind(viewer=viewer(spread.sam))
+
+
+def test_states_are_written_into_the_statement_not_bound(spread):
+    """A prepared statement's generic plan can use the partial indexes on a state only if the
+    state is in its text (`core.shapes.Written`)."""
+    from core.shapes import written
+
+    user = viewer(spread.sam)
+    bound = selectors.sessions_listed(user, now=timezone.now(), state=State.SCHEDULED)
+    assert "'scheduled'" in bound.sql and State.SCHEDULED not in bound.params
+    opened = selectors.sessions_listed(user, now=timezone.now(), state=State.SUGGESTED)
+    assert "'suggested'" in opened.sql and State.SUGGESTED not in opened.params
+    assert [s.pk for s in bound.rows(limit=10, offset=0)] == _orm(
+        user, timezone.now(), state=State.SCHEDULED
+    )
+    for bad in ("it's", "a b", "", "x;--"):
+        with pytest.raises(ValueError, match="plain name"):
+            written(bad)
