@@ -101,23 +101,30 @@ def coach_q(user: User) -> Q:
     return Q(coach_user=user) | Q(coach_group_id__in=_groups_of(user))
 
 
+def _coach_arms(
+    qs: QuerySet[CoachingSession], user: User, *filters: Q
+) -> tuple[QuerySet[CoachingSession], QuerySet[CoachingSession]]:
+    """`coach_q`'s two sides as two querysets: the sessions of `qs` coached by `user` directly,
+    and those coached through one of their groups (never both: `session_coach_user_xor_group`),
+    each an index range (`session_coach_user`, `session_coach_group`)."""
+    direct = qs.filter(*filters, coach_user=user).order_by()
+    through_group = qs.filter(*filters, coach_group_id__in=_groups_of(user)).order_by()
+    return direct, through_group
+
+
 def coached(qs: QuerySet[CoachingSession], user: User, *filters: Q) -> QuerySet[CoachingSession]:
-    """`qs.filter(coach_q(user), *filters)` as a UNION ALL of its two arms, the sessions coached
-    directly and those coached through a group (never both: `session_coach_user_xor_group`).
+    """`qs.filter(coach_q(user), *filters)` as a UNION ALL of its two arms (`_coach_arms`).
     Each arm's count is an index-only scan, where the OR's bitmap visited every one of a busy
     coach's sessions (600 of them: 1.0 ms per count, 0.3 ms as a union); the scheduled ones
     still ahead are a range of a partial index (`session_coach_user_ahead`)."""
-    direct = qs.filter(*filters, coach_user=user).order_by()
-    through_group = qs.filter(*filters, coach_group_id__in=_groups_of(user)).order_by()
+    direct, through_group = _coach_arms(qs, user, *filters)
     return direct.union(through_group, all=True)
 
 
-def _coached_session_ids(user: User, extra: Q | None = None) -> QuerySet[CoachingSession, Any]:
-    """`coach_q` as a union of two index scans (`session_coach_user`, `session_coach_group`)."""
-    extra = extra or Q()
-    direct = CoachingSession.objects.filter(extra, coach_user=user)
-    through_group = CoachingSession.objects.filter(extra, coach_group_id__in=_groups_of(user))
-    return direct.order_by().values("id").union(through_group.order_by().values("id"))
+def _coached_session_ids(user: User) -> QuerySet[CoachingSession, Any]:
+    """The ids of `coach_q`'s sessions, as a union of its two arms' index scans."""
+    direct, through_group = _coach_arms(CoachingSession.objects.all(), user)
+    return direct.values("id").union(through_group.values("id"))
 
 
 def open_q(now: datetime) -> Q:

@@ -27,18 +27,18 @@ CASE = Shape("directory.case", Case, lambda a: Case.objects.filter(pk=_id(a, "ca
 ROLE_NAMES = Shape(
     "directory.role_names",
     Group,
-    lambda a: Group.objects.filter(user=a.ids["user"]).order_by("name").values_list("name"),
+    lambda a: Group.objects.filter(user=_id(a, "user")).order_by("name").values_list("name"),
 )
 USER_GROUPS = Shape(
     "directory.user_groups",
     UserGroup,
-    lambda a: UserGroup.objects.filter(members=a.ids["user"]).order_by("name", "id"),
+    lambda a: UserGroup.objects.filter(members=_id(a, "user")).order_by("name", "id"),
 )
 SCORE_SERIES = Shape(
     "directory.score_series",
     Evaluation,
     lambda a: (
-        Evaluation.objects.filter(agent=a.ids["agent"], evaluated_at__gte=a.times["since"])
+        Evaluation.objects.filter(agent=_id(a, "agent"), evaluated_at__gte=a.times["since"])
         .order_by("evaluated_at", "id")
         .values_list("coaching_area__name", "evaluated_at", "score")
     ),
@@ -49,7 +49,7 @@ RECENT_EVALUATIONS = Shape(
     "directory.recent_evaluations",
     Evaluation,
     lambda a: (
-        Evaluation.objects.filter(agent=a.ids["agent"])
+        Evaluation.objects.filter(agent=_id(a, "agent"))
         .order_by("-evaluated_at", "-id")
         .values_list(
             "case_id",
