@@ -120,13 +120,68 @@ def _compile(
     EmptyResultSet where the query can match nothing (a viewer who may see no session), as
     Django's compiler tells it."""
     compiler = qs.query.get_compiler(using=alias)
-    sql, params = compiler.as_sql()
+    cut = _arms_cut(qs, alias)
+    sql, params = cut if cut is not None else compiler.as_sql()
     converters = None
     if _rows_of(qs) == "values":
         found = compiler.get_converters([c[0] for c in compiler.select])
         converters = [(i, fns, expr) for i, (fns, expr) in sorted(found.items())]
     inner, count_params = qs.order_by().values("pk").query.get_compiler(using=alias).as_sql()
     return sql, tuple(params), f"SELECT COUNT(*) FROM ({inner}) c", tuple(count_params), converters
+
+
+class _ArmLimit:
+    """Where each arm of an ordered UNION ALL is cut (`_arms_cut`): at the page's end, its
+    offset plus its limit, put in when the page is asked for."""
+
+    def __repr__(self) -> str:
+        return "ARM_LIMIT"
+
+
+ARM_LIMIT = _ArmLimit()
+_NO_LIMIT = 2**62  # every row (`Bound.all`): an integer both databases take
+
+
+def _arms_cut(qs: QuerySet[Any], alias: str) -> tuple[str, list[Any]] | None:
+    """An ordered UNION ALL of whole rows with each arm ordered and cut at the page's end, then
+    ordered again: `SELECT * FROM (arm ORDER BY o LIMIT n) UNION ALL ... ORDER BY o`. PostgreSQL
+    does not merge the arms' ordered index scans under one ORDER BY ... LIMIT: it reads every
+    row of every arm (a busy coach's 600 open suggestions) and sorts them for a page of 10;
+    cut, each arm reads at most offset + limit rows along its index and the sort is of those.
+    None for anything else (another combination, an ordering by other than field names)."""
+    q = qs.query
+    if _rows_of(qs) != "model" or not q.combinator or not q.order_by:
+        return None
+    meta = qs.model._meta
+    terms = []
+    for term in q.order_by:
+        if not isinstance(term, str) or term.startswith("?"):
+            return None
+        name = term.removeprefix("-")
+        field = meta.pk if name == "pk" else meta.get_field(name)
+        if not getattr(field, "concrete", False) or getattr(field, "column", None) is None:
+            return None
+        terms.append((field.column, term.startswith("-")))
+    conn = connections[alias]
+    quote = conn.ops.quote_name
+    order = ", ".join(f"{quote(column)} {'DESC' if desc else 'ASC'}" for column, desc in terms)
+    parts: list[str] = []
+    params: list[Any] = []
+    for i, arm in enumerate(q.combined_queries):
+        arm_qs: QuerySet[Any] = QuerySet(model=qs.model, query=arm.clone()).order_by(*q.order_by)
+        try:
+            arm_sql, arm_params = arm_qs.query.get_compiler(using=alias).as_sql()
+        except EmptyResultSet:
+            continue  # as Django's union leaves out an arm that matches nothing
+        parts.append(f"SELECT * FROM ({arm_sql} LIMIT %s) {quote(f'shape_arm{i}')}")
+        params += [*arm_params, ARM_LIMIT]
+    if not parts:
+        raise EmptyResultSet
+    return f"{' UNION ALL '.join(parts)} ORDER BY {order}", params
+
+
+def _cut_at(params: list[Any], end: int) -> list[Any]:
+    return [end if p is ARM_LIMIT else p for p in params]
 
 
 def _rows_of(qs: QuerySet[Any]) -> str | None:
@@ -186,14 +241,17 @@ class Bound:
         if self.empty:
             return []
         return self._made(
-            self._fetch(f"{self.sql} LIMIT %s OFFSET %s", [*self.params, limit, offset])
+            self._fetch(
+                f"{self.sql} LIMIT %s OFFSET %s",
+                [*_cut_at(self.params, offset + limit), limit, offset],
+            )
         )
 
     def all(self) -> list[Any]:
         """Every row, for a look-up whose rows are few by nature (a user's roles or groups)."""
         if self.empty:
             return []
-        return self._made(self._fetch(self.sql, self.params))
+        return self._made(self._fetch(self.sql, _cut_at(self.params, _NO_LIMIT)))
 
     def count(self) -> int:
         if self.empty:
@@ -211,7 +269,7 @@ class Bound:
         rows = self._fetch(
             f"SELECT {_PAGE_ALIAS}.*, ({self.count_sql}) "
             f"FROM ({self.sql} LIMIT %s OFFSET %s) {_PAGE_ALIAS}",
-            [*self.count_params, *self.params, limit, offset],
+            [*self.count_params, *_cut_at(self.params, offset + limit), limit, offset],
         )
         if not rows:
             return paged(lambda n, skip: [], self.count, limit=limit, offset=offset)

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from coaching import selectors
 from coaching.models import CoachingSession, State
-from core.shapes import KEYS_KEPT, Args, Shape, instances
+from coaching.widget import SECTIONS
+from core.shapes import ARM_LIMIT, KEYS_KEPT, Args, Shape, instances
 from directory.models import User
 from directory.permissions import load_viewer
 
@@ -353,8 +354,70 @@ def test_a_union_all_of_whole_rows_binds_and_pages_as_the_or_it_replaces(spread)
             assert bound.count() == len(expected)
             items, total = bound.page(limit=1, offset=1)
             assert [s.pk for s in items] == expected[1:2] and total == len(expected)
+            # Each arm is cut at the page's end (`_arms_cut`): every page still the OR's.
+            assert bound.sql.count("LIMIT %s") == bound.sql.count("UNION ALL") + 1
+            for offset in range(len(expected) + 2):
+                assert [s.pk for s in bound.rows(limit=2, offset=offset)] == (
+                    expected[offset : offset + 2]
+                ), (person.username, offset)
+            assert [s.pk for s in bound.all()] == expected
             listed += len(expected)
     assert listed >= 4  # direct and group-coached sessions among them
+
+
+@pytest.mark.postgres_only
+def test_a_page_of_a_busy_coachs_union_reads_only_its_end_of_each_arm(spread):
+    """A coach with 2,000 open suggestions: the page of 10 at offset 10 reads about 20 rows of
+    each arm along its index, not all of them (PostgreSQL does not cut a UNION ALL's arms under
+    its ORDER BY ... LIMIT by itself)."""
+    import json
+
+    from django.db import connection
+
+    org = spread
+    template = CoachingSession.objects.filter(coach_user=org.cora).first()
+    values = {
+        f.attname: getattr(template, f.attname)
+        for f in CoachingSession._meta.concrete_fields
+        if not f.primary_key
+    }
+    now = timezone.now()
+    CoachingSession.objects.bulk_create(
+        CoachingSession(
+            **{
+                **values,
+                "state": State.SUGGESTED,
+                "expires_at": now + timedelta(days=1, minutes=i),
+                "calendar_uid": None,
+            }
+        )
+        for i in range(2000)
+    )
+    user = viewer(org.cora)
+    bound = SECTIONS["coach"].bind(viewer=user, times={"now": now})
+    expected = list(
+        selectors.sessions_visible_to(user, now)
+        .filter(selectors.coach_q(user), selectors.open_q(now))
+        .order_by("expires_at", "id")
+        .values_list("pk", flat=True)
+    )
+    assert [s.pk for s in bound.rows(limit=10, offset=10)] == expected[10:20]
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {CoachingSession._meta.db_table}")
+        cursor.execute(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {bound.sql} LIMIT %s OFFSET %s",
+            [20 if p is ARM_LIMIT else p for p in bound.params] + [10, 10],
+        )
+        plan = cursor.fetchone()[0]
+    plan = plan if isinstance(plan, list) else json.loads(plan)
+
+    def nodes(node):
+        yield node
+        for child in node.get("Plans", []):
+            yield from nodes(child)
+
+    read = max(n["Actual Rows"] for n in nodes(plan[0]["Plan"]))
+    assert len(expected) > 2000 and read <= 25, json.dumps(plan, indent=1)
 
 
 def test_a_union_that_is_not_all_or_of_parts_of_rows_is_refused(spread):
