@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.db import retry_on_conflict
+from core.shapes import written
 from core.timeutils import format_moment
 from directory.models import User
 from notifications.models import Kind
@@ -195,7 +196,10 @@ def send_due_reminders(
     sent = 0
     last: tuple[datetime, int] | None = None
     while True:
-        qs = Reminder.objects.filter(status=ReminderStatus.PENDING, due_at__lte=now - grace)
+        # The status written out, so that a worker's prepared statement keeps `reminder_due`.
+        qs = Reminder.objects.filter(
+            status=written(ReminderStatus.PENDING), due_at__lte=now - grace
+        )
         if last is not None:
             qs = qs.filter(due_at__gte=last[0]).exclude(due_at=last[0], pk__lte=last[1])
         batch = list(qs.order_by("due_at", "pk").values_list("due_at", "pk")[:batch_size])

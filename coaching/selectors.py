@@ -564,7 +564,7 @@ def sessions_upcoming_for(
         user=viewer, busy=True, ends_at__gt=now, starts_at__gt=since
     )
     if as_trainee_only:
-        attending = attending.filter(role=AttendeeRole.TRAINEE)
+        attending = attending.filter(role=written(AttendeeRole.TRAINEE))
     ids = attending.values("session_id")
     return (
         sessions_visible_to(viewer, now)
@@ -579,7 +579,7 @@ def sessions_awaiting_acknowledgement(
     """Completed sessions the viewer attended as a trainee and has not acknowledged yet, the most
     recently held first."""
     ids = SessionAttendee.objects.filter(
-        user=viewer, role="trainee", acknowledged_at__isnull=True
+        user=viewer, role=written(AttendeeRole.TRAINEE), acknowledged_at__isnull=True
     ).values("session_id")
     return (
         sessions_visible_to(viewer, now)
