@@ -479,10 +479,12 @@ def _sessions_listed(a: Args) -> QuerySet[CoachingSession]:
         qs = qs & sessions_for_case(viewer, Case(pk=case), now)
     if o["suggested_by_me"]:
         qs = qs.filter(suggested_by=viewer)
-    if o["coach_me"]:
-        qs = qs.filter(coach_q(viewer))
     if (state := o["state"]) is not None:
         qs = qs.filter(state_q(str(state), now))
+    if o["coach_me"]:
+        # Coached directly or through a group as two arms (`coached`): the COUNT is two
+        # index-only scans, where `coach_q`'s OR visited every one of a busy coach's rows.
+        qs = coached(qs, viewer)
     return qs.order_by("-created_at", "-id")
 
 
