@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -145,6 +146,15 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
         "server_side_binding": os.environ.get("DB_SERVER_SIDE_BINDING", "1") != "0",
         "prepare_threshold": int(os.environ.get("DB_PREPARE_THRESHOLD", "5")) or None,
     }
+    # Prepared statements reuse one plan for every value (core/plans.py says why; text
+    # searches opt out). DB_PLAN_CACHE_MODE=auto leaves the choice to PostgreSQL.
+    DB_PLAN_CACHE_MODE = os.environ.get("DB_PLAN_CACHE_MODE", "force_generic_plan")
+    if DB_PLAN_CACHE_MODE not in ("auto", "force_generic_plan", "force_custom_plan"):
+        raise ImproperlyConfigured(
+            "DB_PLAN_CACHE_MODE must be auto, force_generic_plan or force_custom_plan, "
+            f"not {DB_PLAN_CACHE_MODE!r}"
+        )
+    _db["OPTIONS"]["options"] = f"-c plan_cache_mode={DB_PLAN_CACHE_MODE}"
     if test_name := os.environ.get("TEST_DATABASE_NAME"):
         _db["TEST"] = {"NAME": test_name}
 

@@ -18,6 +18,7 @@ from config.api_common import (
 )
 from core.errors import NotFound
 from core.http import AuthenticatedRequest
+from core.plans import custom_plans
 from directory import selectors
 from directory.models import User, UserGroup
 from directory.policies import access_case
@@ -48,7 +49,8 @@ def list_users(
 ) -> dict[str, object]:
     """Users by display name or username, ordered by display name."""
     qs = selectors.search_users(search, active_only=not include_inactive)
-    items, count = page(qs, limit=limit, offset=offset)
+    with custom_plans():
+        items, count = page(qs, limit=limit, offset=offset)
     return {"items": items, "count": count}
 
 
@@ -66,7 +68,8 @@ def list_user_groups(
 ) -> dict[str, object]:
     """User groups (pickable as coach or trainees), ordered by name, with their active members."""
     qs = selectors.with_member_count(selectors.search_groups(search))
-    items, count = page(qs, limit=limit, offset=offset)
+    with custom_plans():
+        items, count = page(qs, limit=limit, offset=offset)
     return {"items": items, "count": count}
 
 
@@ -89,7 +92,8 @@ def list_cases(
 ) -> dict[str, object]:
     """Cases by number or subject, newest first. Without View Analytics, only one's own cases."""
     qs = selectors.search_cases(search, viewer=request.auth)
-    items, count = page(qs, limit=limit, offset=offset)
+    with custom_plans():
+        items, count = page(qs, limit=limit, offset=offset)
     return {"items": items, "count": count}
 
 

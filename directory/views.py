@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 from core.errors import PermissionDenied
 from core.http import AuthenticatedRequest, is_htmx, search_text
 from core.pages import case_option, party_option
+from core.plans import custom_plans
 from directory.models import User
 from directory.permissions import Perm, has_perm
 from directory.policies import sees_all_analytics
@@ -45,10 +46,11 @@ def _term(request: AuthenticatedRequest) -> str:
 def _search_page(
     request: AuthenticatedRequest, kind: str, qs: QuerySet[Any], q: str
 ) -> HttpResponse:
-    page: Page[Any] = Paginator(qs, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
-    ctx = {"q": q, "page": page, "kind": kind, "limited": not sees_all_analytics(request.user)}
-    template = "directory/_search_results.html" if is_htmx(request) else "directory/search.html"
-    return render(request, template, ctx)
+    with custom_plans():  # the page's rows are read as it renders
+        page: Page[Any] = Paginator(qs, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
+        ctx = {"q": q, "page": page, "kind": kind, "limited": not sees_all_analytics(request.user)}
+        template = "directory/_search_results.html" if is_htmx(request) else "directory/search.html"
+        return render(request, template, ctx)
 
 
 @login_required
@@ -83,8 +85,10 @@ def lookup_parties(request: AuthenticatedRequest) -> HttpResponse:
     q = _term(request)
     options: list[dict[str, Any]] = []
     if q:
-        options += [party_option(u) for u in search_users(q)[:LOOKUP_USERS]]
-        options += [party_option(g) for g in with_member_count(search_groups(q))[:LOOKUP_GROUPS]]
+        with custom_plans():
+            options += [party_option(u) for u in search_users(q)[:LOOKUP_USERS]]
+            groups = with_member_count(search_groups(q))[:LOOKUP_GROUPS]
+            options += [party_option(g) for g in groups]
     return render(request, "partials/options.html", {"options": options, "q": q})
 
 
@@ -93,7 +97,7 @@ def lookup_parties(request: AuthenticatedRequest) -> HttpResponse:
 def lookup_cases(request: AuthenticatedRequest) -> HttpResponse:
     _check_may_use_form(request.user, "reference cases")
     q = _term(request)
-    options = (
-        [case_option(c) for c in search_cases(q, viewer=request.user)[:LOOKUP_CASES]] if q else []
-    )
+    with custom_plans():
+        found = search_cases(q, viewer=request.user)[:LOOKUP_CASES] if q else []
+        options = [case_option(c) for c in found]
     return render(request, "partials/options.html", {"options": options, "q": q})
