@@ -39,7 +39,7 @@ from config.api_common import (
     Limit,
     Offset,
     Problem,
-    answer,
+    answer_json,
     problems,
 )
 from core.errors import FieldCode, FieldError, ValidationFailed
@@ -136,7 +136,7 @@ def list_sessions(
     )
     items, count = listed.page(limit=limit, offset=offset)
     selectors.load_related(items, viewer)
-    return answer(
+    return answer_json(
         SessionPage, {"items": [session_out(s, viewer, now) for s in items], "count": count}
     )
 
@@ -205,7 +205,7 @@ def get_session(request: AuthenticatedRequest, id: Id) -> HttpResponse:
     carries its version, for `If-Match` on PATCH."""
     viewer = request.auth
     session = access_session(viewer, id)
-    out = answer(SessionOut, session_out(session, viewer, timezone.now()))
+    out = answer_json(SessionOut, session_out(session, viewer, timezone.now()))
     out["ETag"] = _etag(session.version)
     return out
 

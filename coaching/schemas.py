@@ -11,10 +11,10 @@ from coaching.models import Action, CancelReason, CoachingSession, Origin, Sessi
 from coaching.policies import Verb, allowed_actions, may_read_notes
 from coaching.rules import SessionFields
 from coaching.selectors import Prefill, prefetched
-from config.api_common import BodyId, BodyInt, InputTime, Out, Text, Time
+from config.api_common import BodyId, BodyInt, InputTime, Out, Text, Time, json_time
 from directory.models import User
 from directory.parties import PartyRef, PartyType, party_summary
-from directory.schemas import UserOut
+from directory.schemas import UserOut, user_json
 
 
 # --- input ---------------------------------------------------------------------------------------
@@ -251,56 +251,70 @@ class HistoryOut(Out):
     items: list[HistoryItemOut]
 
 
+def _user(user: User | None) -> dict[str, object] | None:
+    return user_json(user) if user is not None else None
+
+
 def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[str, Any]:
-    """The contract's Session. Expects `selectors.with_related` (no query per session)."""
+    """The contract's Session in JSON terms (`answer_json`; ninja reads it as well). Expects
+    `selectors.with_related` (no query per session)."""
     state = session.effective_state
     schedule = None
     if session.starts_at is not None and session.duration_minutes is not None:
         schedule = {
-            "starts_at": session.starts_at,
+            "starts_at": json_time(session.starts_at),
             "duration_minutes": session.duration_minutes,
             "location": session.location,
-            "scheduled_by": session.scheduled_by,
+            "scheduled_by": _user(session.scheduled_by),
+        }
+    cancellation = None
+    if state == State.CANCELED:
+        canceled_at = session.effective_canceled_at
+        assert canceled_at is not None  # a check constraint: session_cancel_reason_iff_canceled
+        cancellation = {
+            "reason": str(session.effective_cancel_reason),
+            "note": session.cancel_note,
+            "by": _user(session.canceled_by),
+            "at": json_time(canceled_at),
         }
     completion = None
     if session.state == State.COMPLETED and session.completed_at is not None:
         readable = may_read_notes(viewer, session)
         completion = {
-            "at": session.completed_at,
-            "by": session.completed_by,
+            "at": json_time(session.completed_at),
+            "by": _user(session.completed_by),
             "notes": session.completion_notes if readable else None,
             "action_items": list(session.action_items or []) if readable else None,
             "acknowledgements": [
-                {"user": a.user, "at": a.acknowledged_at, "comment": a.acknowledgement_comment}
+                {
+                    "user": user_json(a.user),
+                    "at": json_time(a.acknowledged_at),
+                    "comment": a.acknowledgement_comment,
+                }
                 for a in sorted(
                     (a for a in prefetched(session, "attendees") if a.acknowledged_at is not None),
                     key=lambda a: (a.acknowledged_at, a.pk),
                 )
             ],
         }
-    cancellation = None
-    if state == State.CANCELED:
-        cancellation = {
-            "reason": session.effective_cancel_reason,
-            "note": session.cancel_note,
-            "by": session.canceled_by,
-            "at": session.effective_canceled_at,
-        }
+    area = session.coaching_area
     return {
         "id": session.pk,
         "title": session.title,
-        "state": state,
+        "state": str(state),
         "coach": party_summary(session.coach),
         "trainees": [party_summary(u) for u in prefetched(session, "trainee_users")]
         + [party_summary(g) for g in prefetched(session, "trainee_groups")],
-        "coaching_area": session.coaching_area,
-        "expires_at": session.expires_at,
-        "reference_cases": prefetched(session, "reference_cases"),
-        "suggested_by": session.suggested_by,
+        "coaching_area": {"id": area.pk, "name": area.name},
+        "expires_at": json_time(session.expires_at),
+        "reference_cases": [
+            {"id": c.pk, "number": c.number} for c in prefetched(session, "reference_cases")
+        ],
+        "suggested_by": _user(session.suggested_by),
         "suggested_by_name": session.suggested_by_name,
-        "origin": session.origin,
-        "created_at": session.created_at,
-        "updated_at": session.updated_at,
+        "origin": str(session.origin),
+        "created_at": json_time(session.created_at),
+        "updated_at": json_time(session.updated_at),
         "version": session.version,
         "schedule": schedule,
         "cancellation": cancellation,

@@ -6,6 +6,8 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
+import pydantic_core
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -148,6 +150,43 @@ def answer(schema: type[Out], data: Any, status: int = 200) -> HttpResponse:
     time); a list of sessions spent more on that than on its queries. The operation still
     declares `schema` for its 200, which the OpenAPI document shows."""
     body = schema.model_validate(data).model_dump_json()
+    return HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)
+
+
+def json_time(value: datetime) -> str:
+    """A time as every answer writes it (`Time`, Django's JSON encoder): in UTC, ISO 8601, the
+    milliseconds cut (none for a whole second), `Z`."""
+    if value.tzinfo is not UTC:
+        value = _utc(value)
+    return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")[:-6] + "Z"
+
+
+_NO_MILLISECONDS = re.compile(rb'(:\d\d)\.000Z"')
+
+
+def to_the_millisecond(body: bytes) -> bytes:
+    """An answer with `.000Z` times written as whole seconds. A time 1 to 999 microseconds past
+    the second is written `.000Z` (Django's encoder, `json_time`), and read back it is the whole
+    second, which is written without a fraction: compared after a round trip, the two are one."""
+    return _NO_MILLISECONDS.sub(rb'\1Z"', body)
+
+
+def answer_json(schema: type[Out], data: Any, status: int = 200) -> HttpResponse:
+    """`data` already in JSON terms, written as it is: objects as dicts in `schema`'s field
+    order, times by `json_time`, choices as their values. For the lists, where validating each
+    item (every field of every nested object read through `from_attributes`) and serializing
+    it again cost more than building it. The bytes are those `answer` would write from the same
+    data: with `ANSWERS_VERIFY` (on under `TESTING`) every call is checked against them (to the
+    millisecond: `to_the_millisecond`), so the whole test suite holds each answer to its schema
+    and its field order."""
+    body = pydantic_core.to_json(data)
+    if settings.ANSWERS_VERIFY:
+        expected = schema.model_validate(data).model_dump_json().encode()
+        if to_the_millisecond(body) != to_the_millisecond(expected):
+            raise AssertionError(
+                f"{schema.__name__} written from JSON-ready data differs from its schema's "
+                f"rendering:\n{body.decode()}\n{expected.decode()}"
+            )
     return HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)
 
 

@@ -332,6 +332,9 @@ LOGGING = {
 
 # Every list statement compiled once per shape is compared with a fresh build (`core.shapes`).
 SHAPES_VERIFY = env_bool("SHAPES_VERIFY", env_bool("TESTING", False))
+# Every answer written straight from JSON-ready data is compared with its schema's own rendering
+# (`config.api_common.answer_json`).
+ANSWERS_VERIFY = env_bool("ANSWERS_VERIFY", env_bool("TESTING", False))
 
 if env_bool("TESTING", False):
     # Demo users are created in many tests; the real hasher's cost is for production logins.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from config.api_common import Out
-from directory.models import ParticipantRole
+from directory.models import ParticipantRole, User
 from directory.permissions import Perm, Role
 
 
@@ -14,6 +14,16 @@ class UserOut(Out):
     username: str
     display_name: str
     is_active: bool
+
+
+def user_json(user: User) -> dict[str, object]:
+    """`UserOut` in JSON terms, for answers written by `config.api_common.answer_json`."""
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "display_name": user.display_name,
+        "is_active": user.is_active,
+    }
 
 
 class MeOut(UserOut):
