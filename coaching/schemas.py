@@ -251,10 +251,6 @@ class HistoryOut(Out):
     items: list[HistoryItemOut]
 
 
-def _user(user: User | None) -> dict[str, object] | None:
-    return user_json(user) if user is not None else None
-
-
 def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[str, Any]:
     """The contract's Session in JSON terms (`answer_json`; ninja reads it as well). Expects
     `selectors.with_related` (no query per session)."""
@@ -265,7 +261,7 @@ def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[s
             "starts_at": json_time(session.starts_at),
             "duration_minutes": session.duration_minutes,
             "location": session.location,
-            "scheduled_by": _user(session.scheduled_by),
+            "scheduled_by": user_json(session.scheduled_by),
         }
     cancellation = None
     if state == State.CANCELED:
@@ -274,7 +270,7 @@ def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[s
         cancellation = {
             "reason": str(session.effective_cancel_reason),
             "note": session.cancel_note,
-            "by": _user(session.canceled_by),
+            "by": user_json(session.canceled_by),
             "at": json_time(canceled_at),
         }
     completion = None
@@ -282,7 +278,7 @@ def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[s
         readable = may_read_notes(viewer, session)
         completion = {
             "at": json_time(session.completed_at),
-            "by": _user(session.completed_by),
+            "by": user_json(session.completed_by),
             "notes": session.completion_notes if readable else None,
             "action_items": list(session.action_items or []) if readable else None,
             "acknowledgements": [
@@ -310,7 +306,7 @@ def session_out(session: CoachingSession, viewer: User, now: datetime) -> dict[s
         "reference_cases": [
             {"id": c.pk, "number": c.number} for c in prefetched(session, "reference_cases")
         ],
-        "suggested_by": _user(session.suggested_by),
+        "suggested_by": user_json(session.suggested_by),
         "suggested_by_name": session.suggested_by_name,
         "origin": str(session.origin),
         "created_at": json_time(session.created_at),

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import pydantic_core
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from ninja import Query
@@ -114,20 +113,20 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-_DJANGO_JSON = DjangoJSONEncoder()
-
-
-def _answer_time(value: datetime) -> str:
-    # As ninja's renderer writes a time (Django's JSON encoder: ISO 8601, milliseconds, `Z`), so
-    # an answer serialized by pydantic itself (`answer`) reads the same as any other.
-    return str(_DJANGO_JSON.default(value))
+def json_time(value: datetime) -> str:
+    """A time as every answer writes it, the way ninja's renderer (Django's JSON encoder) does:
+    in UTC, ISO 8601, the milliseconds cut (none for a whole second), `Z`. The `Time` fields'
+    serializer (`answer`) and the JSON-ready answers (`answer_json`) both write it so."""
+    if value.tzinfo is not UTC:
+        value = _utc(value)
+    return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")[:-6] + "Z"
 
 
 # Every time in an answer is in UTC.
 Time = Annotated[
     datetime,
     AfterValidator(_utc),
-    PlainSerializer(_answer_time, return_type=str, when_used="json"),
+    PlainSerializer(json_time, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
 
@@ -151,14 +150,6 @@ def answer(schema: type[Out], data: Any, status: int = 200) -> HttpResponse:
     declares `schema` for its 200, which the OpenAPI document shows."""
     body = schema.model_validate(data).model_dump_json()
     return HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)
-
-
-def json_time(value: datetime) -> str:
-    """A time as every answer writes it (`Time`, Django's JSON encoder): in UTC, ISO 8601, the
-    milliseconds cut (none for a whole second), `Z`."""
-    if value.tzinfo is not UTC:
-        value = _utc(value)
-    return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")[:-6] + "Z"
 
 
 _NO_MILLISECONDS = re.compile(rb'(:\d\d)\.000Z"')

@@ -16,8 +16,11 @@ class UserOut(Out):
     is_active: bool
 
 
-def user_json(user: User) -> dict[str, object]:
-    """`UserOut` in JSON terms, for answers written by `config.api_common.answer_json`."""
+def user_json(user: User | None) -> dict[str, object] | None:
+    """`UserOut` in JSON terms (None for no user), for answers written by
+    `config.api_common.answer_json`."""
+    if user is None:
+        return None
     return {
         "id": user.pk,
         "username": user.username,
